@@ -1,0 +1,5 @@
+import sys
+
+from difychat.cli import main
+
+sys.exit(main())
