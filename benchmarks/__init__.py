@@ -1,0 +1,1 @@
+"""The difychat benchmark harness: ``python -m benchmarks --help``."""

@@ -1,0 +1,310 @@
+"""Writes a run's results: ``results.json`` (everything), ``results.md`` (tables)
+and ``results.png`` (a chart that names the machine's cores and memory)."""
+
+from __future__ import annotations
+
+import json
+import textwrap
+from pathlib import Path
+from typing import Any
+
+S1_COLS = [
+    ("concurrency", "c"),
+    ("target", "side"),
+    ("ok", "ok"),
+    ("errors", "err"),
+    ("ttft_p50_ms", "TTFT p50"),
+    ("ttft_p99_ms", "TTFT p99"),
+    ("added_ttft_p50_ms", "+TTFT p50"),
+    ("added_ttft_p99_ms", "+TTFT p99"),
+    ("total_p50_ms", "total p50"),
+    ("total_p99_ms", "total p99"),
+    ("added_total_p50_ms", "+total p50"),
+    ("added_total_p99_ms", "+total p99"),
+    ("added_ttft_p50_vs_floor", "+TTFT ÷ floor's"),
+    ("rps", "req/s"),
+    ("cpu_ms_per_req", "CPU ms/req"),
+    ("cpu_vs_floor", "CPU ÷ floor's"),
+]
+S2_COLS = [
+    ("target", "side"),
+    ("concurrency", "c"),
+    ("ok", "ok"),
+    ("errors", "err"),
+    ("rps", "req/s"),
+    ("rps_vs_floor", "÷ floor's"),
+    ("total_p50_ms", "p50 ms"),
+    ("total_p99_ms", "p99 ms"),
+    ("cpu_ms_per_req", "CPU ms/req"),
+    ("sut_cpu_pct", "side CPU %"),
+]
+S3_COLS = [
+    ("streams", "N"),
+    ("target", "side"),
+    ("ok", "ok"),
+    ("errors", "err"),
+    ("max_open", "held"),
+    ("gap_p50_ms", "gap p50"),
+    ("gap_p99_ms", "gap p99"),
+    ("added_gap_p99_ms", "+gap p99"),
+    ("rss_idle_mb", "RSS idle MB"),
+    ("rss_peak_mb", "RSS peak MB"),
+    ("rss_kb_per_stream", "RSS KB/stream"),
+    ("pss_kb_per_stream", "PSS KB/stream"),
+    ("cpu_ms_per_req", "CPU ms/stream"),
+]
+S4_COLS = [
+    ("backend", "database"),
+    ("page", "request"),
+    ("ok", "ok"),
+    ("errors", "err"),
+    ("total_p50_ms", "p50 ms"),
+    ("total_p99_ms", "p99 ms"),
+    ("cpu_ms_per_req", "CPU ms/req"),
+    ("seeded_messages", "messages"),
+    ("seeded_conversations", "conversations"),
+    ("seed_s", "seed s"),
+]
+S5_COLS = [
+    ("workers", "workers"),
+    ("requests", "trials"),
+    ("stopped", "stopped"),
+    ("errors", "err"),
+    ("stop_to_end_p50_ms", "stop→end p50"),
+    ("stop_to_end_p99_ms", "stop→end p99"),
+    ("stop_response_p50_ms", "stop reply p50"),
+    ("events_p50", "events seen p50"),
+]
+SANITY_COLS = [
+    ("scenario", "scenario"),
+    ("target", "side"),
+    ("loadgen_cpu_pct", "load generator CPU %"),
+    ("upstream_cpu_pct", "upstream CPU %"),
+]
+
+TITLES = {
+    "latency": (
+        "1. Added latency (streaming)",
+        S1_COLS,
+        "Milliseconds. `+` columns are what the side adds over going straight to the upstream "
+        "(its percentile minus the direct percentile, same run, same concurrency).",
+    ),
+    "throughput": (
+        "2. Throughput (blocking, instant upstream)",
+        S2_COLS,
+        "Blocking chat requests per second at fixed concurrency; `÷ floor's` is the ratio to the "
+        "pass-through proxy measured in the same run.",
+    ),
+    "open_streams": (
+        "3. Open streams",
+        S3_COLS,
+        "N slow streams held at once. Gaps are between text events (ms); `+gap p99` is over the "
+        "direct gap p99. Memory per stream = (peak − idle) ÷ N over the side's process tree "
+        "(RSS counts shared pages per process; PSS splits them).",
+    ),
+    "history": (
+        "4. History at scale",
+        S4_COLS,
+        "Sequential GETs of the first and a deep page of `/messages` and `/conversations` over a bulk-"
+        "seeded database.",
+    ),
+    "stop": (
+        "5. Stop",
+        S5_COLS,
+        "Time from sending `POST /chat-messages/{task_id}/stop` to receiving `message_end` on the stream.",
+    ),
+}
+
+
+def _fmt(v: Any) -> str:
+    if v is None:
+        return "–"
+    if isinstance(v, float):
+        if abs(v) >= 100:
+            return f"{v:.0f}"
+        if abs(v) >= 10:
+            return f"{v:.1f}"
+        return f"{v:.2f}"
+    return str(v).replace("|", "\\|")
+
+
+def table(rows: list[dict[str, Any]], cols: list[tuple[str, str]]) -> str:
+    present = [(k, h) for k, h in cols if any(k in r for r in rows)]
+    lines = ["| " + " | ".join(h for _, h in present) + " |", "|" + "---|" * len(present)]
+    for r in rows:
+        lines.append("| " + " | ".join(_fmt(r.get(k)) for k, _ in present) + " |")
+    return "\n".join(lines)
+
+
+def machine_line(meta: dict[str, Any]) -> str:
+    m = meta["machine"]
+    return f"{m.get('cores')} cores ({m.get('cpu', '?')}), {m.get('mem_gib')} GiB memory"
+
+
+def markdown(results: dict[str, Any]) -> str:
+    meta = results["meta"]
+    out = [
+        "# difychat benchmark results",
+        "",
+        f"- When: {meta['when']}; profile: `{meta['profile']}`; took {meta.get('took_s', '?')} s",
+        f"- Machine: {machine_line(meta)}; Python {meta['python']}",
+        f"- Upstream (fake, OpenAI-compatible): {meta['upstream']}",
+        f"- Sides: {', '.join(meta['sides'])}",
+    ]
+    if meta.get("litellm_version"):
+        out.append(f"- Peer: LiteLLM proxy {meta['litellm_version']} (default single process)")
+    out += [
+        f"- Command: `{meta['command']}`",
+        "",
+        "The machine is shared and noisy: compare sides within this run (ratios), not across runs.",
+        "",
+    ]
+    for key, (title, cols, note) in TITLES.items():
+        out += [f"## {title}", ""]
+        rows = results["scenarios"].get(key)
+        skipped = results["skipped"].get(key)
+        if skipped:
+            out += [f"_Skipped: {skipped}_", ""]
+        if rows:
+            done = [r for r in rows if "skipped" not in r]
+            for r in rows:
+                if "skipped" in r:
+                    out += [f"_{r.get('backend', '')}: skipped: {r['skipped']}_", ""]
+            if done:
+                out += [note, "", table(done, cols), ""]
+            errs = sorted({e for r in done for e in r.get("error_samples", [])})
+            if errs:
+                out += ["Errors seen: " + "; ".join(f"`{e}`" for e in errs[:5]), ""]
+        elif not skipped:
+            out += ["_Not run._", ""]
+    sanity = [
+        {"scenario": k, **r}
+        for k, rows in results["scenarios"].items()
+        for r in rows
+        if "loadgen_cpu_pct" in r
+    ]
+    if sanity:
+        worst_lg = max(r["loadgen_cpu_pct"] or 0 for r in sanity)
+        worst_up = max(r["upstream_cpu_pct"] or 0 for r in sanity)
+        out += [
+            "## The harness's own cost",
+            "",
+            (
+                f"Highest CPU seen over a load run: load generator {worst_lg:.0f} %, fake upstream "
+                f"{worst_up:.0f} % (100 % = one core). "
+                "Near 100 % means that process, not the side, was the limit."
+            ),
+            "",
+        ]
+    return "\n".join(out)
+
+
+def chart(results: dict[str, Any], path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    sc = results["scenarios"]
+    fig, axes = plt.subplots(2, 2, figsize=(13, 9))
+    fig.suptitle(
+        f"difychat benchmark ({results['meta']['profile']}) — {machine_line(results['meta'])}, "
+        f"{results['meta']['when']}",
+        fontsize=11,
+    )
+
+    def empty(ax: Any, title: str, why: str = "not run") -> None:
+        ax.set_title(title, fontsize=10)
+        ax.text(
+            0.5, 0.5, textwrap.fill(why, 50), ha="center", va="center", transform=ax.transAxes, color="grey"
+        )
+        ax.set_xticks([])
+        ax.set_yticks([])
+
+    def grouped(
+        ax: Any,
+        rows: list[dict[str, Any]],
+        group_key: str,
+        value_key: str,
+        title: str,
+        ylabel: str,
+        skip: tuple[str, ...] = (),
+    ) -> None:
+        rows = [r for r in rows if r.get(value_key) is not None and r["target"] not in skip]
+        if not rows:
+            empty(ax, title)
+            return
+        groups = sorted({r[group_key] for r in rows})
+        sides = list(dict.fromkeys(r["target"] for r in rows))
+        width = 0.8 / max(len(sides), 1)
+        for i, side in enumerate(sides):
+            vals = [
+                next((r[value_key] for r in rows if r["target"] == side and r[group_key] == g), 0) or 0
+                for g in groups
+            ]
+            xs = [j + i * width for j in range(len(groups))]
+            ax.bar(xs, vals, width, label=side)
+        ax.set_xticks([j + width * (len(sides) - 1) / 2 for j in range(len(groups))])
+        ax.set_xticklabels([f"{group_key}={g}" for g in groups], fontsize=8)
+        ax.set_title(title, fontsize=10)
+        ax.set_ylabel(ylabel, fontsize=9)
+        ax.axhline(0, color="black", linewidth=0.5)
+        ax.legend(fontsize=7)
+
+    grouped(
+        axes[0][0],
+        sc.get("latency") or [],
+        "concurrency",
+        "added_ttft_p50_ms",
+        "1. Added time to first token, p50",
+        "ms over direct",
+        skip=("direct",),
+    )
+    tp = sc.get("throughput") or []
+    if tp:
+        ax = axes[0][1]
+        ax.bar(
+            [r["target"] for r in tp], [r["rps"] or 0 for r in tp], color=[f"C{i}" for i in range(len(tp))]
+        )
+        ax.set_title(f"2. Blocking requests/s, c={tp[0]['concurrency']}, instant upstream", fontsize=10)
+        ax.set_ylabel("req/s", fontsize=9)
+        ax.tick_params(axis="x", labelsize=8, labelrotation=15)
+    else:
+        empty(axes[0][1], "2. Throughput")
+    grouped(
+        axes[1][0],
+        sc.get("open_streams") or [],
+        "streams",
+        "rss_kb_per_stream",
+        "3. Memory per open stream (RSS)",
+        "KB per stream",
+    )
+    st = [r for r in (sc.get("stop") or []) if r.get("stop_to_end_p50_ms") is not None]
+    hist = [r for r in (sc.get("history") or []) if "skipped" not in r]
+    ax = axes[1][1]
+    if st:
+        labels = [f"{r['workers']} worker(s)" for r in st]
+        ax.bar(labels, [r["stop_to_end_p50_ms"] for r in st], label="p50")
+        ax.plot(labels, [r["stop_to_end_p99_ms"] for r in st], "o", color="black", label="p99")
+        ax.set_title("5. Stop request → message_end", fontsize=10)
+        ax.set_ylabel("ms", fontsize=9)
+        ax.legend(fontsize=7)
+    elif hist:
+        ax.bar([f"{r['backend']}\n{r['page']}" for r in hist], [r["total_p50_ms"] or 0 for r in hist])
+        ax.set_title("4. History page time, p50", fontsize=10)
+        ax.set_ylabel("ms", fontsize=9)
+        ax.tick_params(axis="x", labelsize=7)
+    else:
+        empty(axes[1][1], "5. Stop", results["skipped"].get("stop") or "not run")
+    fig.tight_layout(rect=(0, 0, 1, 0.96))
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+
+
+def write(results: dict[str, Any], out_dir: Path) -> dict[str, Path]:
+    out_dir.mkdir(parents=True, exist_ok=True)
+    paths = {"json": out_dir / "results.json", "md": out_dir / "results.md", "png": out_dir / "results.png"}
+    paths["json"].write_text(json.dumps(results, indent=1))
+    paths["md"].write_text(markdown(results) + "\n")
+    chart(results, paths["png"])
+    return paths

@@ -1,0 +1,427 @@
+"""The five scenarios.  Each runs every side it applies to in the same run and
+returns plain rows (dicts) for the report.
+
+Sides ("targets"):
+
+* ``direct``: straight to the fake upstream (the baseline every "added"
+  number is measured from);
+* ``floor``: the pass-through proxy (``benchmarks.floor``);
+* ``litellm``: LiteLLM's proxy (the peer);
+* ``difychat-sqlite`` / ``difychat-postgres``: the system under test.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from benchmarks import procstat, seed, services
+from benchmarks.services import Service
+
+# -- sizes -----------------------------------------------------------------
+
+
+@dataclass
+class Sizes:
+    """How big each scenario is; ``full``, ``quick`` and ``tiny`` presets."""
+
+    concurrency: list[int] = field(default_factory=lambda: [1, 16, 64])
+    latency_duration: float = 15.0
+    latency_max_requests: int = 5000
+    tokens: int = 8
+    ttft_ms: float = 20.0
+    gap_ms: float = 5.0
+    throughput_concurrency: int = 32
+    throughput_duration: float = 15.0
+    throughput_max_requests: int | None = None
+    streams: list[int] = field(default_factory=lambda: [100, 1000, 4000])
+    stream_gap_ms: float = 1000.0
+    stream_events: int = 30
+    history_repeats: int = 200
+    history_scale: float = 1.0
+    stop_trials: int = 50
+    stop_workers: list[int] = field(default_factory=lambda: [1, 2])
+    warmup: int = 4
+
+    @classmethod
+    def preset(cls, name: str) -> Sizes:
+        if name == "full":
+            return cls()
+        if name == "quick":
+            return cls(
+                latency_duration=3.0,
+                latency_max_requests=600,
+                throughput_duration=3.0,
+                streams=[100, 500],
+                stream_gap_ms=500.0,
+                stream_events=12,
+                history_repeats=20,
+                history_scale=0.1,
+                stop_trials=10,
+            )
+        if name == "tiny":
+            return cls(
+                concurrency=[1, 2],
+                latency_duration=0.5,
+                latency_max_requests=4,
+                throughput_concurrency=2,
+                throughput_duration=0.5,
+                throughput_max_requests=8,
+                streams=[3],
+                stream_gap_ms=50.0,
+                stream_events=6,
+                history_repeats=2,
+                history_scale=0.0001,
+                stop_trials=2,
+                stop_workers=[1, 2],
+                warmup=1,
+            )
+        raise ValueError(name)
+
+
+# -- targets and one load run ----------------------------------------------
+
+
+@dataclass
+class Target:
+    name: str
+    protocol: str  # "openai" or "dify"
+    port: int
+    service: Service | None  # None for ``direct`` (the upstream itself)
+
+
+@dataclass
+class Ctx:
+    work: Path
+    sizes: Sizes
+    upstream: Service
+    targets: list[Target]
+    log: Any = print
+    skipped: list[str] = field(default_factory=list)
+    loads: int = 0
+
+    def target(self, name: str) -> Target | None:
+        return next((t for t in self.targets if t.name == name), None)
+
+    def difychat_targets(self) -> list[Target]:
+        return [t for t in self.targets if t.protocol == "dify"]
+
+
+def chat_spec(
+    t: Target,
+    mode: str,
+    concurrency: int,
+    *,
+    requests: int | None = None,
+    duration: float | None = None,
+    **extra: Any,
+) -> dict[str, Any]:
+    streaming = mode in ("stream", "stop")
+    if t.protocol == "openai":
+        body: dict[str, Any] = {
+            "model": "fake-model",
+            "messages": [{"role": "user", "content": "hi"}],
+            "stream": streaming,
+        }
+        if streaming:
+            body["stream_options"] = {"include_usage": True}
+        path, key = "/v1/chat/completions", "sk-fake"
+    else:
+        body = {
+            "inputs": {},
+            "query": "hi",
+            "user": "{user}",
+            "response_mode": "streaming" if streaming else "blocking",
+        }
+        path, key = "/v1/chat-messages", services.API_KEY
+    spec = {
+        "port": t.port,
+        "protocol": t.protocol,
+        "mode": mode,
+        "path": path,
+        "body": body,
+        "headers": {"authorization": f"Bearer {key}"},
+        "concurrency": concurrency,
+        "requests": requests,
+        "duration": duration,
+    }
+    spec.update(extra)
+    return spec
+
+
+def pct(values: list[float], p: float) -> float | None:
+    if not values:
+        return None
+    v = sorted(values)
+    k = max(0, min(len(v) - 1, int(round(p / 100.0 * len(v) + 0.5)) - 1))
+    return v[k]
+
+
+def ms(x: float | None) -> float | None:
+    return None if x is None else round(x * 1000.0, 3)
+
+
+def run_load(ctx: Ctx, t: Target, spec: dict[str, Any], sample_memory: bool = False) -> dict[str, Any]:
+    """Runs one load in its own process; returns the summary of what it saw."""
+    ctx.loads += 1
+    stem = ctx.work / f"load-{ctx.loads:03d}-{t.name}"
+    spec_path, out_path = stem.with_suffix(".spec.json"), stem.with_suffix(".json")
+    spec_path.write_text(json.dumps(spec))
+    sut = t.service
+    cpu0 = sut.cpu() if sut else None
+    up0 = ctx.upstream.cpu()
+    mem0 = sut.memory() if sut else None
+    limit = (spec.get("duration") or 0) + float(spec.get("ramp", 0)) + float(spec.get("timeout", 60)) * 2 + 60
+    cmd = [sys.executable, "-m", "benchmarks.loadgen", "--spec", str(spec_path), "--out", str(out_path)]
+    sampler = procstat.MemorySampler(sut.pid) if (sut and sample_memory) else None
+    if sampler:
+        sampler.__enter__()
+    try:
+        r = subprocess.run(cmd, cwd=services.REPO, capture_output=True, text=True, timeout=limit)
+    finally:
+        if sampler:
+            sampler.__exit__()
+    if r.returncode != 0:
+        raise RuntimeError(f"load generator failed ({r.returncode}): {r.stderr[-800:]}")
+    res = json.loads(out_path.read_text())
+    recs = res["records"]
+    ok = [x for x in recs if x["ok"]]
+    errors = [x for x in recs if not x["ok"]]
+    ttft = [x["ttft"] for x in ok if "ttft" in x]
+    total = [x["total"] for x in ok]
+    gaps = [g for x in ok for g in x.get("gaps", ())]
+    elapsed = res["elapsed"]
+    s: dict[str, Any] = {
+        "target": t.name,
+        "requests": len(recs),
+        "ok": len(ok),
+        "errors": len(errors),
+        "error_samples": sorted({str(x.get("error")) for x in errors})[:3],
+        "elapsed_s": round(elapsed, 3),
+        "rps": round(len(ok) / elapsed, 1) if elapsed > 0 else None,
+        "ttft_p50_ms": ms(pct(ttft, 50)),
+        "ttft_p99_ms": ms(pct(ttft, 99)),
+        "total_p50_ms": ms(pct(total, 50)),
+        "total_p99_ms": ms(pct(total, 99)),
+        "gap_p50_ms": ms(pct(gaps, 50)),
+        "gap_p99_ms": ms(pct(gaps, 99)),
+        "max_open": res.get("max_open"),
+        "loadgen_cpu_pct": round(100 * res["loadgen_cpu_s"] / elapsed, 1) if elapsed > 0 else None,
+        "upstream_cpu_pct": round(100 * (ctx.upstream.cpu() - up0) / elapsed, 1) if elapsed > 0 else None,
+    }
+    if sut is not None and cpu0 is not None and recs:
+        s["cpu_ms_per_req"] = round(1000 * (sut.cpu() - cpu0) / len(recs), 3)
+        s["sut_cpu_pct"] = round(100 * (sut.cpu() - cpu0) / elapsed, 1) if elapsed > 0 else None
+    if sampler and mem0 is not None:
+        s["rss_idle_mb"] = round(mem0.rss / 2**20, 1)
+        s["rss_peak_mb"] = round(sampler.peak_rss / 2**20, 1)
+        s["pss_idle_mb"] = round(mem0.pss / 2**20, 1)
+        s["pss_peak_mb"] = round(sampler.peak_pss / 2**20, 1)
+    if spec.get("mode") == "stop":
+        stops = [x["stop_to_end"] for x in ok if "stop_to_end" in x]
+        resp = [x["stop_response"] for x in ok if "stop_response" in x]
+        s["stop_to_end_p50_ms"] = ms(pct(stops, 50))
+        s["stop_to_end_p99_ms"] = ms(pct(stops, 99))
+        s["stop_response_p50_ms"] = ms(pct(resp, 50))
+        s["stopped"] = len(stops)
+        s["events_p50"] = pct([float(x.get("events", 0)) for x in ok], 50)
+    if errors:
+        ctx.log(f"    {t.name}: {len(errors)} errors, e.g. {s['error_samples'][:1]}")
+    return s
+
+
+def _sub(a: float | None, b: float | None) -> float | None:
+    return None if a is None or b is None else round(a - b, 3)
+
+
+def _ratio(a: float | None, b: float | None) -> float | None:
+    if a is None or b is None or b <= 0:
+        return None
+    return round(a / b, 2)
+
+
+# -- 1. added latency ------------------------------------------------------
+
+
+def latency(ctx: Ctx) -> list[dict[str, Any]]:
+    sz = ctx.sizes
+    services.configure_upstream(ctx.upstream.port, ttft_ms=sz.ttft_ms, gap_ms=sz.gap_ms, tokens=sz.tokens)
+    rows: list[dict[str, Any]] = []
+    for c in sz.concurrency:
+        cell: list[dict[str, Any]] = []
+        for t in ctx.targets:
+            ctx.log(f"  [1] {t.name} streaming c={c}")
+            spec = chat_spec(
+                t,
+                "stream",
+                c,
+                requests=max(sz.latency_max_requests, c),
+                duration=sz.latency_duration,
+                warmup=min(sz.warmup * c, 64),
+                timeout=30,
+            )
+            s = run_load(ctx, t, spec)
+            s["concurrency"] = c
+            cell.append(s)
+        base = next((s for s in cell if s["target"] == "direct"), None)
+        for s in cell:
+            if base is not None:
+                for k in ("ttft_p50_ms", "ttft_p99_ms", "total_p50_ms", "total_p99_ms"):
+                    s["added_" + k] = _sub(s[k], base[k])
+        floor = next((s for s in cell if s["target"] == "floor"), None)
+        for s in cell:
+            if floor is not None and s["target"] not in ("direct", "floor"):
+                s["added_ttft_p50_vs_floor"] = _ratio(
+                    s.get("added_ttft_p50_ms"), floor.get("added_ttft_p50_ms")
+                )
+                s["cpu_vs_floor"] = _ratio(s.get("cpu_ms_per_req"), floor.get("cpu_ms_per_req"))
+        rows.extend(cell)
+    return rows
+
+
+# -- 2. throughput ---------------------------------------------------------
+
+
+def throughput(ctx: Ctx) -> list[dict[str, Any]]:
+    sz = ctx.sizes
+    services.configure_upstream(ctx.upstream.port, ttft_ms=0, gap_ms=0, tokens=sz.tokens)
+    rows = []
+    c = sz.throughput_concurrency
+    for t in ctx.targets:
+        ctx.log(f"  [2] {t.name} blocking c={c}")
+        spec = chat_spec(
+            t,
+            "block",
+            c,
+            duration=sz.throughput_duration,
+            requests=sz.throughput_max_requests,
+            warmup=min(sz.warmup * c, 64),
+            timeout=30,
+        )
+        s = run_load(ctx, t, spec)
+        s["concurrency"] = c
+        rows.append(s)
+    floor = next((s for s in rows if s["target"] == "floor"), None)
+    for s in rows:
+        s["rps_vs_floor"] = _ratio(s["rps"], floor["rps"]) if floor else None
+    return rows
+
+
+# -- 3. open streams -------------------------------------------------------
+
+
+def open_streams(ctx: Ctx) -> list[dict[str, Any]]:
+    sz = ctx.sizes
+    services.configure_upstream(
+        ctx.upstream.port, ttft_ms=100, gap_ms=sz.stream_gap_ms, tokens=sz.stream_events
+    )
+    hold = 0.1 + sz.stream_gap_ms / 1000.0 * (sz.stream_events - 1)
+    rows = []
+    for n in sz.streams:
+        ramp = min(n / 500.0, hold / 3)
+        cell = []
+        for t in ctx.targets:
+            ctx.log(f"  [3] {t.name} {n} open streams (~{hold:.0f}s each)")
+            spec = chat_spec(t, "stream", n, requests=n, ramp=ramp, timeout=hold + 60)
+            s = run_load(ctx, t, spec, sample_memory=True)
+            s["streams"] = n
+            if "rss_peak_mb" in s:
+                s["rss_kb_per_stream"] = round((s["rss_peak_mb"] - s["rss_idle_mb"]) * 1024 / n, 1)
+                s["pss_kb_per_stream"] = round((s["pss_peak_mb"] - s["pss_idle_mb"]) * 1024 / n, 1)
+            cell.append(s)
+        base = next((s for s in cell if s["target"] == "direct"), None)
+        for s in cell:
+            s["added_gap_p99_ms"] = _sub(s["gap_p99_ms"], base["gap_p99_ms"]) if base else None
+        rows.extend(cell)
+    return rows
+
+
+# -- 4. history at scale ---------------------------------------------------
+
+
+def history(ctx: Ctx, starts: dict[str, Any]) -> list[dict[str, Any]]:
+    """``starts`` maps a backend name to a callable that starts a fresh difychat
+    on that backend and returns (Service, database_url, data_dir, cleanup)."""
+    sz = ctx.sizes
+    rows: list[dict[str, Any]] = []
+    plan = seed.SeedPlan().scaled(sz.history_scale)
+    for backend, start in starts.items():
+        svc, url, data_dir, cleanup = start()
+        try:
+            ctx.log(
+                f"  [4] {backend}: seeding {plan.messages} messages in {plan.conversations} conversations"
+            )
+            try:
+                info = seed.seed_history(url, data_dir, plan)
+            except NotImplementedError as e:
+                rows.append({"backend": backend, "skipped": str(e)})
+                continue
+            t = Target(f"difychat-{backend}", "dify", svc.port, svc)
+            q = f"user={info.user}&limit=20"
+            pages = {
+                "messages first page": f"/v1/messages?conversation_id={info.conversation_id}&{q}",
+                "messages deep page": f"/v1/messages?conversation_id={info.conversation_id}&{q}"
+                f"&first_id={info.deep_first_id}",
+                "conversations first page": f"/v1/conversations?{q}",
+                "conversations deep page": f"/v1/conversations?{q}&last_id={info.deep_last_id}",
+            }
+            for label, path in pages.items():
+                spec = {
+                    "port": svc.port,
+                    "protocol": "dify",
+                    "mode": "get",
+                    "method": "GET",
+                    "paths": [path],
+                    "headers": {"authorization": f"Bearer {services.API_KEY}"},
+                    "concurrency": 1,
+                    "requests": sz.history_repeats,
+                    "warmup": 2,
+                    "timeout": 30,
+                }
+                s = run_load(ctx, t, spec)
+                s.update(
+                    backend=backend,
+                    page=label,
+                    seeded_messages=info.messages,
+                    seeded_conversations=info.conversations,
+                    seed_s=round(info.seconds, 1),
+                )
+                rows.append(s)
+        finally:
+            cleanup()
+    return rows
+
+
+# -- 5. stop ---------------------------------------------------------------
+
+
+def stop(ctx: Ctx, start_difychat: Any) -> list[dict[str, Any]]:
+    """``start_difychat(workers)`` starts a fresh difychat (SQLite) and returns its Service."""
+    sz = ctx.sizes
+    # Long enough streams that the stop, not the answer's end, closes them.
+    services.configure_upstream(ctx.upstream.port, ttft_ms=20, gap_ms=50, tokens=400)
+    rows = []
+    try:
+        for w in sz.stop_workers:
+            svc = start_difychat(w)
+            try:
+                t = Target(f"difychat-w{w}", "dify", svc.port, svc)
+                ctx.log(f"  [5] stop with {w} worker(s)")
+                spec = chat_spec(t, "stop", 1, requests=sz.stop_trials, stop_after=2, timeout=40, warmup=1)
+                s = run_load(ctx, t, spec)
+                s["workers"] = w
+                rows.append(s)
+            finally:
+                svc.stop()
+    finally:
+        services.configure_upstream(ctx.upstream.port, ttft_ms=sz.ttft_ms, gap_ms=sz.gap_ms, tokens=sz.tokens)
+    return rows
+
+
+def now_stamp() -> str:
+    return time.strftime("%Y-%m-%d %H:%M:%S %Z")
