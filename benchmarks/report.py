@@ -181,7 +181,7 @@ def markdown(results: dict[str, Any]) -> str:
         {"scenario": k, **r}
         for k, rows in results["scenarios"].items()
         for r in rows
-        if "loadgen_cpu_pct" in r
+        if "loadgen_cpu_pct" in r and (r.get("elapsed_s") or 0) >= 1.0
     ]
     if sanity:
         worst_lg = max(r["loadgen_cpu_pct"] or 0 for r in sanity)
