@@ -1,0 +1,1 @@
+"""The API methods, grouped by topic; each module holds a sync mixin and its async twin."""
