@@ -1,0 +1,212 @@
+"""``difychat serve``, ``difychat db upgrade`` and ``difychat keys ...`` (need the server extra)."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+_MISSING = (
+    "The difychat server is not installed. Install it with:\n"
+    "    pip install 'difychat[server]'"
+)
+
+
+def register(sub: Any) -> None:
+    serve = sub.add_parser("serve", help="run the Dify-compatible API server")
+    _common(serve)
+    serve.add_argument("--host", default=os.environ.get("DIFYCHAT_HOST", "127.0.0.1"))
+    serve.add_argument("--port", type=int, default=int(os.environ.get("DIFYCHAT_PORT", "5001")))
+    serve.add_argument("--workers", type=int, default=int(os.environ.get("DIFYCHAT_WORKERS", "1")))
+    serve.add_argument("--log-level", default=os.environ.get("DIFYCHAT_LOG_LEVEL", "info"))
+    serve.set_defaults(handler=_serve)
+
+    database = sub.add_parser("db", help="database maintenance")
+    db_sub = database.add_subparsers(dest="db_command", metavar="COMMAND")
+    db_sub.required = True
+    upgrade = db_sub.add_parser("upgrade", help="apply the migrations")
+    _common(upgrade)
+    upgrade.set_defaults(handler=_db_upgrade)
+
+    keys = sub.add_parser("keys", help="manage app API keys")
+    keys_sub = keys.add_subparsers(dest="keys_command", metavar="COMMAND")
+    keys_sub.required = True
+    create = keys_sub.add_parser("create", help="create a key for an app and print it once")
+    _common(create)
+    create.add_argument("--app", required=True, help="the app's name")
+    create.set_defaults(handler=_keys_create)
+    listing = keys_sub.add_parser("list", help="list keys (hints only: keys are stored hashed)")
+    _common(listing)
+    listing.add_argument("--app", help="only this app's keys")
+    listing.set_defaults(handler=_keys_list)
+    revoke = keys_sub.add_parser("revoke", help="revoke a key, by the key itself or by its id")
+    _common(revoke)
+    revoke.add_argument("key", help="the key (app-...) or the id shown by `keys list`")
+    revoke.set_defaults(handler=_keys_revoke)
+
+
+def _common(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--config", type=Path, help="the apps file (env DIFYCHAT_CONFIG)")
+    parser.add_argument("--data-dir", type=Path, help="where SQLite and files live (env DIFYCHAT_DATA_DIR)")
+
+
+def _settings(args: argparse.Namespace) -> Any:
+    try:
+        from difychat.server.settings import Settings
+    except ImportError:
+        raise SystemExit(_MISSING) from None
+    overrides: dict[str, Any] = {}
+    if args.config is not None:
+        overrides["config"] = args.config
+    if args.data_dir is not None:
+        overrides["data_dir"] = args.data_dir
+    return Settings(**overrides)
+
+
+def _console() -> Any:
+    from rich.console import Console
+
+    return Console(highlight=False)
+
+
+def _serve(args: argparse.Namespace) -> int:
+    settings = _settings(args)
+    import uvicorn
+
+    from difychat.server.app import bootstrap, create_app
+    from difychat.server.settings import ConfigFileError
+
+    console = _console()
+    try:
+        result = asyncio.run(bootstrap(settings))
+    except ConfigFileError as exc:
+        console.print(f"[red]error:[/red] {exc}")
+        return 2
+    if result.demo is not None:
+        _print_demo(console, result.demo, args.host, args.port)
+    else:
+        names = ", ".join(a.name for a in result.apps) or "the apps already in the database"
+        console.print(f"difychat: serving {names} on http://{args.host}:{args.port}/v1")
+
+    os.environ["DIFYCHAT_BOOTSTRAPPED"] = "true"
+    if args.workers > 1:
+        # Workers build the app from the environment; stops then travel through Redis or the database.
+        os.environ["DIFYCHAT_MULTI_WORKER"] = "true"
+        os.environ["DIFYCHAT_DATA_DIR"] = str(settings.data_dir.resolve())
+        if settings.config is not None:
+            os.environ["DIFYCHAT_CONFIG"] = str(Path(settings.config).resolve())
+        uvicorn.run(
+            "difychat.server.app:create_app_from_env",
+            factory=True, host=args.host, port=args.port, workers=args.workers,
+            log_level=args.log_level, access_log=False,
+        )
+        return 0
+    settings.bootstrapped = True
+    uvicorn.run(create_app(settings), host=args.host, port=args.port, log_level=args.log_level, access_log=False)
+    return 0
+
+
+def _print_demo(console: Any, demo: Any, host: str, port: int) -> None:
+    from rich.panel import Panel
+
+    shown_host = "127.0.0.1" if host in ("0.0.0.0", "::") else host
+    model = (
+        "the built-in echo provider (no model configured: set OPENAI_BASE_URL / OPENAI_API_KEY)"
+        if demo.model.provider == "echo"
+        else f"{demo.model.name} at {demo.model.base_url}"
+    )
+    curl = (
+        f"curl -s http://{shown_host}:{port}/v1/chat-messages \\\n"
+        f"  -H 'Authorization: Bearer {demo.api_key}' -H 'Content-Type: application/json' \\\n"
+        """  -d '{"inputs": {}, "query": "Hello!", "user": "me", "response_mode": "blocking"}'"""
+    )
+    console.print(
+        Panel.fit(
+            f"Created the app [bold]{demo.name}[/bold], answering with {model}.\n\n"
+            f"API key (shown once, stored hashed): [bold green]{demo.api_key}[/bold green]",
+            title="difychat: first run",
+        )
+    )
+    # Plain print: a wrapped or styled line would not paste into a shell.
+    print(f"Try it:\n{curl}\n", flush=True)
+
+
+def _db_upgrade(args: argparse.Namespace) -> int:
+    settings = _settings(args)
+    from difychat.server.store import db
+
+    url = settings.resolved_database_url()
+    db.upgrade(url)
+    print(f"database at {_redact(url)} is up to date")
+    return 0
+
+
+def _redact(url: str) -> str:
+    from sqlalchemy.engine import make_url
+
+    return make_url(url).render_as_string(hide_password=True)
+
+
+def _with_engine(settings: Any, action: Any) -> Any:
+    from difychat.server.app import bootstrap
+    from difychat.server.store import db
+
+    async def run() -> Any:
+        await bootstrap(settings)
+        engine = db.create_engine(settings.resolved_database_url(), pool_size=1)
+        try:
+            return await action(engine)
+        finally:
+            await engine.dispose()
+
+    return asyncio.run(run())
+
+
+def _keys_create(args: argparse.Namespace) -> int:
+    from difychat.server.services.keys import KeyCommandError, create_key
+
+    settings = _settings(args)
+    try:
+        key = _with_engine(settings, lambda engine: create_key(engine, args.app))
+    except KeyCommandError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    print(key)
+    return 0
+
+
+def _keys_list(args: argparse.Namespace) -> int:
+    from rich.table import Table
+
+    from difychat.server.services.keys import KeyCommandError, list_keys
+
+    settings = _settings(args)
+    try:
+        keys = _with_engine(settings, lambda engine: list_keys(engine, args.app))
+    except KeyCommandError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    table = Table("id", "app", "key", "source", "created (UTC)", "revoked (UTC)")
+    for key in keys:
+        table.add_row(
+            key.id, key.app, key.hint, key.source, f"{key.created_at:%Y-%m-%d %H:%M}",
+            f"{key.revoked_at:%Y-%m-%d %H:%M}" if key.revoked_at else "",
+        )
+    _console().print(table)
+    return 0
+
+
+def _keys_revoke(args: argparse.Namespace) -> int:
+    from difychat.server.services.keys import KeyCommandError, revoke_key
+
+    settings = _settings(args)
+    try:
+        count = _with_engine(settings, lambda engine: revoke_key(engine, args.key))
+    except KeyCommandError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    print("revoked" if count else "already revoked")
+    return 0

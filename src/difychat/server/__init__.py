@@ -1,0 +1,1 @@
+"""The difychat server (needs the ``server`` extra). Never imported by the client."""

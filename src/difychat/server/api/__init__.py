@@ -1,0 +1,1 @@
+"""The HTTP edge: parse, authenticate, call one service, serialise."""

@@ -1,0 +1,81 @@
+"""POST /chat-messages and POST /chat-messages/{task_id}/stop."""
+
+from __future__ import annotations
+
+from starlette.requests import Request
+from starlette.responses import Response, StreamingResponse
+
+from difychat.server.api import sse
+from difychat.server.api.context import authenticate
+from difychat.server.api.parsing import json_body, user_of, validate
+from difychat.server.api.responses import JSON, SUCCESS, error_response
+from difychat.server.api.schemas import ChatRequestPayload
+from difychat.server.api.serializers import seconds
+from difychat.server.domain.events import GenerationFailed, MessageEnded
+from difychat.server.errors import AppError, InvalidParam
+from difychat.server.services.chat import ChatTurn
+
+
+async def create_chat_message(request: Request) -> Response:
+    svc, app = await authenticate(request)
+    data = await json_body(request, svc.max_json_body_bytes)
+    end_user_id = await svc.end_users.resolve(app, user_of(data), required=True)
+    payload = validate(ChatRequestPayload, data)
+    query = payload.query.replace("\x00", "")
+    if not query:
+        raise InvalidParam("query is required")
+    turn = ChatTurn(
+        query=query,
+        inputs=payload.inputs,
+        response_mode=payload.response_mode or "blocking",
+        conversation_id=payload.conversation_id,
+        auto_generate_name=payload.auto_generate_name,
+    )
+    started = await svc.chat.start(app, end_user_id, turn)
+    generation = started.generation
+    encoder = sse.EventEncoder(generation, seconds(generation.created_at), started.mode)
+
+    if turn.response_mode == "streaming":
+        # Wait briefly for the first event, so an upstream that fails at once is a JSON error.
+        first = await sse.next_event(generation, svc.ping_interval)
+        if isinstance(first, GenerationFailed):
+            generation.detach()
+            return _failure(first)
+        return StreamingResponse(
+            sse.event_stream(generation, encoder, first, svc.ping_interval),
+            media_type=sse.MEDIA_TYPE,
+            headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
+        )
+
+    while True:
+        event = await sse.next_event(generation, 3600.0)
+        if isinstance(event, GenerationFailed):
+            generation.detach()
+            return _failure(event)
+        if isinstance(event, MessageEnded):
+            generation.detach()
+            return JSON(
+                {
+                    "event": "message",
+                    "task_id": generation.task_id,
+                    "id": generation.message_id,
+                    "message_id": generation.message_id,
+                    "conversation_id": generation.conversation_id,
+                    "mode": started.mode,
+                    "answer": event.answer,
+                    "metadata": sse.metadata(event),
+                    "created_at": seconds(generation.created_at),
+                }
+            )
+
+
+def _failure(event: GenerationFailed) -> Response:
+    return error_response(AppError(event.message, code=event.code, status=event.status))
+
+
+async def stop_chat_message(request: Request) -> Response:
+    svc, app = await authenticate(request)
+    data = await json_body(request, svc.max_json_body_bytes)
+    end_user_id = await svc.end_users.resolve(app, user_of(data), required=True)
+    await svc.stops.stop(app, end_user_id, request.path_params["task_id"])
+    return JSON(SUCCESS)

@@ -1,0 +1,38 @@
+"""What a route needs from the composition root, and the app behind the request's key."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from starlette.requests import Request
+
+from difychat.server.domain.apps import App
+from difychat.server.services.auth import Authenticator, EndUsers
+from difychat.server.services.chat import ChatService
+from difychat.server.services.conversations import ConversationService
+from difychat.server.services.messages import MessageService
+from difychat.server.services.stops import StopService
+
+
+@dataclass(frozen=True, slots=True)
+class Services:
+    authenticator: Authenticator
+    end_users: EndUsers
+    chat: ChatService
+    stops: StopService
+    conversations: ConversationService
+    messages: MessageService
+    ping_interval: float
+    max_json_body_bytes: int
+    dify_version: str
+
+
+def services(request: Request) -> Services:
+    found: Services = request.app.state.services
+    return found
+
+
+async def authenticate(request: Request) -> tuple[Services, App]:
+    svc = services(request)
+    app = await svc.authenticator.authenticate(request.headers.get("authorization"))
+    return svc, app

@@ -1,0 +1,51 @@
+"""GET /conversations, POST /conversations/{id}/name, DELETE /conversations/{id}."""
+
+from __future__ import annotations
+
+from starlette.requests import Request
+from starlette.responses import Response
+
+from difychat.server.api import serializers
+from difychat.server.api.context import authenticate
+from difychat.server.api.parsing import json_body, path_uuid, query, user_of, validate
+from difychat.server.api.responses import JSON, no_content
+from difychat.server.api.schemas import ConversationsQuery, RenamePayload
+from difychat.server.errors import CONVERSATION_NOT_EXISTS
+
+
+async def list_conversations(request: Request) -> Response:
+    svc, app = await authenticate(request)
+    params = query(request, ConversationsQuery)
+    end_user_id = await svc.end_users.find(app, params.user)
+    page = await svc.conversations.list(
+        end_user_id, last_id=params.last_id, limit=params.limit, sort_by=params.sort_by
+    )
+    return JSON(
+        {
+            "limit": params.limit,
+            "has_more": page.has_more,
+            "data": [serializers.conversation(row) for row in page.rows],
+        }
+    )
+
+
+async def rename_conversation(request: Request) -> Response:
+    svc, app = await authenticate(request)
+    data = await json_body(request, svc.max_json_body_bytes)
+    end_user_id = await svc.end_users.resolve(app, user_of(data), required=False)
+    conversation_id = path_uuid(request, "conversation_id", CONVERSATION_NOT_EXISTS)
+    payload = validate(RenamePayload, data)
+    name = payload.name.replace("\x00", "").strip() if payload.name else None
+    row = await svc.conversations.rename(
+        app, end_user_id, conversation_id, name=name, auto_generate=payload.auto_generate
+    )
+    return JSON(serializers.conversation(row))
+
+
+async def delete_conversation(request: Request) -> Response:
+    svc, app = await authenticate(request)
+    data = await json_body(request, svc.max_json_body_bytes, optional=True)
+    end_user_id = await svc.end_users.find(app, user_of(data))
+    conversation_id = path_uuid(request, "conversation_id", CONVERSATION_NOT_EXISTS)
+    await svc.conversations.delete(end_user_id, conversation_id)
+    return no_content()

@@ -1,0 +1,59 @@
+"""GET /messages, POST /messages/{id}/feedbacks, GET /app/feedbacks."""
+
+from __future__ import annotations
+
+import uuid
+
+from starlette.requests import Request
+from starlette.responses import Response
+
+from difychat.server.api import serializers
+from difychat.server.api.context import authenticate
+from difychat.server.api.parsing import json_body, path_uuid, query, user_of, validate
+from difychat.server.api.responses import JSON, SUCCESS
+from difychat.server.api.schemas import FeedbackPayload, FeedbacksQuery, MessagesQuery
+from difychat.server.errors import MESSAGE_NOT_EXISTS, InvalidParam
+
+
+async def list_messages(request: Request) -> Response:
+    svc, app = await authenticate(request)
+    params = query(request, MessagesQuery)
+    if not params.conversation_id.strip():
+        return JSON({"limit": params.limit, "has_more": False, "data": []})
+    conversation_id = _uuid_or_400(params.conversation_id)
+    end_user_id = await svc.end_users.find(app, params.user)
+    page, ratings = await svc.messages.history(
+        end_user_id, conversation_id, first_id=params.first_id, limit=params.limit
+    )
+    return JSON(
+        {
+            "limit": params.limit,
+            "has_more": page.has_more,
+            "data": [serializers.message(row, ratings.get(str(row.id))) for row in page.rows],
+        }
+    )
+
+
+def _uuid_or_400(value: str) -> str:
+    try:
+        return str(uuid.UUID(value.strip()))
+    except ValueError:
+        raise InvalidParam("conversation_id must be a valid UUID") from None
+
+
+async def create_feedback(request: Request) -> Response:
+    svc, app = await authenticate(request)
+    data = await json_body(request, svc.max_json_body_bytes)
+    end_user_id = await svc.end_users.resolve(app, user_of(data), required=True)
+    message_id = path_uuid(request, "message_id", MESSAGE_NOT_EXISTS)
+    payload = validate(FeedbackPayload, data)
+    await svc.messages.feedback(app, end_user_id, message_id, rating=payload.rating, content=payload.content)
+    return JSON(SUCCESS)
+
+
+async def list_app_feedbacks(request: Request) -> Response:
+    svc, app = await authenticate(request)
+    params = query(request, FeedbacksQuery)
+    rows = await svc.messages.app_feedbacks(app, page=params.page, limit=params.limit)
+    return JSON({"data": [serializers.feedback(row) for row in rows]})
+

@@ -1,0 +1,25 @@
+"""The route table: everything under /v1, plus /health."""
+
+from __future__ import annotations
+
+from starlette.routing import BaseRoute, Mount, Route
+
+from difychat.server.api import chat, conversations, index, messages
+
+
+def build_routes() -> list[BaseRoute]:
+    v1 = [
+        Route("/", index.welcome, methods=["GET"]),
+        Route("/chat-messages", chat.create_chat_message, methods=["POST"]),
+        Route("/chat-messages/{task_id}/stop", chat.stop_chat_message, methods=["POST"]),
+        Route("/messages", messages.list_messages, methods=["GET"]),
+        Route("/messages/{message_id}/feedbacks", messages.create_feedback, methods=["POST"]),
+        Route("/app/feedbacks", messages.list_app_feedbacks, methods=["GET"]),
+        Route("/conversations", conversations.list_conversations, methods=["GET"]),
+        Route("/conversations/{conversation_id}", conversations.delete_conversation, methods=["DELETE"]),
+        Route("/conversations/{conversation_id}/name", conversations.rename_conversation, methods=["POST"]),
+    ]
+    return [
+        Route("/health", index.health, methods=["GET"]),
+        Mount("/v1", routes=v1),
+    ]

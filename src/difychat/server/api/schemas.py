@@ -1,0 +1,90 @@
+"""Request payloads and query strings, validated by pydantic (field errors are 400 invalid_param)."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictStr, field_validator, model_validator
+
+
+def _optional_uuid(value: Any, field: str) -> str | None:
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return None
+    if not isinstance(value, str):
+        raise ValueError(f"{field} must be a valid UUID")
+    try:
+        return str(uuid.UUID(value.strip()))
+    except ValueError:
+        raise ValueError(f"{field} must be a valid UUID") from None
+
+
+class ChatRequestPayload(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    query: StrictStr
+    inputs: dict[str, Any]
+    response_mode: Literal["blocking", "streaming"] | None = None
+    conversation_id: str | None = None
+    files: list[dict[str, Any]] | None = None
+    auto_generate_name: StrictBool = True
+
+    @field_validator("conversation_id", mode="before")
+    @classmethod
+    def _conversation_uuid(cls, value: Any) -> str | None:
+        return _optional_uuid(value, "conversation_id")
+
+
+class FeedbackPayload(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    rating: Literal["like", "dislike"] | None = None
+    content: StrictStr | None = None
+
+
+class RenamePayload(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    name: StrictStr | None = None
+    auto_generate: StrictBool = False
+
+    @model_validator(mode="after")
+    def _name_needed(self) -> RenamePayload:
+        if not self.auto_generate and (self.name is None or not self.name.strip()):
+            raise ValueError("name is required when auto_generate is false")
+        return self
+
+
+class MessagesQuery(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    conversation_id: str
+    first_id: str | None = None
+    limit: int = Field(default=20, ge=1, le=100)
+    user: str | None = None
+
+    @field_validator("first_id", mode="before")
+    @classmethod
+    def _first_uuid(cls, value: Any) -> str | None:
+        return _optional_uuid(value, "first_id")
+
+
+class ConversationsQuery(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    last_id: str | None = None
+    limit: int = Field(default=20, ge=1, le=100)
+    sort_by: Literal["created_at", "-created_at", "updated_at", "-updated_at"] = "-updated_at"
+    user: str | None = None
+
+    @field_validator("last_id", mode="before")
+    @classmethod
+    def _last_uuid(cls, value: Any) -> str | None:
+        return _optional_uuid(value, "last_id")
+
+
+class FeedbacksQuery(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    page: int = Field(default=1, ge=1)
+    limit: int = Field(default=20, ge=1, le=101)

@@ -1,0 +1,103 @@
+"""Server-sent events the way Dify frames them.
+
+Every event is ``data: <compact JSON>\\n\\n`` whose first keys are ``event``,
+``conversation_id``, ``message_id``, ``created_at``; the only ``event:`` line
+is the ``event: ping`` keep-alive after a silence. The common prefix of each
+payload is built once per stream, so a text delta costs one string encode.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from typing import Any
+
+import orjson
+
+from difychat.server.domain.events import (
+    AnswerReplaced,
+    GenerationEvent,
+    GenerationFailed,
+    MessageEnded,
+    TextDelta,
+)
+from difychat.server.generation.registry import Generation
+
+PING = b"event: ping\n\n"
+MEDIA_TYPE = "text/event-stream; charset=utf-8"
+
+
+def metadata(ended: MessageEnded) -> dict[str, Any]:
+    return {"annotation_reply": None, "retriever_resources": [], "usage": ended.usage.to_wire()}
+
+
+class EventEncoder:
+    def __init__(self, generation: Generation, created_at: int, mode: str) -> None:
+        ids = {
+            "conversation_id": generation.conversation_id,
+            "message_id": generation.message_id,
+            "created_at": created_at,
+        }
+        self._ids = ids
+        self._task_id = generation.task_id
+        self._message_id = generation.message_id
+        head = orjson.dumps(ids)[1:-1]  # "conversation_id":..,"message_id":..,"created_at":..
+        task = b',"task_id":' + orjson.dumps(generation.task_id)
+        agent = mode == "agent-chat"
+        kind = b"agent_message" if agent else b"message"
+        self._delta_head = (
+            b'data: {"event":"' + kind + b'",' + head + task + b',"id":' + orjson.dumps(self._message_id) + b',"answer":'
+        )
+        self._delta_tail = b"}\n\n" if agent else b',"from_variable_selector":null}\n\n'
+
+    def encode(self, event: GenerationEvent) -> bytes:
+        if isinstance(event, TextDelta):
+            return self._delta_head + orjson.dumps(event.text) + self._delta_tail
+        if isinstance(event, MessageEnded):
+            return self._frame(
+                "message_end",
+                {"task_id": self._task_id, "id": self._message_id, "metadata": metadata(event), "files": None},
+            )
+        if isinstance(event, AnswerReplaced):
+            return self._frame("message_replace", {"task_id": self._task_id, "answer": event.answer, "reason": event.reason})
+        return self._frame("error", {"code": event.code, "status": event.status, "message": event.message})
+
+    def _frame(self, name: str, fields: dict[str, Any]) -> bytes:
+        return b"data: " + orjson.dumps({"event": name, **self._ids, **fields}) + b"\n\n"
+
+
+async def next_event(generation: Generation, timeout: float) -> GenerationEvent | None:
+    """The generation's next event, or None after ``timeout`` seconds of silence."""
+    queue = generation.queue
+    assert queue is not None
+    try:
+        return queue.get_nowait()
+    except asyncio.QueueEmpty:
+        pass
+    try:
+        async with asyncio.timeout(timeout):
+            return await queue.get()
+    except TimeoutError:
+        return None
+
+
+def is_final(event: GenerationEvent) -> bool:
+    return isinstance(event, MessageEnded | GenerationFailed)
+
+
+async def event_stream(
+    generation: Generation, encoder: EventEncoder, first: GenerationEvent | None, ping_interval: float
+) -> AsyncIterator[bytes]:
+    """The SSE body. A client that leaves only detaches: the generation goes on and is saved."""
+    try:
+        event = first
+        while True:
+            if event is None:
+                yield PING
+            else:
+                yield encoder.encode(event)
+                if is_final(event):
+                    return
+            event = await next_event(generation, ping_interval)
+    finally:
+        generation.detach()

@@ -1,0 +1,129 @@
+"""The composition root: the only place that reads settings and wires the server together."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+
+import aiohttp
+from starlette.applications import Starlette
+from starlette.middleware import Middleware
+from starlette.middleware.cors import CORSMiddleware
+
+from difychat.server.api.context import Services
+from difychat.server.api.errors import HANDLERS
+from difychat.server.api.middleware import VersionHeaders
+from difychat.server.api.routes import build_routes
+from difychat.server.domain.apps import AppConfig
+from difychat.server.generation.registry import GenerationRegistry
+from difychat.server.generation.relay import DatabaseStopRelay, LocalStopRelay, RedisStopRelay, StopRelay
+from difychat.server.services.apps import DemoApp, demo_config, ensure_demo_app, load_catalog, sync_apps
+from difychat.server.services.auth import Authenticator, EndUsers
+from difychat.server.services.chat import ChatService
+from difychat.server.services.conversations import ConversationService
+from difychat.server.services.messages import MessageService
+from difychat.server.services.models import ModelCatalog
+from difychat.server.services.stops import StopService
+from difychat.server.settings import Settings, load_apps_file
+from difychat.server.store import db
+
+logger = logging.getLogger("difychat")
+
+
+@dataclass(frozen=True, slots=True)
+class BootstrapResult:
+    demo: DemoApp | None
+    apps: list[AppConfig]
+
+
+def _configured_apps(settings: Settings) -> list[AppConfig]:
+    return load_apps_file(settings.config) if settings.config else []
+
+
+def _demo(settings: Settings) -> AppConfig:
+    return demo_config(settings.openai_base_url, settings.openai_api_key, settings.openai_model)
+
+
+async def bootstrap(settings: Settings) -> BootstrapResult:
+    """Migrate the database, sync the apps file, and create the demo app on a first run."""
+    url = settings.resolved_database_url()
+    await asyncio.to_thread(db.upgrade, url)
+    apps = _configured_apps(settings)
+    engine = db.create_engine(url, pool_size=2)
+    try:
+        await sync_apps(engine, apps, live_demo=_demo(settings))
+        demo = None if apps else await ensure_demo_app(engine, _demo(settings))
+    finally:
+        await engine.dispose()
+    return BootstrapResult(demo, apps)
+
+
+def create_app(settings: Settings | None = None) -> Starlette:
+    settings = settings or Settings()
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        if settings.bootstrapped:
+            configs = _configured_apps(settings)
+        else:
+            result = await bootstrap(settings)
+            configs = result.apps
+            if result.demo is not None:
+                logger.warning("created the demo app %r; its API key: %s", result.demo.name, result.demo.api_key)
+        live = {c.name: c for c in configs}
+        live.setdefault(_demo(settings).name, _demo(settings))
+
+        engine = db.create_engine(settings.resolved_database_url())
+        http = aiohttp.ClientSession(
+            connector=aiohttp.TCPConnector(limit=0, ttl_dns_cache=300, keepalive_timeout=30),
+            auto_decompress=True,
+        )
+        registry = GenerationRegistry()
+        relay: StopRelay
+        if settings.redis_url:
+            relay = RedisStopRelay(settings.redis_url, registry)
+        elif settings.multi_worker:
+            relay = DatabaseStopRelay(engine, registry, settings.stop_poll_interval)
+        else:
+            relay = LocalStopRelay()
+        await relay.start()
+        catalog = await load_catalog(engine, live)
+        models = ModelCatalog(engine, http)
+        app.state.services = Services(
+            authenticator=Authenticator(engine, catalog),
+            end_users=EndUsers(engine),
+            chat=ChatService(engine, registry, models, max_generation_seconds=settings.max_generation_seconds),
+            stops=StopService(engine, registry, relay),
+            conversations=ConversationService(engine, models),
+            messages=MessageService(engine),
+            ping_interval=settings.ping_interval,
+            max_json_body_bytes=settings.max_json_body_bytes,
+            dify_version=settings.dify_version,
+        )
+        try:
+            yield
+        finally:
+            await registry.drain(timeout=10)
+            await relay.close()
+            await http.close()
+            await engine.dispose()
+
+    middleware = [
+        Middleware(
+            CORSMiddleware,
+            allow_origins=["*"],
+            allow_methods=["GET", "PUT", "POST", "DELETE", "OPTIONS", "PATCH"],
+            allow_headers=["Content-Type", "X-App-Code", "X-App-Passport", "Authorization"],
+            expose_headers=["X-Version", "X-Env", "X-Trace-Id"],
+        ),
+        Middleware(VersionHeaders, version=settings.dify_version, env=settings.deploy_env),
+    ]
+    return Starlette(routes=build_routes(), middleware=middleware, exception_handlers=HANDLERS, lifespan=lifespan)
+
+
+def create_app_from_env() -> Starlette:
+    """The factory uvicorn workers call (``difychat serve --workers N``)."""
+    return create_app(Settings())

@@ -1,0 +1,1 @@
+"""The generation runtime: tasks that outlive requests, stop signals, event delivery."""

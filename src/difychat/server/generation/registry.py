@@ -1,0 +1,139 @@
+"""Generations run as tasks owned by the registry, not by the HTTP request.
+
+A request subscribes to its generation's events; if the client goes away the
+generation still finishes and saves its answer. A stop cancels the task, whose
+runner then saves the partial answer and emits the final event.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Awaitable, Callable, Coroutine
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from difychat.server.domain.events import GenerationEvent, GenerationFailed, MessageEnded
+from difychat.server.errors import TooManyRequests
+
+logger = logging.getLogger("difychat.generation")
+
+
+@dataclass(eq=False)
+class Generation:
+    """A running answer: its ids, its event queue and its stop flag."""
+
+    task_id: str
+    message_id: str
+    conversation_id: str
+    app_id: str
+    end_user_id: str
+    created_at: datetime
+    queue: asyncio.Queue[GenerationEvent] | None = field(default_factory=asyncio.Queue)
+    stop_requested: bool = False
+    # Cleared by the runner once the answer is complete, so a late stop cannot interrupt saving it.
+    stoppable: bool = True
+    finished: bool = False
+    task: asyncio.Task[None] | None = None
+
+    def emit(self, event: GenerationEvent) -> None:
+        if isinstance(event, MessageEnded | GenerationFailed):
+            self.finished = True
+        if self.queue is not None:
+            self.queue.put_nowait(event)
+
+    def detach(self) -> None:
+        """The subscriber left: drop further events instead of queueing them."""
+        self.queue = None
+
+    def request_stop(self) -> bool:
+        if not self.stoppable or self.finished or self.stop_requested or self.task is None:
+            return False
+        self.stop_requested = True
+        self.task.cancel()
+        return True
+
+
+class GenerationRegistry:
+    """The process-wide table of running generations and background jobs."""
+
+    def __init__(self) -> None:
+        self._running: dict[str, Generation] = {}
+        self._per_app: dict[str, int] = {}
+        self._background: set[asyncio.Task[Any]] = set()
+        self._listeners: list[Callable[[int], None]] = []
+
+    def __len__(self) -> int:
+        return len(self._running)
+
+    def get(self, task_id: str) -> Generation | None:
+        return self._running.get(task_id)
+
+    def reserve(self, app_id: str, limit: int) -> None:
+        """Take one of the app's concurrent-request slots (0 = unlimited) or raise 429."""
+        active = self._per_app.get(app_id, 0)
+        if limit and active >= limit:
+            raise TooManyRequests(
+                "Too many requests. Please try again later. "
+                f"The current maximum concurrent requests allowed for {app_id} is {limit}."
+            )
+        self._per_app[app_id] = active + 1
+
+    def release(self, app_id: str) -> None:
+        remaining = self._per_app.get(app_id, 0) - 1
+        if remaining > 0:
+            self._per_app[app_id] = remaining
+        else:
+            self._per_app.pop(app_id, None)
+
+    def on_change(self, listener: Callable[[int], None]) -> None:
+        """Call ``listener(count)`` whenever the number of running generations changes."""
+        self._listeners.append(listener)
+
+    def start(self, generation: Generation, runner: Coroutine[Any, Any, None]) -> None:
+        """Run ``runner`` for ``generation``; the app slot (already reserved) is released at the end."""
+        self._running[generation.task_id] = generation
+        generation.task = asyncio.get_running_loop().create_task(runner, name=f"generation-{generation.task_id}")
+        generation.task.add_done_callback(lambda task: self._finished(generation, task))
+        self._notify()
+
+    def _finished(self, generation: Generation, task: asyncio.Task[None]) -> None:
+        self._running.pop(generation.task_id, None)
+        self.release(generation.app_id)
+        if not task.cancelled() and task.exception() is not None:
+            logger.error("generation %s crashed", generation.task_id, exc_info=task.exception())
+        self._notify()
+
+    def _notify(self) -> None:
+        for listener in self._listeners:
+            listener(len(self._running))
+
+    def stop(self, task_id: str) -> bool:
+        generation = self._running.get(task_id)
+        return generation.request_stop() if generation is not None else False
+
+    def spawn(self, job: Awaitable[Any], name: str) -> None:
+        """Run a background job (a conversation title, say) that must not be lost or block anyone."""
+
+        async def wrapper() -> None:
+            try:
+                await job
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                logger.exception("background job %s failed", name)
+
+        task = asyncio.get_running_loop().create_task(wrapper(), name=name)
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
+
+    async def drain(self, timeout: float) -> None:
+        """At shutdown: stop running generations (their partial answers are saved) and wait a little."""
+        for generation in list(self._running.values()):
+            generation.request_stop()
+        pending = [g.task for g in self._running.values() if g.task is not None] + list(self._background)
+        if pending:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(asyncio.gather(*pending, return_exceptions=True), timeout)

@@ -1,0 +1,1 @@
+"""Business rules. No HTTP here: services take plain values and raise AppError."""

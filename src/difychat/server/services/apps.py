@@ -1,0 +1,120 @@
+"""Apps: syncing them from the apps file, the first-run demo app, and the in-memory catalog."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from difychat.server.domain.apps import App, AppConfig, ModelSettings
+from difychat.server.services.keys import generate_key, hash_key, key_hint
+from difychat.server.store import apps as app_store
+
+DEMO_APP_NAME = "Demo"
+
+
+@dataclass(frozen=True, slots=True)
+class DemoApp:
+    name: str
+    api_key: str
+    model: ModelSettings
+
+
+def demo_config(openai_base_url: str | None, openai_api_key: str | None, model_name: str | None) -> AppConfig:
+    """The demo app: the configured OpenAI-compatible endpoint, else the echo provider."""
+    if openai_base_url or openai_api_key:
+        model = ModelSettings(
+            provider="openai",
+            name=model_name or "gpt-4o-mini",
+            base_url=openai_base_url or "https://api.openai.com/v1",
+            api_key=openai_api_key,
+        )
+    else:
+        model = ModelSettings(provider="echo", name="echo")
+    return AppConfig(
+        name=DEMO_APP_NAME,
+        mode="chat",
+        model=model,
+        pre_prompt="You are a helpful assistant.",
+        opening_statement="Hi! I'm the difychat demo app. Ask me anything.",
+        suggested_questions=["What can you do?"],
+    )
+
+
+async def _upsert(conn: AsyncConnection, config: AppConfig, source: str) -> str:
+    row = await app_store.app_by_name(conn, config.name)
+    if row is None:
+        app_id = await app_store.insert_app(
+            conn, name=config.name, mode=config.mode, source=source, enable_api=config.enable_api
+        )
+    else:
+        app_id = str(row.id)
+    fingerprint = config.fingerprint()
+    config_id = await app_store.config_version(conn, app_id, fingerprint)
+    if config_id is None:
+        config_id = await app_store.insert_config_version(conn, app_id, fingerprint, config.snapshot())
+    await app_store.update_app(
+        conn, app_id, mode=config.mode, source=source, status="normal",
+        enable_api=config.enable_api, config_id=config_id,
+    )
+    return app_id
+
+
+async def _sync_fixed_keys(conn: AsyncConnection, app_id: str, keys: list[str]) -> None:
+    """Keys listed in the apps file exist exactly while they are listed."""
+    wanted = {hash_key(k): k for k in keys}
+    existing = await app_store.list_keys(conn, app_id)
+    stale = [str(r.id) for r in existing if r.source == "config" and r.key_hash not in wanted and r.revoked_at is None]
+    await app_store.revoke_keys(conn, stale)
+    for key_hash, key in wanted.items():
+        found = await app_store.key_by_hash(conn, key_hash)
+        if found is None:
+            await app_store.insert_key(conn, app_id=app_id, key_hash=key_hash, hint=key_hint(key), source="config")
+
+
+async def sync_apps(engine: AsyncEngine, configs: list[AppConfig], *, live_demo: AppConfig | None) -> None:
+    """Make the database match the apps file. Apps no longer listed stop answering (403)."""
+    async with engine.begin() as conn:
+        listed = {c.name for c in configs}
+        for config in configs:
+            app_id = await _upsert(conn, config, "config")
+            await _sync_fixed_keys(conn, app_id, config.api_keys)
+        for row in await app_store.all_apps(conn):
+            if row.source == "config" and row.name not in listed:
+                await app_store.update_app(conn, str(row.id), status="removed")
+            if row.source == "demo" and live_demo is not None:
+                await _upsert(conn, live_demo, "demo")
+
+
+async def ensure_demo_app(engine: AsyncEngine, config: AppConfig) -> DemoApp | None:
+    """On first run with no apps at all, create the demo app and return its one-time key."""
+    async with engine.begin() as conn:
+        if await app_store.all_apps(conn):
+            return None
+        app_id = await _upsert(conn, config, "demo")
+        key = generate_key()
+        await app_store.insert_key(conn, app_id=app_id, key_hash=hash_key(key), hint=key_hint(key), source="cli")
+    return DemoApp(config.name, key, config.model)
+
+
+async def load_catalog(engine: AsyncEngine, live: dict[str, AppConfig]) -> dict[str, App]:
+    """Every app by id. Live configs (with credentials) come from the apps file when listed there."""
+    catalog: dict[str, App] = {}
+    async with engine.connect() as conn:
+        for row in await app_store.all_apps(conn):
+            config = live.get(row.name) or _from_snapshot(row.config, row.name)
+            catalog[str(row.id)] = App(
+                id=str(row.id),
+                name=row.name,
+                mode=row.mode,
+                config=config,
+                config_id=str(row.config_id),
+                enable_api=bool(row.enable_api),
+                status=row.status,
+            )
+    return catalog
+
+
+def _from_snapshot(snapshot: dict[str, Any], name: str) -> AppConfig:
+    return AppConfig.model_validate({**snapshot, "name": name})

@@ -1,0 +1,210 @@
+"""A chat turn: validate, write the rows, run the generation, save the answer once."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from difychat.server.domain.apps import App, AppConfig
+from difychat.server.domain.events import GenerationFailed, MessageEnded, TextDelta
+from difychat.server.domain.usage import Price, Usage, estimate_tokens
+from difychat.server.errors import CONVERSATION_NOT_EXISTS, AppError, NotFound
+from difychat.server.generation.registry import Generation, GenerationRegistry
+from difychat.server.providers.base import ChatModel, ModelRequest, TokenUsage
+from difychat.server.services import naming
+from difychat.server.services.inputs import clean_inputs
+from difychat.server.services.models import ModelCatalog
+from difychat.server.services.prompts import build_messages, fill_template, select_memory
+from difychat.server.store import conversations as conversation_store
+from difychat.server.store import messages as message_store
+from difychat.server.store.common import new_id, utcnow
+
+logger = logging.getLogger("difychat.chat")
+
+ROOT_PARENT_ID = "00000000-0000-0000-0000-000000000000"
+INTERNAL_FAILURE = GenerationFailed("internal_server_error", 500, "Internal Server Error, please contact support.")
+
+
+@dataclass(frozen=True, slots=True)
+class ChatTurn:
+    query: str
+    inputs: dict[str, Any]
+    response_mode: Literal["blocking", "streaming"]
+    conversation_id: str | None
+    auto_generate_name: bool
+
+
+@dataclass(frozen=True, slots=True)
+class StartedTurn:
+    generation: Generation
+    mode: str
+
+
+class ChatService:
+    def __init__(
+        self,
+        engine: AsyncEngine,
+        registry: GenerationRegistry,
+        models: ModelCatalog,
+        *,
+        max_generation_seconds: float,
+    ) -> None:
+        self._engine = engine
+        self._registry = registry
+        self._models = models
+        self._max_seconds = max_generation_seconds
+
+    async def start(self, app: App, end_user_id: str, turn: ChatTurn) -> StartedTurn:
+        """Everything that can fail is checked before the rows are written and the model is called."""
+        self._registry.reserve(app.id, app.config.max_active_requests)
+        try:
+            return await self._start(app, end_user_id, turn)
+        except BaseException:
+            self._registry.release(app.id)
+            raise
+
+    async def _start(self, app: App, end_user_id: str, turn: ChatTurn) -> StartedTurn:
+        conversation = None
+        history: list[tuple[str, str]] = []
+        config_id = app.config_id
+        if turn.conversation_id is not None:
+            async with self._engine.connect() as conn:
+                conversation = await conversation_store.owned(conn, turn.conversation_id, end_user_id)
+                if conversation is None:
+                    raise NotFound(CONVERSATION_NOT_EXISTS)
+                config_id = str(conversation.app_config_id)
+                config = await self._models.config(app, config_id)
+                if config.memory.enabled and config.memory.max_messages:
+                    rows = await message_store.history_for_memory(
+                        conn, turn.conversation_id, limit=config.memory.max_messages
+                    )
+                    history = select_memory([(r.query, r.answer) for r in rows], config.memory)
+        config = await self._models.config(app, config_id)
+        inputs = clean_inputs(config.form_variables(), turn.inputs)
+        model = self._models.model(app, config, config_id)
+        system_prompt = fill_template(config.pre_prompt, inputs)
+        request = ModelRequest(
+            messages=build_messages(system_prompt, history, turn.query),
+            params=_model_params(config),
+        )
+
+        now = utcnow()
+        message_id, task_id = new_id(), new_id()
+        conversation_id = turn.conversation_id or new_id()
+        mode = conversation.mode if conversation is not None else app.mode
+        async with self._engine.begin() as conn:
+            if conversation is None:
+                await conversation_store.insert(
+                    conn,
+                    id=conversation_id, app_id=app.id, app_config_id=config_id, end_user_id=end_user_id,
+                    mode=mode, name=naming.initial_name(turn.query), inputs=inputs,
+                    introduction=fill_template(config.opening_statement or "", inputs),
+                    status="normal", created_at=now, updated_at=now,
+                )
+            else:
+                await conversation_store.touch(conn, conversation_id, now)
+            await message_store.insert(
+                conn,
+                id=message_id, app_id=app.id, conversation_id=conversation_id, end_user_id=end_user_id,
+                task_id=task_id, parent_message_id=ROOT_PARENT_ID, query=turn.query, inputs=inputs,
+                answer="", status="running", error=None, prompt_tokens=0, completion_tokens=0,
+                usage=None, retriever_resources=None, created_at=now, updated_at=now,
+            )
+
+        generation = Generation(
+            task_id=task_id, message_id=message_id, conversation_id=conversation_id,
+            app_id=app.id, end_user_id=end_user_id, created_at=now,
+        )
+        self._registry.start(generation, self._run(generation, model, request, config))
+        if conversation is None and turn.auto_generate_name:
+            self._registry.spawn(self._name(conversation_id, model, turn.query), f"title-{conversation_id}")
+        return StartedTurn(generation, mode)
+
+    async def _run(self, generation: Generation, model: ChatModel, request: ModelRequest, config: AppConfig) -> None:
+        started = time.perf_counter()
+        first_at: float | None = None
+        parts: list[str] = []
+        reported: TokenUsage | None = None
+        stopped = False
+        failure: GenerationFailed | None = None
+        try:
+            async with asyncio.timeout(self._max_seconds):
+                async for chunk in model.stream(request):
+                    if chunk.text:
+                        if first_at is None:
+                            first_at = time.perf_counter()
+                        parts.append(chunk.text)
+                        generation.emit(TextDelta(chunk.text))
+                    if chunk.usage is not None:
+                        reported = chunk.usage
+        except asyncio.CancelledError:
+            if not generation.stop_requested:
+                raise
+            current = asyncio.current_task()
+            if current is not None:
+                current.uncancel()
+            stopped = True
+        except TimeoutError:
+            stopped = True
+        except AppError as exc:
+            failure = GenerationFailed(exc.code, exc.status, exc.message)
+        except Exception:
+            logger.exception("generation %s failed", generation.task_id)
+            failure = INTERNAL_FAILURE
+        generation.stoppable = False
+        finished_at = time.perf_counter()
+
+        answer = "".join(parts)
+        if reported is None or stopped:
+            prompt_text = "\n".join(m.content for m in request.messages if isinstance(m.content, str))
+            reported = TokenUsage(estimate_tokens(prompt_text), estimate_tokens(answer))
+        usage = _usage(config, reported, started, first_at, finished_at)
+        status = "error" if failure else ("stopped" if stopped else "normal")
+        try:
+            async with self._engine.begin() as conn:
+                await message_store.finish(
+                    conn,
+                    generation.message_id,
+                    answer=answer, status=status, error=failure.message if failure else None,
+                    prompt_tokens=usage.prompt_tokens, completion_tokens=usage.completion_tokens,
+                    usage=usage.to_wire(), updated_at=utcnow(),
+                )
+        except Exception:
+            logger.exception("saving the answer of %s failed", generation.message_id)
+            failure = INTERNAL_FAILURE
+        generation.emit(failure or MessageEnded(answer, usage, stopped=stopped))
+
+    async def _name(self, conversation_id: str, model: ChatModel, query: str) -> None:
+        title = await naming.generate_title(model, query)
+        async with self._engine.begin() as conn:
+            await conversation_store.rename(conn, conversation_id, title)
+
+
+def _model_params(config: AppConfig) -> dict[str, Any]:
+    params = dict(config.model.completion_params)
+    if config.model.provider != "echo":
+        params.pop("delay", None)
+    return params
+
+
+def _usage(config: AppConfig, tokens: TokenUsage, started: float, first_at: float | None, ended: float) -> Usage:
+    pricing = config.model.pricing
+    prompt_price = completion_price = None
+    if pricing is not None:
+        prompt_price = Price(pricing.input, pricing.unit, pricing.currency)
+        completion_price = Price(pricing.output, pricing.unit, pricing.currency)
+    return Usage(
+        prompt_tokens=tokens.prompt_tokens,
+        completion_tokens=tokens.completion_tokens,
+        prompt_price=prompt_price,
+        completion_price=completion_price,
+        latency=ended - started,
+        time_to_first_token=None if first_at is None else first_at - started,
+        time_to_generate=None if first_at is None else ended - first_at,
+    )
+

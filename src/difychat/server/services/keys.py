@@ -1,0 +1,79 @@
+"""API keys: ``app-`` and 24 random letters and digits, stored only as a SHA-256 hash."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+import string
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from difychat.server.store import apps as app_store
+
+_ALPHABET = string.ascii_letters + string.digits
+MAX_KEYS_PER_APP = 10
+
+
+class KeyCommandError(Exception):
+    """A key operation that cannot be done (unknown app, too many keys, unknown key)."""
+
+
+def generate_key() -> str:
+    return "app-" + "".join(secrets.choice(_ALPHABET) for _ in range(24))
+
+
+def hash_key(key: str) -> str:
+    return hashlib.sha256(key.encode("utf-8")).hexdigest()
+
+
+def key_hint(key: str) -> str:
+    return f"{key[:6]}…{key[-4:]}"
+
+
+@dataclass(frozen=True, slots=True)
+class KeyInfo:
+    id: str
+    app: str
+    hint: str
+    source: str
+    created_at: datetime
+    revoked_at: datetime | None
+
+
+async def create_key(engine: AsyncEngine, app_name: str) -> str:
+    async with engine.begin() as conn:
+        row = await app_store.app_by_name(conn, app_name)
+        if row is None:
+            raise KeyCommandError(f"no app named {app_name!r}")
+        if await app_store.count_active_keys(conn, str(row.id)) >= MAX_KEYS_PER_APP:
+            raise KeyCommandError(f"app {app_name!r} already has {MAX_KEYS_PER_APP} keys; revoke one first")
+        key = generate_key()
+        await app_store.insert_key(conn, app_id=str(row.id), key_hash=hash_key(key), hint=key_hint(key), source="cli")
+    return key
+
+
+async def list_keys(engine: AsyncEngine, app_name: str | None = None) -> list[KeyInfo]:
+    async with engine.connect() as conn:
+        app_id = None
+        if app_name is not None:
+            row = await app_store.app_by_name(conn, app_name)
+            if row is None:
+                raise KeyCommandError(f"no app named {app_name!r}")
+            app_id = str(row.id)
+        rows = await app_store.list_keys(conn, app_id)
+    return [KeyInfo(str(r.id), r.app_name, r.hint, r.source, r.created_at, r.revoked_at) for r in rows]
+
+
+async def revoke_key(engine: AsyncEngine, key_or_id: str) -> int:
+    """Revoke by the full key or by the id ``keys list`` shows."""
+    async with engine.begin() as conn:
+        if key_or_id.startswith("app-"):
+            row = await app_store.key_by_hash(conn, hash_key(key_or_id))
+            ids = [] if row is None else [str(row.id)]
+        else:
+            ids = [str(r.id) for r in await app_store.list_keys(conn) if str(r.id) == key_or_id]
+        if not ids:
+            raise KeyCommandError("no such key")
+        return await app_store.revoke_keys(conn, ids)

@@ -1,0 +1,113 @@
+"""Server settings (environment prefix ``DIFYCHAT_``) and the apps file.
+
+Only the composition root (``app.py``) and the CLI read these; everything else
+receives what it needs as arguments.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import secrets
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import Field, ValidationError
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from difychat.server.domain.apps import AppConfig
+
+_ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="DIFYCHAT_", extra="ignore")
+
+    data_dir: Path = Path(".difychat")
+    database_url: str | None = None
+    config: Path | None = None
+    redis_url: str | None = None
+    secret_key: str | None = None
+    # Public base of signed file URLs; relative URLs when empty, as in Dify.
+    files_url: str = ""
+
+    ping_interval: float = Field(default=10.0, gt=0)
+    max_generation_seconds: float = Field(default=1200.0, gt=0)
+    max_json_body_bytes: int = Field(default=16 * 1024 * 1024, gt=0)
+    # A stop request is noticed across worker processes within this many seconds.
+    stop_poll_interval: float = Field(default=0.05, gt=0)
+    # True when several processes share the database: stops are then relayed through it (or Redis).
+    multi_worker: bool = False
+    dify_version: str = "1.12.1"
+    deploy_env: str = "PRODUCTION"
+    log_level: str = "info"
+    # Set by `difychat serve` for its workers once it has migrated and synced the apps itself.
+    bootstrapped: bool = False
+
+    # The demo app's model, read without the DIFYCHAT_ prefix, as the openai SDK does.
+    openai_base_url: str | None = Field(default=None, validation_alias="OPENAI_BASE_URL")
+    openai_api_key: str | None = Field(default=None, validation_alias="OPENAI_API_KEY")
+    openai_model: str | None = Field(default=None, validation_alias="OPENAI_MODEL")
+
+    def resolved_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite+aiosqlite:///{(self.data_dir / 'difychat.db').resolve()}"
+
+    def resolved_secret_key(self) -> str:
+        """The signing key: configured, or generated once and kept in the data directory."""
+        if self.secret_key:
+            return self.secret_key
+        path = self.data_dir / "secret_key"
+        if path.exists():
+            return path.read_text().strip()
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        key = secrets.token_urlsafe(48)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as fh:
+            fh.write(key)
+        return key
+
+
+class ConfigFileError(Exception):
+    """The apps file cannot be read or does not validate."""
+
+
+def expand_env(value: Any, environ: dict[str, str] | None = None) -> Any:
+    """Replace ``${VAR}`` and ``${VAR:-default}`` in every string of a parsed YAML document."""
+    env = os.environ if environ is None else environ
+    if isinstance(value, str):
+        return _ENV_REF.sub(lambda m: env.get(m.group(1), m.group(2) or ""), value)
+    if isinstance(value, list):
+        return [expand_env(v, env) for v in value]
+    if isinstance(value, dict):
+        return {k: expand_env(v, env) for k, v in value.items()}
+    return value
+
+
+def load_apps_file(path: Path, environ: dict[str, str] | None = None) -> list[AppConfig]:
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise ConfigFileError(f"cannot read {path}: {exc.strerror}") from exc
+    except yaml.YAMLError as exc:
+        raise ConfigFileError(f"{path} is not valid YAML: {exc}") from exc
+    if raw is None:
+        return []
+    if not isinstance(raw, dict) or not isinstance(raw.get("apps", []), list):
+        raise ConfigFileError(f"{path}: expected a mapping with an 'apps' list")
+    apps: list[AppConfig] = []
+    for index, entry in enumerate(raw.get("apps") or []):
+        try:
+            apps.append(AppConfig.model_validate(expand_env(entry, environ)))
+        except ValidationError as exc:
+            raise ConfigFileError(f"{path}: apps[{index}] is invalid:\n{exc}") from exc
+    names = [a.name for a in apps]
+    duplicates = sorted({n for n in names if names.count(n) > 1})
+    if duplicates:
+        raise ConfigFileError(f"{path}: duplicate app names: {', '.join(duplicates)}")
+    keys = [k for a in apps for k in a.api_keys]
+    if len(keys) != len(set(keys)):
+        raise ConfigFileError(f"{path}: an API key is listed for more than one app")
+    return apps

@@ -1,0 +1,146 @@
+"""Apps, their config versions, API keys and end users."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from difychat.server.store.common import insert_ignoring_conflicts, new_id, utcnow
+from difychat.server.store.schema import api_keys, app_configs, apps, end_users
+
+
+async def all_apps(conn: AsyncConnection) -> list[sa.Row[Any]]:
+    rows = await conn.execute(
+        sa.select(apps, app_configs.c.config).join(app_configs, app_configs.c.id == apps.c.config_id)
+    )
+    return list(rows)
+
+
+async def app_by_name(conn: AsyncConnection, name: str) -> sa.Row[Any] | None:
+    return (await conn.execute(sa.select(apps).where(apps.c.name == name))).first()
+
+
+async def insert_app(conn: AsyncConnection, *, name: str, mode: str, source: str, enable_api: bool) -> str:
+    app_id = new_id()
+    now = utcnow()
+    await conn.execute(
+        apps.insert().values(
+            id=app_id, name=name, mode=mode, source=source, status="normal",
+            enable_api=enable_api, config_id=None, created_at=now, updated_at=now,
+        )
+    )
+    return app_id
+
+
+async def update_app(conn: AsyncConnection, app_id: str, **values: Any) -> None:
+    await conn.execute(apps.update().where(apps.c.id == app_id).values(updated_at=utcnow(), **values))
+
+
+async def config_version(conn: AsyncConnection, app_id: str, fingerprint: str) -> str | None:
+    row = (
+        await conn.execute(
+            sa.select(app_configs.c.id)
+            .where(app_configs.c.app_id == app_id, app_configs.c.fingerprint == fingerprint)
+            .limit(1)
+        )
+    ).first()
+    return None if row is None else str(row.id)
+
+
+async def insert_config_version(
+    conn: AsyncConnection, app_id: str, fingerprint: str, config: dict[str, Any]
+) -> str:
+    config_id = new_id()
+    await conn.execute(
+        app_configs.insert().values(
+            id=config_id, app_id=app_id, fingerprint=fingerprint, config=config, created_at=utcnow()
+        )
+    )
+    return config_id
+
+
+async def config_by_id(conn: AsyncConnection, config_id: str) -> dict[str, Any] | None:
+    row = (await conn.execute(sa.select(app_configs.c.config).where(app_configs.c.id == config_id))).first()
+    return None if row is None else dict(row.config)
+
+
+# --- API keys -------------------------------------------------------------------------------
+
+
+async def key_by_hash(conn: AsyncConnection, key_hash: str) -> sa.Row[Any] | None:
+    return (
+        await conn.execute(
+            sa.select(api_keys.c.id, api_keys.c.app_id, api_keys.c.revoked_at).where(
+                api_keys.c.key_hash == key_hash
+            )
+        )
+    ).first()
+
+
+async def insert_key(conn: AsyncConnection, *, app_id: str, key_hash: str, hint: str, source: str) -> str:
+    key_id = new_id()
+    await conn.execute(
+        api_keys.insert().values(
+            id=key_id, app_id=app_id, key_hash=key_hash, hint=hint, source=source, created_at=utcnow()
+        )
+    )
+    return key_id
+
+
+async def list_keys(conn: AsyncConnection, app_id: str | None = None) -> list[sa.Row[Any]]:
+    query = (
+        sa.select(api_keys, apps.c.name.label("app_name"))
+        .join(apps, apps.c.id == api_keys.c.app_id)
+        .order_by(apps.c.name, api_keys.c.created_at)
+    )
+    if app_id is not None:
+        query = query.where(api_keys.c.app_id == app_id)
+    return list(await conn.execute(query))
+
+
+async def revoke_keys(conn: AsyncConnection, ids: list[str], when: datetime | None = None) -> int:
+    if not ids:
+        return 0
+    result = await conn.execute(
+        api_keys.update()
+        .where(api_keys.c.id.in_(ids), api_keys.c.revoked_at.is_(None))
+        .values(revoked_at=when or utcnow())
+    )
+    return int(result.rowcount)
+
+
+async def count_active_keys(conn: AsyncConnection, app_id: str) -> int:
+    query = sa.select(sa.func.count()).where(api_keys.c.app_id == app_id, api_keys.c.revoked_at.is_(None))
+    return int((await conn.execute(query)).scalar_one())
+
+
+# --- End users ------------------------------------------------------------------------------
+
+
+async def end_user_id(conn: AsyncConnection, app_id: str, session_id: str) -> str | None:
+    row = (
+        await conn.execute(
+            sa.select(end_users.c.id).where(end_users.c.app_id == app_id, end_users.c.session_id == session_id)
+        )
+    ).first()
+    return None if row is None else str(row.id)
+
+
+async def ensure_end_user(conn: AsyncConnection, app_id: str, session_id: str, anonymous: bool) -> str:
+    """The end user of ``session_id`` in this app, created on first sight (race-safe)."""
+    found = await end_user_id(conn, app_id, session_id)
+    if found is not None:
+        return found
+    await conn.execute(
+        insert_ignoring_conflicts(
+            conn,
+            end_users,
+            dict(id=new_id(), app_id=app_id, session_id=session_id, is_anonymous=anonymous, created_at=utcnow()),
+        )
+    )
+    created = await end_user_id(conn, app_id, session_id)
+    assert created is not None
+    return created

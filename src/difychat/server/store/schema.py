@@ -1,0 +1,152 @@
+"""Tables. One schema for SQLite and PostgreSQL; timestamps are naive UTC.
+
+Every list the API serves is a keyset walk over an index that ends in ``id``,
+so pages stay O(log n) at millions of rows.
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+
+metadata = sa.MetaData(
+    naming_convention={
+        "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+        "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+        "ck": "ck_%(table_name)s_%(constraint_name)s",
+    }
+)
+
+Id = sa.Uuid(as_uuid=False)
+
+
+def _timestamps() -> list[sa.Column[object]]:
+    return [
+        sa.Column("created_at", sa.DateTime(), nullable=False),
+        sa.Column("updated_at", sa.DateTime(), nullable=False),
+    ]
+
+
+apps = sa.Table(
+    "apps",
+    metadata,
+    sa.Column("id", Id, primary_key=True),
+    sa.Column("name", sa.String(255), nullable=False, unique=True),
+    sa.Column("mode", sa.String(32), nullable=False),
+    # "config" (from the apps file) or "demo" (created on first run)
+    sa.Column("source", sa.String(16), nullable=False),
+    sa.Column("status", sa.String(16), nullable=False),
+    sa.Column("enable_api", sa.Boolean(), nullable=False),
+    sa.Column("config_id", Id, nullable=True),
+    *_timestamps(),
+)
+
+app_configs = sa.Table(
+    "app_configs",
+    metadata,
+    sa.Column("id", Id, primary_key=True),
+    sa.Column("app_id", Id, sa.ForeignKey("apps.id", ondelete="CASCADE"), nullable=False),
+    sa.Column("fingerprint", sa.String(64), nullable=False),
+    sa.Column("config", sa.JSON(), nullable=False),
+    sa.Column("created_at", sa.DateTime(), nullable=False),
+    sa.Index(None, "app_id", "fingerprint"),
+)
+
+api_keys = sa.Table(
+    "api_keys",
+    metadata,
+    sa.Column("id", Id, primary_key=True),
+    sa.Column("app_id", Id, sa.ForeignKey("apps.id", ondelete="CASCADE"), nullable=False),
+    # SHA-256 of the whole key: keys are long random strings, so a fast hash is enough.
+    sa.Column("key_hash", sa.String(64), nullable=False, unique=True),
+    # What `keys list` shows: "app-Ab…yz".
+    sa.Column("hint", sa.String(32), nullable=False),
+    sa.Column("source", sa.String(16), nullable=False),
+    sa.Column("created_at", sa.DateTime(), nullable=False),
+    sa.Column("revoked_at", sa.DateTime(), nullable=True),
+    sa.Index(None, "app_id"),
+)
+
+end_users = sa.Table(
+    "end_users",
+    metadata,
+    sa.Column("id", Id, primary_key=True),
+    sa.Column("app_id", Id, sa.ForeignKey("apps.id", ondelete="CASCADE"), nullable=False),
+    sa.Column("session_id", sa.String(255), nullable=False),
+    sa.Column("is_anonymous", sa.Boolean(), nullable=False),
+    sa.Column("created_at", sa.DateTime(), nullable=False),
+    sa.UniqueConstraint("app_id", "session_id"),
+)
+
+conversations = sa.Table(
+    "conversations",
+    metadata,
+    sa.Column("id", Id, primary_key=True),
+    sa.Column("app_id", Id, sa.ForeignKey("apps.id", ondelete="CASCADE"), nullable=False),
+    sa.Column("app_config_id", Id, sa.ForeignKey("app_configs.id"), nullable=False),
+    sa.Column("end_user_id", Id, sa.ForeignKey("end_users.id", ondelete="CASCADE"), nullable=False),
+    sa.Column("mode", sa.String(32), nullable=False),
+    sa.Column("name", sa.String(255), nullable=False),
+    sa.Column("inputs", sa.JSON(), nullable=False),
+    sa.Column("introduction", sa.Text(), nullable=False),
+    sa.Column("status", sa.String(16), nullable=False),
+    *_timestamps(),
+    sa.Index(None, "end_user_id", "updated_at", "id"),
+    sa.Index(None, "end_user_id", "created_at", "id"),
+)
+
+messages = sa.Table(
+    "messages",
+    metadata,
+    sa.Column("id", Id, primary_key=True),
+    sa.Column("app_id", Id, sa.ForeignKey("apps.id", ondelete="CASCADE"), nullable=False),
+    sa.Column(
+        "conversation_id", Id, sa.ForeignKey("conversations.id", ondelete="CASCADE"), nullable=False
+    ),
+    sa.Column("end_user_id", Id, sa.ForeignKey("end_users.id", ondelete="CASCADE"), nullable=False),
+    sa.Column("task_id", Id, nullable=False),
+    sa.Column("parent_message_id", Id, nullable=True),
+    sa.Column("query", sa.Text(), nullable=False),
+    sa.Column("inputs", sa.JSON(), nullable=False),
+    sa.Column("answer", sa.Text(), nullable=False),
+    # "running" while the model answers; "normal", "stopped" or "error" after.
+    # The wire shows "stopped" and "running" as "normal", as Dify does.
+    sa.Column("status", sa.String(16), nullable=False),
+    sa.Column("error", sa.Text(), nullable=True),
+    sa.Column("prompt_tokens", sa.Integer(), nullable=False),
+    sa.Column("completion_tokens", sa.Integer(), nullable=False),
+    sa.Column("usage", sa.JSON(), nullable=True),
+    sa.Column("retriever_resources", sa.JSON(), nullable=True),
+    *_timestamps(),
+    sa.Index(None, "conversation_id", "created_at", "id"),
+    sa.Index(None, "task_id"),
+)
+
+message_feedbacks = sa.Table(
+    "message_feedbacks",
+    metadata,
+    sa.Column("id", Id, primary_key=True),
+    sa.Column("app_id", Id, sa.ForeignKey("apps.id", ondelete="CASCADE"), nullable=False),
+    sa.Column(
+        "conversation_id", Id, sa.ForeignKey("conversations.id", ondelete="CASCADE"), nullable=False
+    ),
+    sa.Column("message_id", Id, sa.ForeignKey("messages.id", ondelete="CASCADE"), nullable=False),
+    sa.Column("rating", sa.String(16), nullable=False),
+    sa.Column("content", sa.Text(), nullable=True),
+    sa.Column("from_source", sa.String(16), nullable=False),
+    sa.Column("from_end_user_id", Id, nullable=True),
+    sa.Column("from_account_id", Id, nullable=True),
+    *_timestamps(),
+    sa.UniqueConstraint("message_id", "from_source"),
+    sa.Index(None, "app_id", "created_at", "id"),
+)
+
+# Stop requests relayed between worker processes that share the database.
+stop_requests = sa.Table(
+    "stop_requests",
+    metadata,
+    sa.Column("id", sa.Integer(), primary_key=True, autoincrement=True),
+    sa.Column("task_id", Id, nullable=False),
+    sa.Column("created_at", sa.DateTime(), nullable=False),
+)
