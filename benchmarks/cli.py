@@ -137,8 +137,12 @@ def main(argv: list[str] | None = None) -> int:
         else:
             venv = services.litellm_venv(log)
             meta["litellm_version"] = services.litellm_version(venv)
-            lit = start(services.litellm_service(work, up.port, venv), timeout=180)
-            targets.append(Target("litellm", "openai", lit.port, lit))
+            try:
+                lit = start(services.litellm_service(work, up.port, venv), timeout=180)
+                targets.append(Target("litellm", "openai", lit.port, lit, key=services.LITELLM_MASTER_KEY))
+            except RuntimeError as e:
+                log(f"LiteLLM did not start, left out: {e}")
+                meta["litellm_version"] += " (did not start; see the work dir's litellm.log)"
 
         dify_ok, why = (
             (False, "difychat left out (--no-difychat)")
@@ -200,6 +204,9 @@ def main(argv: list[str] | None = None) -> int:
         ctx = Ctx(work, sizes, up, targets, log)
         # Scenarios 1-3 compare sides: drop the PostgreSQL difychat where the issue asks only for one.
         lat_targets = [t for t in targets if t.name != "difychat-postgres"]
+        if any(n not in skipped for n in wanted):
+            log("warm-up")
+            scenarios.warm_up(ctx)
         for name in wanted:
             if name in skipped:
                 continue
@@ -215,7 +222,6 @@ def main(argv: list[str] | None = None) -> int:
             elif name == "stop":
                 assert start_dify is not None
                 results["scenarios"][name] = scenarios.stop(ctx, lambda w: start_dify(w))
-            ctx.loads = max(ctx.loads, 0)
         for name in ALL:
             if name not in wanted and name not in skipped:
                 skipped[name] = "not selected (--scenarios)"

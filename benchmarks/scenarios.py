@@ -12,6 +12,7 @@ Sides ("targets"):
 
 from __future__ import annotations
 
+import itertools
 import json
 import subprocess
 import sys
@@ -93,6 +94,7 @@ class Target:
     protocol: str  # "openai" or "dify"
     port: int
     service: Service | None  # None for ``direct`` (the upstream itself)
+    key: str = "sk-fake"  # bearer token for the OpenAI-protocol sides
 
 
 @dataclass
@@ -102,14 +104,15 @@ class Ctx:
     upstream: Service
     targets: list[Target]
     log: Any = print
-    skipped: list[str] = field(default_factory=list)
-    loads: int = 0
 
     def target(self, name: str) -> Target | None:
         return next((t for t in self.targets if t.name == name), None)
 
     def difychat_targets(self) -> list[Target]:
         return [t for t in self.targets if t.protocol == "dify"]
+
+
+_LOAD_SEQ = itertools.count(1)
 
 
 def chat_spec(
@@ -130,7 +133,7 @@ def chat_spec(
         }
         if streaming:
             body["stream_options"] = {"include_usage": True}
-        path, key = "/v1/chat/completions", "sk-fake"
+        path, key = "/v1/chat/completions", t.key
     else:
         body = {
             "inputs": {},
@@ -168,13 +171,12 @@ def ms(x: float | None) -> float | None:
 
 def run_load(ctx: Ctx, t: Target, spec: dict[str, Any], sample_memory: bool = False) -> dict[str, Any]:
     """Runs one load in its own process; returns the summary of what it saw."""
-    ctx.loads += 1
-    stem = ctx.work / f"load-{ctx.loads:03d}-{t.name}"
+    stem = ctx.work / f"load-{next(_LOAD_SEQ):03d}-{t.name}"
     spec_path, out_path = stem.with_suffix(".spec.json"), stem.with_suffix(".json")
-    spec_path.write_text(json.dumps(spec))
     sut = t.service
-    cpu0 = sut.cpu() if sut else None
-    up0 = ctx.upstream.cpu()
+    # The load generator reads both trees' CPU itself, around its measured phase only.
+    spec["watch"] = {"sut": sut.pid if sut else None, "upstream": ctx.upstream.pid}
+    spec_path.write_text(json.dumps(spec))
     mem0 = sut.memory() if sut else None
     limit = (spec.get("duration") or 0) + float(spec.get("ramp", 0)) + float(spec.get("timeout", 60)) * 2 + 60
     cmd = [sys.executable, "-m", "benchmarks.loadgen", "--spec", str(spec_path), "--out", str(out_path)]
@@ -196,6 +198,7 @@ def run_load(ctx: Ctx, t: Target, spec: dict[str, Any], sample_memory: bool = Fa
     total = [x["total"] for x in ok]
     gaps = [g for x in ok for g in x.get("gaps", ())]
     elapsed = res["elapsed"]
+    cpu = res.get("cpu_s") or {}
     s: dict[str, Any] = {
         "target": t.name,
         "requests": len(recs),
@@ -212,11 +215,11 @@ def run_load(ctx: Ctx, t: Target, spec: dict[str, Any], sample_memory: bool = Fa
         "gap_p99_ms": ms(pct(gaps, 99)),
         "max_open": res.get("max_open"),
         "loadgen_cpu_pct": round(100 * res["loadgen_cpu_s"] / elapsed, 1) if elapsed > 0 else None,
-        "upstream_cpu_pct": round(100 * (ctx.upstream.cpu() - up0) / elapsed, 1) if elapsed > 0 else None,
+        "upstream_cpu_pct": round(100 * cpu["upstream"] / elapsed, 1) if elapsed > 0 else None,
     }
-    if sut is not None and cpu0 is not None and recs:
-        s["cpu_ms_per_req"] = round(1000 * (sut.cpu() - cpu0) / len(recs), 3)
-        s["sut_cpu_pct"] = round(100 * (sut.cpu() - cpu0) / elapsed, 1) if elapsed > 0 else None
+    if "sut" in cpu and recs:
+        s["cpu_ms_per_req"] = round(1000 * cpu["sut"] / len(recs), 3)
+        s["sut_cpu_pct"] = round(100 * cpu["sut"] / elapsed, 1) if elapsed > 0 else None
     if sampler and mem0 is not None:
         s["rss_idle_mb"] = round(mem0.rss / 2**20, 1)
         s["rss_peak_mb"] = round(sampler.peak_rss / 2**20, 1)
@@ -233,6 +236,17 @@ def run_load(ctx: Ctx, t: Target, spec: dict[str, Any], sample_memory: bool = Fa
     if errors:
         ctx.log(f"    {t.name}: {len(errors)} errors, e.g. {s['error_samples'][:1]}")
     return s
+
+
+def warm_up(ctx: Ctx) -> None:
+    """A few streaming and blocking requests to every side, unrecorded, so that
+    first-request costs stay out of every scenario (and out of idle memory)."""
+    sz = ctx.sizes
+    services.configure_upstream(ctx.upstream.port, ttft_ms=0, gap_ms=0, tokens=sz.tokens)
+    for t in ctx.targets:
+        ctx.log(f"  warming up {t.name}")
+        for mode in ("stream", "block"):
+            run_load(ctx, t, chat_spec(t, mode, 2, requests=2 * sz.warmup, timeout=60))
 
 
 def _sub(a: float | None, b: float | None) -> float | None:

@@ -209,6 +209,8 @@ def floor_service(log_dir: Path, upstream_port: int) -> Service:
 
 # -- LiteLLM, the peer -----------------------------------------------------
 
+# LiteLLM refuses to start without a master key; this one guards a loopback-only process.
+LITELLM_MASTER_KEY = "sk-bench-" + uuid.uuid4().hex + uuid.uuid4().hex
 LITELLM_SPEC = os.environ.get("DIFYCHAT_BENCH_LITELLM", "litellm[proxy]")
 
 
@@ -246,6 +248,8 @@ def litellm_service(log_dir: Path, upstream_port: int, venv: Path) -> Service:
         "      model: openai/fake-model\n"
         f"      api_base: http://127.0.0.1:{upstream_port}/v1\n"
         "      api_key: sk-fake\n"
+        "general_settings:\n"
+        f"  master_key: {LITELLM_MASTER_KEY}\n"
         "litellm_settings:\n"
         "  telemetry: false\n"
         "  set_verbose: false\n"
