@@ -1,0 +1,38 @@
+"""Fixtures shared by every level: the fake model upstream and service requirements."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+
+import pytest
+
+from tests.fakes.upstream import FakeUpstream
+
+# CI sets this so that a missing PostgreSQL (or Redis, Node) fails the run instead of skipping tests.
+REQUIRE_SERVICES = os.environ.get("DIFYCHAT_TEST_REQUIRE_SERVICES", "").lower() in ("1", "true", "yes")
+
+
+def missing_service(reason: str) -> None:
+    """Skip the test, or fail it when services are required (CI)."""
+    if REQUIRE_SERVICES:
+        pytest.fail(f"{reason} (DIFYCHAT_TEST_REQUIRE_SERVICES is set)")
+    pytest.skip(reason)
+
+
+@pytest.fixture
+def anyio_backend() -> str:
+    return "asyncio"
+
+
+@pytest.fixture(scope="session")
+def upstream_server() -> Iterator[FakeUpstream]:
+    server = FakeUpstream().start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def upstream(upstream_server: FakeUpstream) -> FakeUpstream:
+    upstream_server.reset()
+    return upstream_server
