@@ -7,6 +7,7 @@ import platform
 import resource
 import shlex
 import shutil
+import subprocess
 import sys
 import time
 from collections.abc import Callable
@@ -124,6 +125,7 @@ def main(argv: list[str] | None = None) -> int:
         started.append(svc)
         return svc.start(timeout)
 
+    failures = 0
     results: dict[str, Any] = {"meta": meta, "scenarios": {}, "skipped": skipped}
     try:
         up = start(services.upstream_service(work, sizes.tokens, sizes.ttft_ms, sizes.gap_ms))
@@ -211,17 +213,25 @@ def main(argv: list[str] | None = None) -> int:
             if name in skipped:
                 continue
             log(f"scenario {name}")
-            if name == "latency":
-                results["scenarios"][name] = scenarios.latency(Ctx(work, sizes, up, lat_targets, log))
-            elif name == "throughput":
-                results["scenarios"][name] = scenarios.throughput(ctx)
-            elif name == "open_streams":
-                results["scenarios"][name] = scenarios.open_streams(Ctx(work, sizes, up, lat_targets, log))
-            elif name == "history":
-                results["scenarios"][name] = scenarios.history(ctx, history_starts)
-            elif name == "stop":
-                assert start_dify is not None
-                results["scenarios"][name] = scenarios.stop(ctx, lambda w: start_dify(w))
+            try:
+                if name == "latency":
+                    rows = scenarios.latency(Ctx(work, sizes, up, lat_targets, log))
+                elif name == "throughput":
+                    rows = scenarios.throughput(ctx)
+                elif name == "open_streams":
+                    rows = scenarios.open_streams(Ctx(work, sizes, up, lat_targets, log))
+                elif name == "history":
+                    rows = scenarios.history(ctx, history_starts)
+                else:
+                    assert start_dify is not None
+                    rows = scenarios.stop(ctx, lambda w: start_dify(w))
+            except (RuntimeError, OSError, subprocess.SubprocessError) as e:
+                # One broken scenario must not lose the others' results.
+                log(f"scenario {name} failed: {e}")
+                skipped[name] = f"failed: {str(e)[:300]}"
+                failures += 1
+                continue
+            results["scenarios"][name] = rows
         for name in ALL:
             if name not in wanted and name not in skipped:
                 skipped[name] = "not selected (--scenarios)"
@@ -233,6 +243,9 @@ def main(argv: list[str] | None = None) -> int:
     meta["took_s"] = round(time.monotonic() - t_start, 1)
     paths = report.write(results, args.out)
     log("wrote " + ", ".join(str(p) for p in paths.values()))
+    if failures:
+        log(f"{failures} scenario(s) failed; logs are in {work}")
+        return 1
     if not args.work_dir and profile == "tiny":
         shutil.rmtree(work, ignore_errors=True)
     return 0

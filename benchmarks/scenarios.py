@@ -33,7 +33,7 @@ class Sizes:
 
     concurrency: list[int] = field(default_factory=lambda: [1, 16, 64])
     latency_duration: float = 15.0
-    latency_max_requests: int = 5000
+    latency_max_requests: int = 20000
     tokens: int = 8
     ttft_ms: float = 20.0
     gap_ms: float = 5.0
@@ -56,7 +56,7 @@ class Sizes:
         if name == "quick":
             return cls(
                 latency_duration=3.0,
-                latency_max_requests=600,
+                latency_max_requests=4000,
                 throughput_duration=3.0,
                 streams=[100, 500],
                 stream_gap_ms=500.0,
