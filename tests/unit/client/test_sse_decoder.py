@@ -49,6 +49,16 @@ def test_an_event_split_at_any_byte_decodes_the_same(split: int) -> None:
     assert summary(decode(TRANSCRIPT[:split], TRANSCRIPT[split:])) == EXPECTED
 
 
+# With a multi-line event at the end, where a "\r" | "\n" split would dispatch half of it.
+CRLF_TRANSCRIPT = TRANSCRIPT.replace(b"\n", b"\r\n") + b'data: {"a":\r\ndata: 1}\r\n\r\n'
+
+
+@pytest.mark.parametrize("split", range(1, len(CRLF_TRANSCRIPT)))
+def test_a_crlf_stream_split_at_any_byte_decodes_the_same(split: int) -> None:
+    # Splitting between "\r" and "\n" must not produce an extra empty line (a premature dispatch).
+    assert summary(decode(CRLF_TRANSCRIPT[:split], CRLF_TRANSCRIPT[split:])) == [*EXPECTED, (None, {"a": 1})]
+
+
 @pytest.mark.parametrize("seed", range(20))
 def test_random_fragmentation_decodes_the_same(seed: int) -> None:
     rng = random.Random(seed)
