@@ -106,9 +106,11 @@ class FakeUpstream:
         await response.prepare(request)
         try:
             record.finished = await self._stream(request, response, body, b)
-        except (asyncio.CancelledError, ConnectionResetError):
+        except asyncio.CancelledError:
             record.disconnected = True
             raise
+        except ConnectionResetError:
+            record.disconnected = True
         return response
 
     async def _stream(
