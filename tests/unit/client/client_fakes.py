@@ -22,21 +22,21 @@ class Chunks(httpx.SyncByteStream, httpx.AsyncByteStream):
     breaks mid-body).
     """
 
-    def __init__(self, *pieces: bytes | Exception) -> None:
+    def __init__(self, *pieces: bytes | BaseException) -> None:
         self.pieces = pieces
         self.closed = False
         self.delivered = 0
 
     def __iter__(self) -> Iterator[bytes]:
         for piece in self.pieces:
-            if isinstance(piece, Exception):
+            if isinstance(piece, BaseException):
                 raise piece
             self.delivered += 1
             yield piece
 
     async def __aiter__(self) -> AsyncIterator[bytes]:
         for piece in self.pieces:
-            if isinstance(piece, Exception):
+            if isinstance(piece, BaseException):
                 raise piece
             self.delivered += 1
             yield piece
@@ -48,7 +48,7 @@ class Chunks(httpx.SyncByteStream, httpx.AsyncByteStream):
         self.closed = True
 
 
-def sse_response(*pieces: bytes | Exception, status: int = 200) -> tuple[httpx.Response, Chunks]:
+def sse_response(*pieces: bytes | BaseException, status: int = 200) -> tuple[httpx.Response, Chunks]:
     body = Chunks(*pieces)
     response = httpx.Response(status, headers={"content-type": "text/event-stream; charset=utf-8"}, stream=body)
     return response, body

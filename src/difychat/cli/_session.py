@@ -1,0 +1,277 @@
+"""The interactive loop of ``difychat chat``, built only on the public client API."""
+
+from __future__ import annotations
+
+import shlex
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any
+
+from difychat import DifyChat, DifyError
+from difychat.cli._console import Output
+from difychat.types import (
+    AgentThoughtEvent,
+    AppParameters,
+    Conversation,
+    MessageFileEvent,
+    MessageReplaceEvent,
+    TextDeltaEvent,
+    UploadedFile,
+)
+
+HELP = """Commands:
+  /new               start a new conversation
+  /list              list your conversations
+  /resume N|ID       continue conversation N of /list (or by id)
+  /history           show the current conversation's messages
+  /upload PATH       attach a file to your next message
+  /rename [NAME]     rename the conversation (no name: let the app title it)
+  /1, /2, ...        ask a suggested question
+  /help              this help
+  /quit              leave (Ctrl-D works too)
+Ctrl-C while an answer streams stops it."""
+
+
+def _when(value: datetime | None) -> str:
+    return value.astimezone().strftime("%Y-%m-%d %H:%M") if value is not None else ""
+
+
+class ChatSession:
+    """One user's chat with one app: the conversation, pending files and suggestions."""
+
+    def __init__(
+        self,
+        client: DifyChat,
+        out: Output,
+        *,
+        user: str,
+        inputs: dict[str, Any] | None = None,
+        conversation_id: str | None = None,
+        read_line: Callable[[str], str] = input,
+    ) -> None:
+        self.client = client
+        self.out = out
+        self.user = user
+        self.inputs = dict(inputs or {})
+        self.conversation_id = conversation_id
+        self.read_line = read_line
+        self.parameters: AppParameters | None = None
+        self.suggestions: list[str] = []
+        self.pending_files: list[UploadedFile] = []
+        self.listed: list[Conversation] = []
+
+    # --- start-up ------------------------------------------------------------------------------
+
+    def start(self) -> None:
+        """Show the app's greeting and suggestions, and ask for required form inputs."""
+        self.parameters = self.client.parameters()
+        try:
+            self.out.heading(self.client.info().name or "difychat")
+        except DifyError:
+            self.out.heading("difychat")
+        if self.conversation_id:
+            self.out.info(f"Continuing conversation {self.conversation_id}")
+            self.show_history(limit=6)
+        elif self.parameters.opening_statement:
+            self.out.info(self.parameters.opening_statement)
+        self.ask_required_inputs()
+        self.offer(self.parameters.suggested_questions)
+        self.out.info("Type /help for commands.")
+
+    def ask_required_inputs(self) -> None:
+        assert self.parameters is not None
+        for item in self.parameters.user_input_form:
+            for spec in item.values():
+                if not isinstance(spec, dict) or not spec.get("required"):
+                    continue
+                variable = spec.get("variable")
+                if isinstance(variable, str) and variable not in self.inputs:
+                    label = spec.get("label") or variable
+                    self.inputs[variable] = self.read_line(f"{label}: ")
+
+    def offer(self, questions: list[str]) -> None:
+        self.suggestions = list(questions)
+        if questions:
+            self.out.numbered("Suggested:", questions)
+
+    # --- the loop ------------------------------------------------------------------------------
+
+    def run(self) -> int:
+        """Read lines until /quit or end of input; returns the exit code."""
+        while True:
+            try:
+                line = self.read_line("you> ").strip()
+            except EOFError:
+                self.out.info("")
+                return 0
+            except KeyboardInterrupt:
+                self.out.info("")
+                return 130
+            if not line:
+                continue
+            if line.startswith("/"):
+                if not self.command(line):
+                    return 0
+            else:
+                self.ask(line)
+
+    def command(self, line: str) -> bool:
+        """Run a slash command; returns False to leave."""
+        try:
+            name, *args = shlex.split(line[1:]) or [""]
+        except ValueError as exc:
+            self.out.error(str(exc))
+            return True
+        try:
+            if name in ("quit", "exit", "q"):
+                return False
+            if name.isdigit():
+                self.ask_suggestion(int(name))
+            elif name == "help":
+                self.out.info(HELP)
+            elif name == "new":
+                self.conversation_id = None
+                self.out.info("New conversation.")
+            elif name == "list":
+                self.list_conversations()
+            elif name == "resume":
+                self.resume(args[0] if args else "")
+            elif name == "history":
+                self.show_history()
+            elif name == "upload":
+                self.upload(" ".join(args))
+            elif name == "rename":
+                self.rename(" ".join(args))
+            else:
+                self.out.error(f"unknown command /{name} (try /help)")
+        except DifyError as exc:
+            self.out.error(str(exc))
+        except OSError as exc:
+            self.out.error(str(exc))
+        return True
+
+    # --- chatting ------------------------------------------------------------------------------
+
+    def ask(self, query: str) -> None:
+        """Send ``query`` and stream the answer; Ctrl-C stops the generation on the server."""
+        try:
+            stream = self.client.stream_message(
+                query,
+                user=self.user,
+                inputs=self.inputs,
+                conversation_id=self.conversation_id,
+                files=self.pending_files or None,
+            )
+        except KeyboardInterrupt:
+            self.out.info("[cancelled]")
+            return
+        except DifyError as exc:
+            self.out.error(str(exc))
+            return
+        self.pending_files = []
+        note: str | None = None
+        self.out.answer_start()
+        with stream:
+            try:
+                for event in stream:
+                    self.show_event(event)
+            except KeyboardInterrupt:
+                note = "stopped"
+                try:
+                    stream.stop()
+                except DifyError as exc:
+                    note = f"stopped locally; stop request failed: {exc}"
+            except DifyError as exc:
+                self.out.answer_end()
+                self.out.error(str(exc))
+                note = "failed"
+        if note != "failed":
+            self.out.answer_end(note)
+        self.conversation_id = stream.conversation_id or self.conversation_id
+        if note is None and stream.message_id:
+            self.after_answer(stream.message_id)
+
+    def show_event(self, event: Any) -> None:
+        if isinstance(event, TextDeltaEvent):
+            self.out.delta(event.answer)
+        elif isinstance(event, MessageReplaceEvent):
+            self.out.answer_end("replaced by moderation")
+            self.out.answer_start()
+            self.out.delta(event.answer)
+        elif isinstance(event, MessageFileEvent) and event.url:
+            self.out.delta(f"\n[file: {event.url}]\n")
+        elif isinstance(event, AgentThoughtEvent) and event.tool and not event.observation:
+            self.out.delta(f"\n[using {event.tool}]\n")
+
+    def after_answer(self, message_id: str) -> None:
+        params = self.parameters
+        if params is None or not params.suggested_questions_after_answer.enabled:
+            self.suggestions = []
+            return
+        try:
+            self.offer(self.client.suggested_questions(message_id, user=self.user))
+        except DifyError:
+            self.suggestions = []  # suggestions are a nicety; never fail the chat over them
+
+    def ask_suggestion(self, number: int) -> None:
+        if not 1 <= number <= len(self.suggestions):
+            self.out.error(f"no suggestion /{number}")
+            return
+        question = self.suggestions[number - 1]
+        self.out.info(f"you> {question}")
+        self.ask(question)
+
+    # --- conversations and files ---------------------------------------------------------------
+
+    def list_conversations(self) -> None:
+        page = self.client.conversations(user=self.user, limit=20)
+        self.listed = page.data
+        if not page.data:
+            self.out.info("No conversations yet.")
+            return
+        rows = [
+            (str(index), conversation.name or "", _when(conversation.updated_at), conversation.id)
+            for index, conversation in enumerate(page.data, 1)
+        ]
+        self.out.table(("#", "name", "updated", "id"), rows)
+
+    def resume(self, target: str) -> None:
+        if not target:
+            self.out.error("usage: /resume N|ID")
+            return
+        if target.isdigit() and 1 <= int(target) <= len(self.listed):
+            conversation_id = self.listed[int(target) - 1].id
+        else:
+            conversation_id = target
+        self.conversation_id = conversation_id
+        self.show_history(limit=6)
+
+    def show_history(self, limit: int = 20) -> None:
+        if not self.conversation_id:
+            self.out.info("No conversation yet.")
+            return
+        page = self.client.messages(self.conversation_id, user=self.user, limit=limit)
+        if page.has_more:
+            self.out.info("...")
+        for message in page.data:
+            self.out.info(f"you> {message.query}")
+            self.out.answer_start()
+            self.out.delta(message.answer)
+            self.out.answer_end()
+
+    def upload(self, path: str) -> None:
+        if not path:
+            self.out.error("usage: /upload PATH")
+            return
+        uploaded = self.client.upload_file(path, user=self.user)
+        self.pending_files.append(uploaded)
+        self.out.info(f"Attached {uploaded.name} ({uploaded.size} bytes); it goes with your next message.")
+
+    def rename(self, name: str) -> None:
+        if not self.conversation_id:
+            self.out.error("no conversation to rename yet")
+            return
+        conversation = self.client.rename_conversation(
+            self.conversation_id, name or None, auto_generate=not name, user=self.user
+        )
+        self.out.info(f"Renamed to {conversation.name!r}.")
