@@ -7,7 +7,7 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
-from difychat import DifyChat, DifyError
+from difychat import APIStatusError, AuthenticationError, DifyChat, DifyError, PermissionDeniedError
 from difychat.cli._console import Output
 from difychat.types import (
     AgentThoughtEvent,
@@ -63,8 +63,18 @@ class ChatSession:
     # --- start-up ------------------------------------------------------------------------------
 
     def start(self) -> None:
-        """Show the app's greeting and suggestions, and ask for required form inputs."""
-        self.parameters = self.client.parameters()
+        """Show the app's greeting and suggestions, and ask for required form inputs.
+
+        Connection and authentication failures end the session; a server without
+        ``/parameters`` only loses the greeting.
+        """
+        try:
+            self.parameters = self.client.parameters()
+        except (AuthenticationError, PermissionDeniedError):
+            raise
+        except APIStatusError as exc:
+            self.out.error(f"could not read the app's parameters ({exc}); continuing without them")
+            self.parameters = AppParameters()
         try:
             self.out.heading(self.client.info().name or "difychat")
         except DifyError:
