@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import re
 import secrets
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -74,7 +75,7 @@ class ConfigFileError(Exception):
     """The apps file cannot be read or does not validate."""
 
 
-def expand_env(value: Any, environ: dict[str, str] | None = None) -> Any:
+def expand_env(value: Any, environ: Mapping[str, str] | None = None) -> Any:
     """Replace ``${VAR}`` and ``${VAR:-default}`` in every string of a parsed YAML document."""
     env = os.environ if environ is None else environ
     if isinstance(value, str):
@@ -86,7 +87,7 @@ def expand_env(value: Any, environ: dict[str, str] | None = None) -> Any:
     return value
 
 
-def load_apps_file(path: Path, environ: dict[str, str] | None = None) -> list[AppConfig]:
+def load_apps_file(path: Path, environ: Mapping[str, str] | None = None) -> list[AppConfig]:
     try:
         raw = yaml.safe_load(path.read_text(encoding="utf-8"))
     except OSError as exc:

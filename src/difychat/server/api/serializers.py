@@ -6,7 +6,7 @@ import calendar
 from datetime import datetime
 from typing import Any
 
-import sqlalchemy as sa
+from difychat.server.store.common import Record
 
 
 def seconds(value: datetime) -> int:
@@ -14,7 +14,7 @@ def seconds(value: datetime) -> int:
     return calendar.timegm(value.utctimetuple())
 
 
-def conversation(row: sa.Row[Any]) -> dict[str, Any]:
+def conversation(row: Record) -> dict[str, Any]:
     return {
         "id": str(row.id),
         "name": row.name,
@@ -26,7 +26,7 @@ def conversation(row: sa.Row[Any]) -> dict[str, Any]:
     }
 
 
-def message(row: sa.Row[Any], rating: str | None) -> dict[str, Any]:
+def message(row: Record, rating: str | None) -> dict[str, Any]:
     return {
         "id": str(row.id),
         "conversation_id": str(row.conversation_id),
@@ -44,7 +44,7 @@ def message(row: sa.Row[Any], rating: str | None) -> dict[str, Any]:
     }
 
 
-def feedback(row: sa.Row[Any]) -> dict[str, Any]:
+def feedback(row: Record) -> dict[str, Any]:
     return {
         "id": str(row.id),
         "app_id": str(row.app_id),

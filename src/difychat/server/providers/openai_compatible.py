@@ -70,7 +70,7 @@ class OpenAICompatibleModel:
                         yield chunk
                 if not finished:
                     raise ProviderError(f"[{self._label}] Error: the model's stream ended before the answer was complete.")
-        except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
+        except (TimeoutError, aiohttp.ClientError) as exc:
             raise self._transport_error(exc) from exc
 
     async def complete(self, request: ModelRequest) -> ModelResult:
@@ -82,7 +82,7 @@ class OpenAICompatibleModel:
                 raw = await response.read()
                 if response.status >= 400:
                     raise self._status_error(response.status, raw)
-        except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
+        except (TimeoutError, aiohttp.ClientError) as exc:
             raise self._transport_error(exc) from exc
         try:
             data = orjson.loads(raw)

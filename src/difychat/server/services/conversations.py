@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
-import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from difychat.server.domain.apps import App
@@ -19,11 +17,12 @@ from difychat.server.services import naming
 from difychat.server.services.models import ModelCatalog
 from difychat.server.store import conversations as conversation_store
 from difychat.server.store import messages as message_store
+from difychat.server.store.common import Record
 
 
 @dataclass(frozen=True, slots=True)
 class Page:
-    rows: list[sa.Row[Any]]
+    rows: list[Record]
     has_more: bool
 
 
@@ -54,7 +53,7 @@ class ConversationService:
 
     async def rename(
         self, app: App, end_user_id: str, conversation_id: str, *, name: str | None, auto_generate: bool
-    ) -> sa.Row[Any]:
+    ) -> Record:
         async with self._engine.connect() as conn:
             conversation = await conversation_store.owned(conn, conversation_id, end_user_id)
             if conversation is None:

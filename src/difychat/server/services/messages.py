@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Literal
 
-import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from difychat.server.domain.apps import App
@@ -19,7 +18,7 @@ from difychat.server.services.conversations import Page
 from difychat.server.store import conversations as conversation_store
 from difychat.server.store import feedbacks as feedback_store
 from difychat.server.store import messages as message_store
-from difychat.server.store.common import new_id, utcnow
+from difychat.server.store.common import Record, new_id, utcnow
 
 Rating = Literal["like", "dislike"]
 
@@ -71,6 +70,6 @@ class MessageService:
                     from_end_user_id=end_user_id, from_account_id=None, created_at=now, updated_at=now,
                 )
 
-    async def app_feedbacks(self, app: App, *, page: int, limit: int) -> list[sa.Row[Any]]:
+    async def app_feedbacks(self, app: App, *, page: int, limit: int) -> list[Record]:
         async with self._engine.connect() as conn:
             return await feedback_store.app_page(conn, app.id, offset=(page - 1) * limit, limit=limit)

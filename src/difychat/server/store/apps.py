@@ -8,18 +8,18 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from difychat.server.store.common import insert_ignoring_conflicts, new_id, utcnow
+from difychat.server.store.common import Record, insert_ignoring_conflicts, new_id, utcnow
 from difychat.server.store.schema import api_keys, app_configs, apps, end_users
 
 
-async def all_apps(conn: AsyncConnection) -> list[sa.Row[Any]]:
+async def all_apps(conn: AsyncConnection) -> list[Record]:
     rows = await conn.execute(
         sa.select(apps, app_configs.c.config).join(app_configs, app_configs.c.id == apps.c.config_id)
     )
     return list(rows)
 
 
-async def app_by_name(conn: AsyncConnection, name: str) -> sa.Row[Any] | None:
+async def app_by_name(conn: AsyncConnection, name: str) -> Record | None:
     return (await conn.execute(sa.select(apps).where(apps.c.name == name))).first()
 
 
@@ -70,7 +70,7 @@ async def config_by_id(conn: AsyncConnection, config_id: str) -> dict[str, Any] 
 # --- API keys -------------------------------------------------------------------------------
 
 
-async def key_by_hash(conn: AsyncConnection, key_hash: str) -> sa.Row[Any] | None:
+async def key_by_hash(conn: AsyncConnection, key_hash: str) -> Record | None:
     return (
         await conn.execute(
             sa.select(api_keys.c.id, api_keys.c.app_id, api_keys.c.revoked_at).where(
@@ -90,7 +90,7 @@ async def insert_key(conn: AsyncConnection, *, app_id: str, key_hash: str, hint:
     return key_id
 
 
-async def list_keys(conn: AsyncConnection, app_id: str | None = None) -> list[sa.Row[Any]]:
+async def list_keys(conn: AsyncConnection, app_id: str | None = None) -> list[Record]:
     query = (
         sa.select(api_keys, apps.c.name.label("app_name"))
         .join(apps, apps.c.id == api_keys.c.app_id)

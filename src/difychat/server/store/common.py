@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import uuid
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeAlias
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
+
+# A result row of any width (SQLAlchemy rows are typed by their columns).
+Record: TypeAlias = sa.Row[*tuple[Any, ...]]
 
 
 def utcnow() -> datetime:

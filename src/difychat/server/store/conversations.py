@@ -8,7 +8,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from difychat.server.store.common import utcnow
+from difychat.server.store.common import Record, utcnow
 from difychat.server.store.schema import conversations, message_feedbacks, messages
 
 SORT_COLUMNS = {"created_at": conversations.c.created_at, "updated_at": conversations.c.updated_at}
@@ -18,7 +18,7 @@ async def insert(conn: AsyncConnection, **values: Any) -> None:
     await conn.execute(conversations.insert().values(**values))
 
 
-async def owned(conn: AsyncConnection, conversation_id: str, end_user_id: str) -> sa.Row[Any] | None:
+async def owned(conn: AsyncConnection, conversation_id: str, end_user_id: str) -> Record | None:
     """The conversation if ``end_user_id`` owns it (end users belong to one app)."""
     return (
         await conn.execute(
@@ -35,9 +35,9 @@ async def page(
     *,
     sort_field: str,
     descending: bool,
-    after: sa.Row[Any] | None,
+    after: Record | None,
     limit: int,
-) -> list[sa.Row[Any]]:
+) -> list[Record]:
     """Up to ``limit`` rows after the cursor row, ordered by (sort field, id)."""
     column = SORT_COLUMNS[sort_field]
     query = sa.select(conversations).where(conversations.c.end_user_id == end_user_id)

@@ -7,10 +7,11 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from difychat.server.store.common import Record
 from difychat.server.store.schema import message_feedbacks
 
 
-async def for_message(conn: AsyncConnection, message_id: str, source: str = "user") -> sa.Row[Any] | None:
+async def for_message(conn: AsyncConnection, message_id: str, source: str = "user") -> Record | None:
     return (
         await conn.execute(
             sa.select(message_feedbacks).where(
@@ -45,7 +46,7 @@ async def delete(conn: AsyncConnection, feedback_id: str) -> None:
     await conn.execute(message_feedbacks.delete().where(message_feedbacks.c.id == feedback_id))
 
 
-async def app_page(conn: AsyncConnection, app_id: str, *, offset: int, limit: int) -> list[sa.Row[Any]]:
+async def app_page(conn: AsyncConnection, app_id: str, *, offset: int, limit: int) -> list[Record]:
     query = (
         sa.select(message_feedbacks)
         .where(message_feedbacks.c.app_id == app_id)

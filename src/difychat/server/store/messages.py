@@ -7,6 +7,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from difychat.server.store.common import Record
 from difychat.server.store.schema import messages
 
 
@@ -18,7 +19,7 @@ async def finish(conn: AsyncConnection, message_id: str, **values: Any) -> None:
     await conn.execute(messages.update().where(messages.c.id == message_id).values(**values))
 
 
-async def owned(conn: AsyncConnection, message_id: str, end_user_id: str) -> sa.Row[Any] | None:
+async def owned(conn: AsyncConnection, message_id: str, end_user_id: str) -> Record | None:
     return (
         await conn.execute(
             sa.select(messages).where(messages.c.id == message_id, messages.c.end_user_id == end_user_id)
@@ -26,7 +27,7 @@ async def owned(conn: AsyncConnection, message_id: str, end_user_id: str) -> sa.
     ).first()
 
 
-async def in_conversation(conn: AsyncConnection, message_id: str, conversation_id: str) -> sa.Row[Any] | None:
+async def in_conversation(conn: AsyncConnection, message_id: str, conversation_id: str) -> Record | None:
     return (
         await conn.execute(
             sa.select(messages.c.id, messages.c.created_at).where(
@@ -37,8 +38,8 @@ async def in_conversation(conn: AsyncConnection, message_id: str, conversation_i
 
 
 async def newest_first(
-    conn: AsyncConnection, conversation_id: str, *, before: sa.Row[Any] | None, limit: int
-) -> list[sa.Row[Any]]:
+    conn: AsyncConnection, conversation_id: str, *, before: Record | None, limit: int
+) -> list[Record]:
     """Up to ``limit`` messages older than the cursor, newest first."""
     query = sa.select(messages).where(messages.c.conversation_id == conversation_id)
     if before is not None:
@@ -52,7 +53,7 @@ async def newest_first(
 
 async def history_for_memory(
     conn: AsyncConnection, conversation_id: str, *, limit: int
-) -> list[sa.Row[Any]]:
+) -> list[Record]:
     """The latest finished turns, newest first, for the model's memory."""
     query = (
         sa.select(messages.c.query, messages.c.answer)
@@ -66,7 +67,7 @@ async def history_for_memory(
     return list(await conn.execute(query))
 
 
-async def by_task(conn: AsyncConnection, task_id: str) -> sa.Row[Any] | None:
+async def by_task(conn: AsyncConnection, task_id: str) -> Record | None:
     return (
         await conn.execute(
             sa.select(messages.c.id, messages.c.end_user_id, messages.c.app_id, messages.c.status).where(
