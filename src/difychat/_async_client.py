@@ -37,7 +37,7 @@ class AsyncDifyChat(AsyncChatMethods, AsyncConversationMethods, AsyncFileMethods
 
         from difychat import AsyncDifyChat
 
-        async with AsyncDifyChat(api_key="app-...", base_url="http://localhost:5001/v1", user="alice") as client:
+        async with AsyncDifyChat(base_url="http://localhost:5001/v1", user="alice") as client:
             reply = await client.send_message("Hello!")
             print(reply.answer)
     """

@@ -15,11 +15,24 @@ from typing import Any
 import httpx
 
 from difychat._calls import NO_BODY, Call
-from difychat._errors import APIConnectionError, APIStatusError, APITimeoutError, DifyConfigError, make_status_error
+from difychat._errors import (
+    APIConnectionError,
+    APIStatusError,
+    APITimeoutError,
+    DifyConfigError,
+    make_status_error,
+)
 from difychat._retry import RetryPolicy, is_retryable_status
 from difychat._version import __version__
 
-__all__ = ["DEFAULT_BASE_URL", "DEFAULT_MAX_RETRIES", "DEFAULT_TIMEOUT", "BaseClient", "NotGiven", "NOT_GIVEN"]
+__all__ = [
+    "DEFAULT_BASE_URL",
+    "DEFAULT_MAX_RETRIES",
+    "DEFAULT_TIMEOUT",
+    "BaseClient",
+    "NotGiven",
+    "NOT_GIVEN",
+]
 
 log = logging.getLogger("difychat")
 
@@ -98,7 +111,8 @@ class BaseClient:
         resolved = user if user is not None else self.user
         if required and not resolved:
             raise DifyConfigError(
-                "This call needs an end-user id: pass user=... to the call, or set a default with DifyChat(user=...)."
+                "This call needs an end-user id: pass user=... to the call, "
+                "or set a default with DifyChat(user=...)."
             )
         return resolved
 
@@ -176,4 +190,6 @@ class BaseClient:
     def _connection_error(exc: Exception, request: httpx.Request | None) -> APIConnectionError:
         if isinstance(exc, httpx.TimeoutException):
             return APITimeoutError(f"Request timed out: {exc}", request=request)
-        return APIConnectionError(f"Connection error: {exc}" if str(exc) else "Connection error.", request=request)
+        return APIConnectionError(
+            f"Connection error: {exc}" if str(exc) else "Connection error.", request=request
+        )

@@ -85,7 +85,7 @@ def read_json(response: httpx.Response) -> Any:
     except ValueError as exc:
         snippet = response.text[:200]
         raise ResponseDecodeError(
-            f"Expected a JSON body from {response.request.method} {response.request.url.path}, got {snippet!r}",
+            f"Expected JSON from {response.request.method} {response.request.url.path}, got {snippet!r}",
             response=response,
         ) from exc
 
@@ -174,7 +174,21 @@ _TYPE_BY_EXTENSION = {
     **dict.fromkeys(("mp4", "mov", "mpeg", "webm"), "video"),
     **dict.fromkeys(("mp3", "m4a", "wav", "amr", "mpga"), "audio"),
     **dict.fromkeys(
-        ("txt", "markdown", "md", "mdx", "pdf", "html", "htm", "xlsx", "xls", "docx", "csv", "vtt", "properties"),
+        (
+            "txt",
+            "markdown",
+            "md",
+            "mdx",
+            "pdf",
+            "html",
+            "htm",
+            "xlsx",
+            "xls",
+            "docx",
+            "csv",
+            "vtt",
+            "properties",
+        ),
         "document",
     ),
 }

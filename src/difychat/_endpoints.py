@@ -83,7 +83,9 @@ def stream_message(body: dict[str, Any]) -> Call[httpx.Response]:
 
 def stop(task_id: str, *, user: str) -> Call[None]:
     # Stopping twice is harmless (Dify always answers success), so it may be retried.
-    return Call("POST", path("/chat-messages/{}/stop", task_id), nothing, json={"user": user}, idempotent=True)
+    return Call(
+        "POST", path("/chat-messages/{}/stop", task_id), nothing, json={"user": user}, idempotent=True
+    )
 
 
 def message_feedback(message_id: str, rating: str | None, *, user: str, content: str | None) -> Call[None]:
@@ -113,7 +115,9 @@ def conversations(
 def messages(
     conversation_id: str, *, user: str | None, first_id: str | None, limit: int | None
 ) -> Call[MessagePage]:
-    params = drop_none({"conversation_id": conversation_id, "user": user, "first_id": first_id, "limit": limit})
+    params = drop_none(
+        {"conversation_id": conversation_id, "user": user, "first_id": first_id, "limit": limit}
+    )
     return Call("GET", "/messages", model(MessagePage), params=params, idempotent=True)
 
 

@@ -138,7 +138,8 @@ class APIStatusError(DifyError):
         return f"{self.status_code}{code}: {self.message}"
 
     def __repr__(self) -> str:
-        return f"{type(self).__name__}(status_code={self.status_code!r}, code={self.code!r}, message={self.message!r})"
+        name = type(self).__name__
+        return f"{name}(status_code={self.status_code!r}, code={self.code!r}, message={self.message!r})"
 
 
 class BadRequestError(APIStatusError):
@@ -194,7 +195,7 @@ class UnsupportedMediaTypeError(APIStatusError):
 
 
 class RateLimitError(APIStatusError):
-    """HTTP 429 or a ``too_many_requests`` / ``rate_limit_error`` code (also the per-app concurrency limit)."""
+    """HTTP 429, a ``too_many_requests``/``rate_limit_error`` code, or the per-app concurrency limit."""
 
 
 class InternalServerError(APIStatusError):

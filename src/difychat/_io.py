@@ -43,7 +43,11 @@ class SyncCore(BaseClient):
                 try:
                     response = self._http.send(request, stream=stream)
                 except httpx.RequestError as exc:
-                    delay = self._retry_delay(call, attempt, None) if isinstance(exc, httpx.TransportError) else None
+                    delay = (
+                        self._retry_delay(call, attempt, None)
+                        if isinstance(exc, httpx.TransportError)
+                        else None
+                    )
                     if delay is None:
                         raise self._connection_error(exc, request) from exc
                 else:
@@ -96,7 +100,11 @@ class AsyncCore(BaseClient):
                 try:
                     response = await self._http.send(request, stream=stream)
                 except httpx.RequestError as exc:
-                    delay = self._retry_delay(call, attempt, None) if isinstance(exc, httpx.TransportError) else None
+                    delay = (
+                        self._retry_delay(call, attempt, None)
+                        if isinstance(exc, httpx.TransportError)
+                        else None
+                    )
                     if delay is None:
                         raise self._connection_error(exc, request) from exc
                 else:

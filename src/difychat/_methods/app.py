@@ -120,7 +120,7 @@ class AppMethods(SyncCore):
         Example::
 
             job = client.enable_annotation_reply(
-                score_threshold=0.9, embedding_provider_name="openai", embedding_model_name="text-embedding-3-small"
+                score_threshold=0.9, embedding_provider_name="openai", embedding_model_name="embed-small"
             )
         """
         call = E.annotation_reply(
@@ -144,7 +144,7 @@ class AppMethods(SyncCore):
         Example::
 
             job = client.disable_annotation_reply(
-                score_threshold=0.9, embedding_provider_name="openai", embedding_model_name="text-embedding-3-small"
+                score_threshold=0.9, embedding_provider_name="openai", embedding_model_name="embed-small"
             )
         """
         call = E.annotation_reply(
@@ -231,7 +231,9 @@ class AsyncAppMethods(AsyncCore):
         """
         return await self._request(E.list_annotations(page=page, limit=limit, keyword=keyword), api_key)
 
-    async def create_annotation(self, question: str, answer: str, *, api_key: str | None = None) -> Annotation:
+    async def create_annotation(
+        self, question: str, answer: str, *, api_key: str | None = None
+    ) -> Annotation:
         """Add a curated answer to a question.
 
         Example::
@@ -273,7 +275,7 @@ class AsyncAppMethods(AsyncCore):
         Example::
 
             job = await client.enable_annotation_reply(
-                score_threshold=0.9, embedding_provider_name="openai", embedding_model_name="text-embedding-3-small"
+                score_threshold=0.9, embedding_provider_name="openai", embedding_model_name="embed-small"
             )
         """
         call = E.annotation_reply(
@@ -297,7 +299,7 @@ class AsyncAppMethods(AsyncCore):
         Example::
 
             job = await client.disable_annotation_reply(
-                score_threshold=0.9, embedding_provider_name="openai", embedding_model_name="text-embedding-3-small"
+                score_threshold=0.9, embedding_provider_name="openai", embedding_model_name="embed-small"
             )
         """
         call = E.annotation_reply(

@@ -121,9 +121,13 @@ class ChatMethods(SyncCore):
 
             client.message_feedback(reply.id, "like", content="Spot on", user="alice")
         """
-        self._request(E.message_feedback(message_id, rating, user=self._require_user(user), content=content), api_key)
+        self._request(
+            E.message_feedback(message_id, rating, user=self._require_user(user), content=content), api_key
+        )
 
-    def suggested_questions(self, message_id: str, *, user: str | None = None, api_key: str | None = None) -> list[str]:
+    def suggested_questions(
+        self, message_id: str, *, user: str | None = None, api_key: str | None = None
+    ) -> list[str]:
         """Follow-up questions the app suggests after an answer (needs the feature enabled).
 
         Example::

@@ -50,7 +50,9 @@ class ConversationMethods(SyncCore):
 
             client.delete_conversation(conversation_id, user="alice")
         """
-        self._request(E.delete_conversation(conversation_id, user=self._resolve_user(user, required=False)), api_key)
+        self._request(
+            E.delete_conversation(conversation_id, user=self._resolve_user(user, required=False)), api_key
+        )
 
     def rename_conversation(
         self,
@@ -72,7 +74,10 @@ class ConversationMethods(SyncCore):
         if name is None and not auto_generate:
             raise ValueError("rename_conversation needs a name, or auto_generate=True")
         call = E.rename_conversation(
-            conversation_id, name=name, auto_generate=auto_generate, user=self._resolve_user(user, required=False)
+            conversation_id,
+            name=name,
+            auto_generate=auto_generate,
+            user=self._resolve_user(user, required=False),
         )
         return self._request(call, api_key)
 
@@ -174,7 +179,10 @@ class AsyncConversationMethods(AsyncCore):
         if name is None and not auto_generate:
             raise ValueError("rename_conversation needs a name, or auto_generate=True")
         call = E.rename_conversation(
-            conversation_id, name=name, auto_generate=auto_generate, user=self._resolve_user(user, required=False)
+            conversation_id,
+            name=name,
+            auto_generate=auto_generate,
+            user=self._resolve_user(user, required=False),
         )
         return await self._request(call, api_key)
 

@@ -48,7 +48,9 @@ class FileMethods(SyncCore):
             preview = client.file_preview(uploaded.id)
             Path(preview.filename or "file").write_bytes(preview.content)
         """
-        call = E.file_preview(file_id, as_attachment=as_attachment, user=self._resolve_user(user, required=False))
+        call = E.file_preview(
+            file_id, as_attachment=as_attachment, user=self._resolve_user(user, required=False)
+        )
         return self._request(call, api_key)
 
     def audio_to_text(
@@ -151,7 +153,9 @@ class AsyncFileMethods(AsyncCore):
 
             preview = await client.file_preview(uploaded.id)
         """
-        call = E.file_preview(file_id, as_attachment=as_attachment, user=self._resolve_user(user, required=False))
+        call = E.file_preview(
+            file_id, as_attachment=as_attachment, user=self._resolve_user(user, required=False)
+        )
         return await self._request(call, api_key)
 
     async def audio_to_text(

@@ -57,7 +57,9 @@ class PlainOutput:
     def table(self, headers: Sequence[str], rows: Sequence[Sequence[str]]) -> None:
         widths = [max(len(str(cell)) for cell in column) for column in zip(headers, *rows, strict=False)]
         for row in (headers, *rows):
-            self._print("  ".join(str(cell).ljust(width) for cell, width in zip(row, widths, strict=False)).rstrip())
+            self._print(
+                "  ".join(str(cell).ljust(width) for cell, width in zip(row, widths, strict=False)).rstrip()
+            )
 
     def numbered(self, title: str, items: Sequence[str]) -> None:
         self._print(title)

@@ -10,6 +10,7 @@ Only the client library is needed (``pip install 'difychat[cli]'`` adds rich out
 from __future__ import annotations
 
 import argparse
+import contextlib
 import getpass
 import os
 from typing import Any
@@ -33,7 +34,9 @@ def register(sub: Any) -> None:
         metavar="NAME=VALUE",
         help="a value for the app's input form (repeatable)",
     )
-    parser.add_argument("--timeout", type=float, default=300.0, help="seconds to wait for the server (default 300)")
+    parser.add_argument(
+        "--timeout", type=float, default=300.0, help="seconds to wait for the server (default 300)"
+    )
     parser.add_argument("--max-retries", type=int, default=2, help="retries of reads after network errors")
     parser.add_argument("--plain", action="store_true", help="plain text output, even when rich is installed")
     parser.set_defaults(handler=_run)
@@ -66,14 +69,14 @@ def _run(args: argparse.Namespace) -> int:
 
     out = make_output(plain=args.plain)
     inputs = _parse_inputs(args.inputs)
-    client = DifyChat(args.api_key, base_url=args.base_url, timeout=args.timeout, max_retries=args.max_retries)
+    client = DifyChat(
+        args.api_key, base_url=args.base_url, timeout=args.timeout, max_retries=args.max_retries
+    )
     if not client.api_key:
         out.error("no API key: pass --api-key or set DIFY_API_KEY")
         return 2
-    try:
+    with contextlib.suppress(ImportError):  # not on every platform
         import readline  # noqa: F401  (line editing and history for input())
-    except ImportError:  # pragma: no cover - not on every platform
-        pass
     with client:
         session = ChatSession(
             client, out, user=args.user or _default_user(), inputs=inputs, conversation_id=args.conversation

@@ -50,7 +50,9 @@ class Chunks(httpx.SyncByteStream, httpx.AsyncByteStream):
 
 def sse_response(*pieces: bytes | BaseException, status: int = 200) -> tuple[httpx.Response, Chunks]:
     body = Chunks(*pieces)
-    response = httpx.Response(status, headers={"content-type": "text/event-stream; charset=utf-8"}, stream=body)
+    response = httpx.Response(
+        status, headers={"content-type": "text/event-stream; charset=utf-8"}, stream=body
+    )
     return response, body
 
 

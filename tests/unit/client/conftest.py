@@ -51,6 +51,8 @@ def client(server: FakeServer, policy: RetryPolicy) -> Iterator[DifyChat]:
 @pytest.fixture
 async def async_client(server: FakeServer, policy: RetryPolicy) -> AsyncIterator[AsyncDifyChat]:
     http = httpx.AsyncClient(transport=httpx.MockTransport(server))
-    async with AsyncDifyChat(API_KEY, base_url=BASE_URL, user="alice", retry_policy=policy, http_client=http) as dify:
+    async with AsyncDifyChat(
+        API_KEY, base_url=BASE_URL, user="alice", retry_policy=policy, http_client=http
+    ) as dify:
         yield dify
     await http.aclose()

@@ -66,7 +66,9 @@ def test_request_asks_for_streaming(client: DifyChat, server: FakeServer) -> Non
     assert server.last.headers["accept"] == "text/event-stream"
 
 
-def test_ids_are_known_after_the_first_event_without_consuming_it(client: DifyChat, server: FakeServer) -> None:
+def test_ids_are_known_after_the_first_event_without_consuming_it(
+    client: DifyChat, server: FakeServer
+) -> None:
     server.add(sse_response(event(delta("A")), event(delta("B")), event(end()))[0])
     with client.stream_message("hi") as stream:
         assert stream.task_id is None
@@ -84,7 +86,9 @@ def test_ids_are_known_after_the_first_event_without_consuming_it(client: DifyCh
 
 
 def test_pings_and_non_json_frames_are_skipped(client: DifyChat, server: FakeServer) -> None:
-    response, _ = sse_response(b"event: ping\n\n", b": comment\n\n", b"data: [DONE]\n\n", event(delta("x")), event(end()))
+    response, _ = sse_response(
+        b"event: ping\n\n", b": comment\n\n", b"data: [DONE]\n\n", event(delta("x")), event(end())
+    )
     server.add(response)
     with client.stream_message("hi") as stream:
         kinds = [e.event for e in stream]
@@ -93,10 +97,23 @@ def test_pings_and_non_json_frames_are_skipped(client: DifyChat, server: FakeSer
 
 def test_message_file_carrying_answer_is_text(client: DifyChat, server: FakeServer) -> None:
     # Dify 1.11-1.12 tags text deltas "message_file" once the message has any file.
-    genuine = {"event": "message_file", **IDS, "task_id": TASK, "id": "f1", "type": "image", "belongs_to": "assistant",
-               "url": "https://files.example/f1.png"}
-    server.add(sse_response(event(delta("See ", "message_file")), event(genuine), event(delta("this", "message_file")),
-                            event(end()))[0])
+    genuine = {
+        "event": "message_file",
+        **IDS,
+        "task_id": TASK,
+        "id": "f1",
+        "type": "image",
+        "belongs_to": "assistant",
+        "url": "https://files.example/f1.png",
+    }
+    server.add(
+        sse_response(
+            event(delta("See ", "message_file")),
+            event(genuine),
+            event(delta("this", "message_file")),
+            event(end()),
+        )[0]
+    )
     with client.stream_message("hi") as stream:
         events = list(stream)
     assert isinstance(events[0], MessageEvent) and events[0].event == "message_file"
@@ -105,8 +122,18 @@ def test_message_file_carrying_answer_is_text(client: DifyChat, server: FakeServ
 
 
 def test_agent_messages_and_thoughts(client: DifyChat, server: FakeServer) -> None:
-    thought = {"event": "agent_thought", **IDS, "task_id": TASK, "id": "th1", "position": 1, "thought": "hmm",
-               "tool": "dalle3", "tool_labels": {}, "tool_input": "{}", "message_files": []}
+    thought = {
+        "event": "agent_thought",
+        **IDS,
+        "task_id": TASK,
+        "id": "th1",
+        "position": 1,
+        "thought": "hmm",
+        "tool": "dalle3",
+        "tool_labels": {},
+        "tool_input": "{}",
+        "message_files": [],
+    }
     server.add(sse_response(event(thought), event(delta("Sure", "agent_message")), event(end()))[0])
     with client.stream_message("draw") as stream:
         events = list(stream)
@@ -127,7 +154,7 @@ def test_unknown_events_are_yielded_with_their_fields(client: DifyChat, server: 
         first = next(iter(stream))
     assert type(first) is StreamEvent
     assert first.event == "node_started"
-    assert getattr(first, "data") == {"node_id": "n1"}
+    assert first.data == {"node_id": "n1"}
 
 
 def test_tts_events_after_message_end_are_still_delivered(client: DifyChat, server: FakeServer) -> None:
@@ -151,16 +178,22 @@ def test_collect_returns_a_chat_message_like_the_blocking_call(client: DifyChat,
     assert message.created_at is not None and message.created_at.timestamp() == IDS["created_at"]
 
 
-def test_error_event_raises_the_mapped_error_after_earlier_events(client: DifyChat, server: FakeServer) -> None:
-    failure = {"event": "error", **IDS, "code": "completion_request_error", "status": 400,
-               "message": "[openai] Error: Request timed out."}
+def test_error_event_raises_the_mapped_error_after_earlier_events(
+    client: DifyChat, server: FakeServer
+) -> None:
+    failure = {
+        "event": "error",
+        **IDS,
+        "code": "completion_request_error",
+        "status": 400,
+        "message": "[openai] Error: Request timed out.",
+    }
     response, body = sse_response(event(delta("partial")), event(failure), event(delta("never")))
     server.add(response)
     received: list[str] = []
-    with pytest.raises(CompletionRequestError) as caught:
-        with client.stream_message("hi") as stream:
-            for text in stream.iter_text():
-                received.append(text)
+    with pytest.raises(CompletionRequestError) as caught, client.stream_message("hi") as stream:
+        for text in stream.iter_text():
+            received.append(text)
     assert received == ["partial"]
     assert caught.value.in_stream is True
     assert caught.value.status_code == 400
@@ -168,7 +201,9 @@ def test_error_event_raises_the_mapped_error_after_earlier_events(client: DifyCh
     assert body.closed
 
 
-def test_error_event_with_500_status_is_an_internal_server_error(client: DifyChat, server: FakeServer) -> None:
+def test_error_event_with_500_status_is_an_internal_server_error(
+    client: DifyChat, server: FakeServer
+) -> None:
     failure = {"event": "error", **IDS, "code": "internal_server_error", "status": 500, "message": "boom"}
     server.add(sse_response(event(failure))[0])
     with pytest.raises(InternalServerError):
@@ -227,7 +262,9 @@ def test_stop_calls_the_stop_endpoint_then_closes(client: DifyChat, server: Fake
 
 
 def test_stop_before_iterating_waits_for_the_task_id(client: DifyChat, server: FakeServer) -> None:
-    server.add(sse_response(event(delta("x")), event(end()))[0], httpx.Response(200, json={"result": "success"}))
+    server.add(
+        sse_response(event(delta("x")), event(end()))[0], httpx.Response(200, json={"result": "success"})
+    )
     stream = client.stream_message("hi", api_key="app-other")
     stream.stop()
     assert server.requests[1].url.path == f"/v1/chat-messages/{TASK}/stop"

@@ -21,11 +21,20 @@ PARAMS = {
     "opening_statement": "Hi, I am the test bot.",
     "suggested_questions": ["What can you do?", "Who made you?"],
     "suggested_questions_after_answer": {"enabled": True},
-    "user_input_form": [{"text-input": {"label": "Your name", "variable": "name", "required": True}},
-                        {"select": {"label": "Tone", "variable": "tone", "required": False}}],
+    "user_input_form": [
+        {"text-input": {"label": "Your name", "variable": "name", "required": True}},
+        {"select": {"label": "Tone", "variable": "tone", "required": False}},
+    ],
 }
 CONVERSATIONS = [
-    {"id": "conv-1", "name": "Older chat", "inputs": {}, "status": "normal", "created_at": 1, "updated_at": 2},
+    {
+        "id": "conv-1",
+        "name": "Older chat",
+        "inputs": {},
+        "status": "normal",
+        "created_at": 1,
+        "updated_at": 2,
+    },
     {"id": "conv-2", "name": "Newest", "inputs": {}, "status": "normal", "created_at": 3, "updated_at": 4},
 ]
 
@@ -60,7 +69,9 @@ class App:
             message = {"id": "m0", "query": "earlier question", "answer": "earlier answer"}
             return httpx.Response(200, json={"limit": 6, "has_more": False, "data": [message]})
         if route == ("POST", "/files/upload"):
-            return httpx.Response(201, json={"id": "up-1", "name": "notes.txt", "size": 5, "extension": "txt"})
+            return httpx.Response(
+                201, json={"id": "up-1", "name": "notes.txt", "size": 5, "extension": "txt"}
+            )
         if route == ("POST", "/conversations/conv-9/name"):
             return httpx.Response(200, json={"id": "conv-9", "name": "Auto title"})
         raise AssertionError(f"unexpected {route}")
@@ -69,7 +80,9 @@ class App:
         return [json.loads(r.content) for r in self.requests if r.url.path.endswith("/chat-messages")]
 
 
-def answer(*texts: str, conversation_id: str = "conv-9", task_id: str = "task-1") -> list[bytes | BaseException]:
+def answer(
+    *texts: str, conversation_id: str = "conv-9", task_id: str = "task-1"
+) -> list[bytes | BaseException]:
     ids = {"conversation_id": conversation_id, "message_id": "msg-1", "created_at": 1, "task_id": task_id}
     frames: list[bytes | BaseException] = [event({"event": "message", **ids, "answer": t}) for t in texts]
     return [*frames, event({"event": "message_end", **ids, "metadata": {}})]
@@ -165,8 +178,15 @@ def test_rename_without_a_name_auto_generates(app: App) -> None:
 
 
 def test_server_error_is_shown_and_the_session_continues(app: App) -> None:
-    failure = {"event": "error", "conversation_id": "c", "message_id": "m", "created_at": 1,
-               "code": "completion_request_error", "status": 400, "message": "model timed out"}
+    failure = {
+        "event": "error",
+        "conversation_id": "c",
+        "message_id": "m",
+        "created_at": 1,
+        "code": "completion_request_error",
+        "status": 400,
+        "message": "model timed out",
+    }
     app.answers += [[event(failure)], answer("fine")]
     output = run(app, "Ann", "hi", "again")
     assert "model timed out" in output
@@ -178,7 +198,9 @@ def test_rich_output_renders_the_same_session(app: App) -> None:
 
     app.answers.append(answer("rich ", "answer"))
     out = io.StringIO()
-    client = DifyChat("app-cli", base_url="http://app.test/v1", http_client=httpx.Client(transport=httpx.MockTransport(app)))
+    client = DifyChat(
+        "app-cli", base_url="http://app.test/v1", http_client=httpx.Client(transport=httpx.MockTransport(app))
+    )
     session = ChatSession(client, RichOutput(out), user="carol", read_line=lines("Ann", "hi", "/list"))
     session.start()
     assert session.run() == 0
@@ -201,7 +223,16 @@ def test_cli_without_api_key_exits_with_a_clear_message(capsys: pytest.CaptureFi
 
 
 def test_cli_reports_an_unreachable_server(capsys: pytest.CaptureFixture[str]) -> None:
-    argv = ["chat", "--plain", "--api-key", "app-x", "--base-url", "http://127.0.0.1:9/v1", "--max-retries", "0"]
+    argv = [
+        "chat",
+        "--plain",
+        "--api-key",
+        "app-x",
+        "--base-url",
+        "http://127.0.0.1:9/v1",
+        "--max-retries",
+        "0",
+    ]
     code = main(argv)
     assert code == 1
     assert "cannot reach the app" in capsys.readouterr().out

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import types
 
 import httpx
 import pytest
@@ -106,8 +107,12 @@ def test_negative_max_retries_is_rejected() -> None:
 
 def test_headers_identify_the_client_and_ask_for_json(server: FakeServer) -> None:
     server.add(httpx.Response(200, json=INFO))
-    DifyChat("app-a", base_url="http://t/v1", default_headers={"X-Trace-Id": "abc"},
-             http_client=mock_client(server)).info()
+    DifyChat(
+        "app-a",
+        base_url="http://t/v1",
+        default_headers={"X-Trace-Id": "abc"},
+        http_client=mock_client(server),
+    ).info()
     headers = server.last.headers
     assert headers["user-agent"].startswith("difychat-python/")
     assert headers["accept"] == "application/json"
@@ -120,7 +125,12 @@ def test_the_api_key_does_not_leak_into_repr() -> None:
 
 
 def test_all_lists_exactly_the_public_names() -> None:
-    public = {name for name in vars(difychat) if not name.startswith("_")} - {"types"}
+    # Subpackages (types, cli, server) appear as attributes once imported; they are not re-exports.
+    public = {
+        name
+        for name, value in vars(difychat).items()
+        if not name.startswith("_") and not isinstance(value, types.ModuleType)
+    }
     assert set(difychat.__all__) - {"__version__"} == public
     assert difychat.__version__ == difychat._version.__version__
 

@@ -71,7 +71,9 @@ def test_status_and_code_choose_the_exception(
 
 
 def test_generic_500_body_with_other_key_order(client: DifyChat, server: FakeServer) -> None:
-    server.add(httpx.Response(500, json={"message": "Internal Server Error", "code": "unknown", "status": 500}))
+    server.add(
+        httpx.Response(500, json={"message": "Internal Server Error", "code": "unknown", "status": 500})
+    )
     with pytest.raises(InternalServerError) as caught:
         client.with_options(max_retries=0).info()
     assert caught.value.code == "unknown"
@@ -95,8 +97,13 @@ def test_plain_text_error_body_becomes_the_message(client: DifyChat, server: Fak
     assert caught.value.message == "upstream connect error"
 
 
-def test_concurrency_limit_sent_as_400_invalid_param_is_a_rate_limit(client: DifyChat, server: FakeServer) -> None:
-    message = "Too many requests. Please try again later. The current maximum concurrent requests allowed for x is 1."
+def test_concurrency_limit_sent_as_400_invalid_param_is_a_rate_limit(
+    client: DifyChat, server: FakeServer
+) -> None:
+    message = (
+        "Too many requests. Please try again later. "
+        "The current maximum concurrent requests allowed for x is 1."
+    )
     server.add(error_body(400, "invalid_param", message))
     with pytest.raises(RateLimitError) as caught:
         client.send_message("hi")
@@ -105,14 +112,18 @@ def test_concurrency_limit_sent_as_400_invalid_param_is_a_rate_limit(client: Dif
 
 
 def test_legacy_error_body_with_params_key(client: DifyChat, server: FakeServer) -> None:
-    server.add(httpx.Response(400, json={"code": "invalid_param", "message": "query is required", "params": "query"}))
+    server.add(
+        httpx.Response(400, json={"code": "invalid_param", "message": "query is required", "params": "query"})
+    )
     with pytest.raises(InvalidParamError) as caught:
         client.send_message("")
     assert caught.value.body["params"] == "query"
 
 
 def test_error_str_names_status_code_and_message() -> None:
-    error = make_status_error(404, {"code": "not_found", "message": "Conversation Not Exists.", "status": 404})
+    error = make_status_error(
+        404, {"code": "not_found", "message": "Conversation Not Exists.", "status": 404}
+    )
     assert str(error) == "404 not_found: Conversation Not Exists."
     assert "NotFoundError" in repr(error)
 
@@ -138,7 +149,9 @@ def test_success_with_a_body_that_is_not_json_is_a_decode_error(client: DifyChat
         client.info()
 
 
-def test_success_with_a_json_body_of_the_wrong_shape_is_a_decode_error(client: DifyChat, server: FakeServer) -> None:
+def test_success_with_a_json_body_of_the_wrong_shape_is_a_decode_error(
+    client: DifyChat, server: FakeServer
+) -> None:
     server.add(httpx.Response(200, json={"data": "not a list"}))
     with pytest.raises(ResponseDecodeError):
         client.conversations()

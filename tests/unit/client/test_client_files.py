@@ -15,8 +15,15 @@ from client_fakes import Chunks, FakeServer
 from difychat import APIConnectionError, AsyncDifyChat, DifyChat
 from difychat.types import UploadedFile
 
-UPLOADED = {"id": "u1", "name": "notes.txt", "size": 5, "extension": "txt", "mime_type": "text/plain",
-            "created_by": "eu1", "created_at": 1735689600}
+UPLOADED = {
+    "id": "u1",
+    "name": "notes.txt",
+    "size": 5,
+    "extension": "txt",
+    "mime_type": "text/plain",
+    "created_by": "eu1",
+    "created_at": 1735689600,
+}
 
 
 def parts(request: httpx.Request) -> dict[str, tuple[str | None, str, bytes]]:
@@ -59,7 +66,9 @@ def test_upload_from_bytes_needs_a_name_for_a_useful_type(client: DifyChat, serv
     assert parts(server.last)["file"][1] == "application/octet-stream"
 
 
-def test_upload_from_a_file_object_uses_its_name(client: DifyChat, server: FakeServer, tmp_path: Path) -> None:
+def test_upload_from_a_file_object_uses_its_name(
+    client: DifyChat, server: FakeServer, tmp_path: Path
+) -> None:
     file = tmp_path / "report.pdf"
     file.write_bytes(b"%PDF-1.7")
     server.add(httpx.Response(201, json=UPLOADED))
@@ -133,7 +142,9 @@ async def test_async_upload_and_audio_stream(async_client: AsyncDifyChat, server
 
 
 @pytest.mark.anyio
-async def test_async_text_to_audio_json_null_is_not_found(async_client: AsyncDifyChat, server: FakeServer) -> None:
+async def test_async_text_to_audio_json_null_is_not_found(
+    async_client: AsyncDifyChat, server: FakeServer
+) -> None:
     from difychat import NotFoundError
 
     server.add(httpx.Response(200, content=b"null", headers={"content-type": "application/json"}))

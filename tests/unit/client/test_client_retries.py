@@ -59,8 +59,12 @@ def test_zero_max_retries_sends_once(client: DifyChat, server: FakeServer, sleep
     assert sleeps == []
 
 
-def test_429_retry_after_seconds_is_honoured(client: DifyChat, server: FakeServer, sleeps: list[float]) -> None:
-    limited = httpx.Response(429, headers={"Retry-After": "3"}, json={"code": "too_many_requests", "message": "slow"})
+def test_429_retry_after_seconds_is_honoured(
+    client: DifyChat, server: FakeServer, sleeps: list[float]
+) -> None:
+    limited = httpx.Response(
+        429, headers={"Retry-After": "3"}, json={"code": "too_many_requests", "message": "slow"}
+    )
     server.add(limited, httpx.Response(200, json=INFO))
     client.info()
     assert sleeps == [3.0]
@@ -81,7 +85,9 @@ def test_unusable_retry_after_is_ignored(value: str | None) -> None:
 def test_retry_after_beyond_the_cap_falls_back_to_backoff(
     client: DifyChat, server: FakeServer, sleeps: list[float]
 ) -> None:
-    limited = httpx.Response(429, headers={"Retry-After": "3600"}, json={"code": "too_many_requests", "message": ""})
+    limited = httpx.Response(
+        429, headers={"Retry-After": "3600"}, json={"code": "too_many_requests", "message": ""}
+    )
     server.add(limited, httpx.Response(200, json=INFO))
     client.info()
     assert sleeps == [0.5]
@@ -94,7 +100,9 @@ def test_jitter_shortens_the_delay_within_bounds() -> None:
     assert len(set(delays)) > 1
 
 
-def test_connection_errors_on_get_are_retried(client: DifyChat, server: FakeServer, sleeps: list[float]) -> None:
+def test_connection_errors_on_get_are_retried(
+    client: DifyChat, server: FakeServer, sleeps: list[float]
+) -> None:
     server.add(httpx.ConnectError("refused"), httpx.ReadTimeout("slow"), httpx.Response(200, json=INFO))
     assert client.info().name == "My App"
     assert len(server.requests) == 3
@@ -110,7 +118,11 @@ def test_client_errors_are_not_retried(client: DifyChat, server: FakeServer, sle
 
 @pytest.mark.parametrize(
     "failure",
-    [unavailable(), httpx.Response(429, json={"code": "too_many_requests", "message": "x"}), httpx.ConnectError("x")],
+    [
+        unavailable(),
+        httpx.Response(429, json={"code": "too_many_requests", "message": "x"}),
+        httpx.ConnectError("x"),
+    ],
 )
 def test_a_chat_message_is_never_resent(
     client: DifyChat, server: FakeServer, sleeps: list[float], failure: httpx.Response | Exception

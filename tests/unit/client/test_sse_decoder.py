@@ -84,7 +84,7 @@ def test_ping_without_data_is_dispatched_with_empty_data() -> None:
 
 
 def test_crlf_line_endings() -> None:
-    events = decode(b"event: ping\r\n\r\ndata: {\"a\": 1}\r\n\r\n")
+    events = decode(b'event: ping\r\n\r\ndata: {"a": 1}\r\n\r\n')
     assert [(e.event, e.data) for e in events] == [("ping", ""), (None, '{"a": 1}')]
 
 
