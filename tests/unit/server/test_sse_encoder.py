@@ -1,0 +1,46 @@
+from __future__ import annotations
+
+import json
+from datetime import datetime
+
+from difychat.server.api.sse import EventEncoder
+from difychat.server.domain.events import AnswerReplaced, GenerationFailed, MessageEnded, TextDelta
+from difychat.server.domain.usage import Usage
+from difychat.server.generation.registry import Generation
+
+
+def generation() -> Generation:
+    return Generation(
+        task_id="t-1", message_id="m-1", conversation_id="c-1", app_id="a", end_user_id="u",
+        created_at=datetime(2025, 1, 1), queue=None,
+    )
+
+
+def payload(frame: bytes) -> dict[str, object]:
+    assert frame.startswith(b"data: ") and frame.endswith(b"\n\n") and frame.count(b"\n") == 2
+    return dict(json.loads(frame[6:]))
+
+
+def test_delta_frames_carry_the_wrapper_keys_first_and_escape_nothing_needlessly() -> None:
+    frame = EventEncoder(generation(), 1735689600, "chat").encode(TextDelta('say "hi" / 你好\n'))
+    body = payload(frame)
+    assert list(body) == [
+        "event", "conversation_id", "message_id", "created_at", "task_id", "id", "answer", "from_variable_selector"
+    ]
+    assert body["answer"] == 'say "hi" / 你好\n' and body["created_at"] == 1735689600
+    assert "你好".encode() in frame
+
+
+def test_agent_apps_emit_agent_message_without_the_selector() -> None:
+    body = payload(EventEncoder(generation(), 0, "agent-chat").encode(TextDelta("x")))
+    assert body["event"] == "agent_message" and "from_variable_selector" not in body
+
+
+def test_end_replace_and_error_frames_follow_the_contract_order() -> None:
+    encoder = EventEncoder(generation(), 0, "chat")
+    end = payload(encoder.encode(MessageEnded("answer", Usage())))
+    assert list(end)[4:] == ["task_id", "id", "metadata", "files"]
+    replaced = payload(encoder.encode(AnswerReplaced("safe", "")))
+    assert list(replaced)[4:] == ["task_id", "answer", "reason"]
+    error = payload(encoder.encode(GenerationFailed("completion_request_error", 400, "boom")))
+    assert list(error) == ["event", "conversation_id", "message_id", "created_at", "code", "status", "message"]
