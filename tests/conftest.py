@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
+from typing import TYPE_CHECKING
 
 import pytest
 
-from tests.fakes.upstream import FakeUpstream
+if TYPE_CHECKING:  # the fake needs aiohttp, a server dependency; client-only runs never load it
+    from tests.fakes.upstream import FakeUpstream
 
 # CI sets this so that a missing PostgreSQL (or Redis, Node) fails the run instead of skipping tests.
 REQUIRE_SERVICES = os.environ.get("DIFYCHAT_TEST_REQUIRE_SERVICES", "").lower() in ("1", "true", "yes")
@@ -27,6 +29,8 @@ def anyio_backend() -> str:
 
 @pytest.fixture(scope="session")
 def upstream_server() -> Iterator[FakeUpstream]:
+    from tests.fakes.upstream import FakeUpstream
+
     server = FakeUpstream().start()
     yield server
     server.stop()

@@ -18,10 +18,12 @@ from tests.integration.conftest import (
     RunningServer,
     ServerFactory,
 )
+from tests.conftest import missing_service
 from tests.sse import parse_frames
 
 pytestmark = pytest.mark.anyio
 
+REDIS_URL = "redis://127.0.0.1:6379/0"
 SUPPORT_INPUTS = {"name": "Ada", "company": "Acme"}
 USAGE_KEYS = [
     "prompt_tokens", "prompt_unit_price", "prompt_price_unit", "prompt_price",
@@ -302,9 +304,27 @@ async def test_stop_of_an_unknown_task_succeeds_quietly(server: RunningServer) -
     assert missing_user.status_code == 400 and missing_user.json()["code"] == "invalid_param"
 
 
-async def test_stop_reaches_a_generation_running_in_another_worker(make_server: ServerFactory) -> None:
-    worker_a = await make_server(multi_worker=True)
-    worker_b = await make_server(multi_worker=True)
+async def redis_available() -> bool:
+    from redis import asyncio as aioredis
+
+    client = aioredis.from_url(REDIS_URL)
+    try:
+        return bool(await client.ping())
+    except OSError:
+        return False
+    finally:
+        await client.aclose()
+
+
+@pytest.mark.parametrize("relay", ["database", "redis"])
+async def test_stop_reaches_a_generation_running_in_another_worker(make_server: ServerFactory, relay: str) -> None:
+    options: dict[str, Any] = {"multi_worker": True}
+    if relay == "redis":
+        if not await redis_available():
+            missing_service("Redis is not reachable at 127.0.0.1:6379")
+        options["redis_url"] = REDIS_URL
+    worker_a = await make_server(**options)
+    worker_b = await make_server(**options)
     worker_a.upstream.behaviour.gap = 0.3
     async with worker_a.client() as client_a, worker_b.client() as client_b:
         async with client_a.stream("POST", "/chat-messages", json=chat_body(mode="streaming")) as response:
@@ -315,8 +335,10 @@ async def test_stop_reaches_a_generation_running_in_another_worker(make_server: 
             await client_b.post(f"/chat-messages/{first['task_id']}/stop", json={"user": "u1"})
             rest = await stream.rest()
             elapsed = loop.time() - asked
+        history = await client_b.get("/messages", params={"user": "u1", "conversation_id": first["conversation_id"]})
     assert parse_frames(rest)[-1].event == "message_end"
     assert elapsed < 1.0
+    assert history.json()["data"][0]["answer"] == "Hello"
 
 
 async def test_a_client_that_disconnects_loses_nothing(server: RunningServer) -> None:
