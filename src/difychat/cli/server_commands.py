@@ -15,6 +15,10 @@ _MISSING = (
 )
 
 
+# On shutdown, open streams get this long to finish; then running answers are stopped and saved.
+GRACEFUL_SECONDS = 3
+
+
 def register(sub: Any) -> None:
     serve = sub.add_parser("serve", help="run the Dify-compatible API server")
     _common(serve)
@@ -101,11 +105,14 @@ def _serve(args: argparse.Namespace) -> int:
         uvicorn.run(
             "difychat.server.app:create_app_from_env",
             factory=True, host=args.host, port=args.port, workers=args.workers,
-            log_level=args.log_level, access_log=False,
+            log_level=args.log_level, access_log=False, timeout_graceful_shutdown=GRACEFUL_SECONDS,
         )
         return 0
     settings.bootstrapped = True
-    uvicorn.run(create_app(settings), host=args.host, port=args.port, log_level=args.log_level, access_log=False)
+    uvicorn.run(
+        create_app(settings), host=args.host, port=args.port, log_level=args.log_level,
+        access_log=False, timeout_graceful_shutdown=GRACEFUL_SECONDS,
+    )
     return 0
 
 
