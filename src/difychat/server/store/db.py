@@ -43,7 +43,7 @@ def alembic_config(url: str) -> Config:
     return cfg
 
 
-def upgrade(url: str, revision: str = "head") -> None:
+def upgrade(url: str, revision: str = "heads") -> None:
     """Bring the database at ``url`` to ``revision`` (blocking; run before serving)."""
     if is_sqlite(url):
         _ensure_sqlite_dir(url)
