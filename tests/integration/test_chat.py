@@ -385,3 +385,15 @@ async def test_new_conversation_gets_a_model_written_title_in_the_background(ser
     assert created["conversation_id"] == listing["data"][0]["id"]
     title_calls = server.upstream.chat_requests(stream=False)
     assert len(title_calls) == 1 and "a question longer than twenty chars" in json.dumps(title_calls[0].body)
+
+
+async def test_concurrent_first_ratings_of_one_message_never_fail(server: RunningServer) -> None:
+    async with server.client() as client:
+        message = (await client.post("/chat-messages", json=chat_body())).json()
+        url = f"/messages/{message['id']}/feedbacks"
+        results = await asyncio.gather(
+            *(client.post(url, json={"user": "u1", "rating": rating}) for rating in ["like", "dislike"] * 4)
+        )
+        feedbacks = (await client.get("/app/feedbacks")).json()["data"]
+    assert [r.status_code for r in results] == [200] * 8
+    assert len(feedbacks) == 1 and feedbacks[0]["rating"] in ("like", "dislike")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Literal
 
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from difychat.server.domain.apps import App
@@ -48,6 +49,15 @@ class MessageService:
         return Page(page, len(rows) > limit), ratings
 
     async def feedback(
+        self, app: App, end_user_id: str, message_id: str, *, rating: Rating | None, content: str | None
+    ) -> None:
+        try:
+            await self._feedback(app, end_user_id, message_id, rating=rating, content=content)
+        except IntegrityError:
+            # Two first ratings raced; the other one created the row, so this one updates it.
+            await self._feedback(app, end_user_id, message_id, rating=rating, content=content)
+
+    async def _feedback(
         self, app: App, end_user_id: str, message_id: str, *, rating: Rating | None, content: str | None
     ) -> None:
         async with self._engine.begin() as conn:
