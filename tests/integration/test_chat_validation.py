@@ -297,3 +297,19 @@ async def test_a_follow_up_turn_validates_its_own_inputs(support: httpx.AsyncCli
     messages = history.json()["data"]
     assert [m["query"] for m in messages] == ["hi", "again"]  # the rejected turn wrote nothing
     assert messages[1]["inputs"]["company"] == "Globex"
+
+
+async def test_number_strings_that_are_not_finite_numbers_are_rejected(support: httpx.AsyncClient) -> None:
+    for sent in ["nan", "NaN", "inf", "-Infinity", "1e999", "9" * 400]:
+        body = {"query": "hi", "inputs": {"company": "Acme", "age": sent}}
+        await rejected(support, "u-nan", body, 400, "invalid_param", "age in input form must be a valid number")
+
+
+async def test_a_number_string_beyond_64_bits_is_stored_and_listed_as_a_float(support: httpx.AsyncClient) -> None:
+    huge = "1" + "0" * 30
+    conversation_id = await new_conversation(support, "u-huge", inputs={"company": "Acme", "age": huge})
+    [conversation] = (await list_conversations(support, "u-huge"))["data"]
+    assert conversation["inputs"]["age"] == 1e30
+    history = await support.get("/messages", params={"conversation_id": conversation_id, "user": "u-huge"})
+    assert history.status_code == 200, history.text
+    assert history.json()["data"][0]["inputs"]["age"] == 1e30

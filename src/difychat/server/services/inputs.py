@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 from difychat.server.domain.apps import FormVariable
@@ -57,14 +58,30 @@ def _number(name: str, value: Any) -> Any:
         text = value.strip()
         if not text:
             return None
-        try:
-            return float(text) if any(c in text for c in ".eE") else int(text)
-        except ValueError:
-            try:
-                return float(text)
-            except ValueError:
-                raise InvalidParam(f"{name} in input form must be a valid number") from None
+        number = _parse_number(text)
+        if number is None:
+            raise InvalidParam(f"{name} in input form must be a valid number")
+        return number
     raise InvalidParam(f"{name} in input form must be a valid number")
+
+
+def _parse_number(text: str) -> int | float | None:
+    """An int, or a float when it has a fraction or exponent or exceeds 64 bits (as JSON numbers
+    are read); None for text that is not a finite number (``nan``, ``inf``, overflow)."""
+    number: int | float
+    try:
+        number = float(text) if any(c in text for c in ".eE") else int(text)
+    except ValueError:
+        try:
+            number = float(text)
+        except ValueError:
+            return None
+    if isinstance(number, int) and not -(2**63) <= number < 2**64:
+        try:
+            number = float(number)
+        except OverflowError:
+            return None
+    return number if math.isfinite(number) else None
 
 
 def _checkbox(value: Any) -> Any:
