@@ -184,6 +184,31 @@ async def test_unknown_query_params_and_a_json_content_type_on_get_are_tolerated
     assert [c["id"] for c in response.json()["data"]] == [conversation_id]
 
 
+async def test_duplicate_content_type_and_accept_headers_are_tolerated(server: RunningServer) -> None:
+    headers = [
+        ("Authorization", f"Bearer {PLAIN_KEY}"),
+        ("Content-Type", "application/json"),
+        ("Content-Type", "application/json"),
+        ("Accept", "application/json"),
+        ("Accept", "application/json"),
+    ]
+    async with httpx.AsyncClient(base_url=server.base_url + "/v1", timeout=30) as client:
+        response = await client.post(
+            "/chat-messages",
+            content=b'{"inputs": {}, "query": "hi", "user": "java", "auto_generate_name": true}',
+            headers=headers,
+        )
+        assert response.status_code == 200, response.text
+        conversation_id = response.json()["conversation_id"]
+        response = await client.get("/conversations", params={"user": "java", "sort_by": "-updated_at", "limit": 20},
+                                    headers=headers)
+        assert response.status_code == 200, response.text
+        assert [c["id"] for c in response.json()["data"]] == [conversation_id]
+        response = await client.request("DELETE", f"/conversations/{conversation_id}", content=b'{"user": "java"}',
+                                        headers=headers)
+        assert response.status_code == 204, response.text
+
+
 async def test_another_users_or_another_apps_conversations_are_never_listed(server: RunningServer) -> None:
     async with server.client(PLAIN_KEY) as plain, server.client(OTHER_APP_KEY) as other:
         mine = await new_conversation(plain, "alice")
@@ -299,6 +324,12 @@ async def test_an_auto_generated_rename_asks_the_model_for_a_title(plain: httpx.
     assert response.status_code == 200, response.text
     assert response.json()["name"] == FAKE_TITLE
     assert (await list_conversations(plain, "auto"))["data"][0]["name"] == FAKE_TITLE
+    # What the Java client sends: an empty name beside auto_generate.
+    response = await plain.post(
+        f"/conversations/{conversation_id}/name", json={"name": "", "auto_generate": True, "user": "auto"}
+    )
+    assert response.status_code == 200, response.text
+    assert response.json()["name"] == FAKE_TITLE
 
 
 async def test_a_failed_auto_generated_rename_keeps_the_old_name(server: RunningServer) -> None:
@@ -332,6 +363,8 @@ async def test_delete_is_204_with_an_empty_body_and_then_404(plain: httpx.AsyncC
     survivor = await new_conversation(plain, "deleter", "survivor")
     history = await plain.get("/messages", params={"conversation_id": doomed, "user": "deleter"})
     [message] = history.json()["data"]
+    response = await plain.post(f"/messages/{message['id']}/feedbacks", json={"rating": "like", "user": "deleter"})
+    assert response.status_code == 200
 
     response = await plain.request("DELETE", f"/conversations/{doomed}", json={"user": "deleter"})
     assert response.status_code == 204
@@ -345,6 +378,7 @@ async def test_delete_is_204_with_an_empty_body_and_then_404(plain: httpx.AsyncC
     assert_error(response, 404, "not_found", NOT_EXISTS)
     response = await plain.post(f"/messages/{message['id']}/feedbacks", json={"rating": "like", "user": "deleter"})
     assert_error(response, 404, "not_found", "Message Not Exists.")
+    assert (await plain.get("/app/feedbacks")).json() == {"data": []}
     # A follow-up turn cannot revive it.
     body = {"query": "hi", "inputs": {}, "user": "deleter", "conversation_id": doomed}
     assert_error(await plain.post("/chat-messages", json=body), 404, "not_found", NOT_EXISTS)
