@@ -207,7 +207,8 @@ class ServerProcess:
                     pass
                 if time.monotonic() > deadline:
                     self.stop()
-                    raise RuntimeError(f"difychat serve did not answer /health in {START_TIMEOUT} s:\n{self.output()}")
+                    message = f"difychat serve did not answer /health in {START_TIMEOUT} s"
+                    raise RuntimeError(f"{message}:\n{self.output()}")
                 time.sleep(0.1)
 
     def stop(self) -> int | None:
@@ -244,7 +245,9 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
     return report
 
 
-def write_apps(path: Path, upstream: FakeUpstream, edit: Callable[[dict[str, Any]], None] | None = None) -> Path:
+def write_apps(
+    path: Path, upstream: FakeUpstream, edit: Callable[[dict[str, Any]], None] | None = None
+) -> Path:
     document = apps_file(upstream)
     if edit is not None:
         edit(document)
@@ -350,8 +353,9 @@ def served_two_workers(
 
 
 @pytest.fixture(autouse=True)
-def _report_module_servers(request: pytest.FixtureRequest) -> None:
-    """Module-scoped servers used by a test also show their output when it fails."""
+def _report_module_servers(request: pytest.FixtureRequest, upstream: FakeUpstream) -> None:
+    """Every test starts with the default upstream behaviour; the module servers it uses
+    show their output when it fails."""
     servers = request.node.stash.setdefault(SERVERS, [])
     for name in ("served", "served_sqlite", "served_two_workers"):
         if name in request.fixturenames:

@@ -28,7 +28,8 @@ def blocking_chat(client: httpx.Client, query: str = "hi", user: str = "u1", **f
 
 def streaming_chat(client: httpx.Client, query: str = "hi", user: str = "u1", **fields: Any) -> list[Frame]:
     """One complete streaming turn, checked by the strict frame parser."""
-    with client.stream("POST", "/chat-messages", json=chat_body(query, user, "streaming", **fields)) as response:
+    body = chat_body(query, user, "streaming", **fields)
+    with client.stream("POST", "/chat-messages", json=body) as response:
         assert response.status_code == 200, response.read()
         assert response.headers["content-type"] == "text/event-stream; charset=utf-8"
         body = response.read()
@@ -62,7 +63,8 @@ class OpenStream:
 
 
 def messages(client: httpx.Client, conversation_id: str, user: str = "u1") -> list[dict[str, Any]]:
-    response = client.get("/messages", params={"user": user, "conversation_id": conversation_id, "limit": 100})
+    params = {"user": user, "conversation_id": conversation_id, "limit": 100}
+    response = client.get("/messages", params=params)
     assert response.status_code == 200, response.text
     data: list[dict[str, Any]] = response.json()["data"]
     return data
@@ -86,4 +88,5 @@ def wait_for(check: Callable[[], Any], *, timeout: float = 10.0, interval: float
 
 
 def answer_of(frames: list[Frame]) -> str:
-    return "".join(f.data["answer"] for f in frames if f.data and f.data["event"] in ("message", "agent_message"))
+    deltas = ("message", "agent_message")
+    return "".join(f.data["answer"] for f in frames if f.data and f.data["event"] in deltas)

@@ -52,7 +52,9 @@ def _user(prefix: str) -> str:
 # --- chat over raw HTTP --------------------------------------------------------------------------
 
 
-def test_blocking_then_streaming_turns_build_one_conversation(served: ServerProcess, upstream: FakeUpstream) -> None:
+def test_blocking_then_streaming_turns_build_one_conversation(
+    served: ServerProcess, upstream: FakeUpstream
+) -> None:
     user = _user("chat")
     with served.client() as client:
         first = blocking_chat(client, "What is difychat?", user)
@@ -129,7 +131,9 @@ def test_stop_during_a_slow_stream_ends_it_and_keeps_the_partial_answer(
         assert saved[0]["answer"] == streamed and saved[0]["status"] == "normal"
 
 
-def test_a_client_that_disconnects_mid_stream_loses_nothing(served: ServerProcess, upstream: FakeUpstream) -> None:
+def test_a_client_that_disconnects_mid_stream_loses_nothing(
+    served: ServerProcess, upstream: FakeUpstream
+) -> None:
     upstream.behaviour.gap = 0.1
     user = _user("gone")
     with served.client() as client:
@@ -148,22 +152,27 @@ def test_a_client_that_disconnects_mid_stream_loses_nothing(served: ServerProces
 # --- several worker processes --------------------------------------------------------------------
 
 
-def test_stop_works_whichever_worker_receives_it(served_two_workers: ServerProcess, upstream: FakeUpstream) -> None:
+def test_stop_works_whichever_worker_receives_it(
+    served_two_workers: ServerProcess, upstream: FakeUpstream
+) -> None:
     upstream.behaviour.chunks = SLOW_CHUNKS
     upstream.behaviour.gap = 0.25
     user = _user("workers")
     timings = []
     # Fresh connections each time, so that streams and stops land on both workers in every combination.
-    for attempt in range(6):
-        with served_two_workers.client() as client:
-            with client.stream("POST", "/chat-messages", json=chat_body(f"n{attempt}", user, "streaming")) as response:
-                stream = OpenStream(response)
-                first = stream.next_data()
-                asked = time.monotonic()
-                with served_two_workers.client() as stopper:
-                    stop = stopper.post(f"/chat-messages/{first['task_id']}/stop", json={"user": user})
-                rest = stream.rest()
-                timings.append(time.monotonic() - asked)
+    for attempt in range(8):
+        body = chat_body(f"n{attempt}", user, "streaming")
+        with (
+            served_two_workers.client() as client,
+            client.stream("POST", "/chat-messages", json=body) as response,
+        ):
+            stream = OpenStream(response)
+            first = stream.next_data()
+            asked = time.monotonic()
+            with served_two_workers.client() as stopper:
+                stop = stopper.post(f"/chat-messages/{first['task_id']}/stop", json={"user": user})
+            rest = stream.rest()
+            timings.append(time.monotonic() - asked)
         assert stop.status_code == 200 and stop.json() == {"result": "success"}
         assert rest[-1].event == "message_end", attempt
         assert "eight" not in answer_of(rest), attempt
@@ -171,7 +180,7 @@ def test_stop_works_whichever_worker_receives_it(served_two_workers: ServerProce
 
     # Every conversation, whichever worker served it, is visible through any worker.
     with served_two_workers.client() as client:
-        assert len(conversations(client, user)) == 6
+        assert len(conversations(client, user)) == 8
 
 
 def test_two_workers_share_conversations(served_two_workers: ServerProcess) -> None:
@@ -182,7 +191,8 @@ def test_two_workers_share_conversations(served_two_workers: ServerProcess) -> N
             extra = {"conversation_id": conversation_id} if conversation_id else {}
             conversation_id = blocking_chat(client, f"turn {turn}", user, **extra)["conversation_id"]
     with served_two_workers.client() as client:
-        assert [m["query"] for m in messages(client, conversation_id, user)] == [f"turn {n}" for n in range(4)]
+        queries = [m["query"] for m in messages(client, conversation_id, user)]
+    assert queries == [f"turn {n}" for n in range(4)]
 
 
 # --- first run, keys, migrations, restarts -------------------------------------------------------
@@ -205,7 +215,8 @@ def test_first_run_without_config_creates_a_demo_app_that_echoes(launcher: Launc
     # The printed command works as pasted.
     if shutil.which("curl"):
         pasted = subprocess.run(
-            ["bash", "-c", curl_line.group(0)], env=clean_env(), capture_output=True, text=True, timeout=30, check=False
+            ["bash", "-c", curl_line.group(0)], env=clean_env(),
+            capture_output=True, text=True, timeout=30, check=False,
         )
         assert pasted.returncode == 0, pasted.stderr
         assert "No model is configured" in pasted.stdout and "Hello!" in pasted.stdout, pasted.stdout
@@ -295,7 +306,11 @@ def test_db_upgrade_migrates_a_fresh_database_and_is_idempotent(
 
 @pytest.mark.parametrize("kind", DATABASES)
 def test_restart_with_a_changed_apps_file_keeps_conversations(
-    kind: str, launcher: Launcher, upstream: FakeUpstream, postgres_factory: PostgresFactory | None, tmp_path: Path
+    kind: str,
+    launcher: Launcher,
+    upstream: FakeUpstream,
+    postgres_factory: PostgresFactory | None,
+    tmp_path: Path,
 ) -> None:
     database = make_database(kind, postgres_factory)
     data_dir = tmp_path / "kept"
