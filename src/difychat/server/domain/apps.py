@@ -14,6 +14,19 @@ from typing import Any, Literal
 import orjson
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from difychat.server.domain.features import (
+    AnnotationReply,
+    ConversationVariableSpec,
+    FileUpload,
+    MoreLikeThis,
+    RetrieverResource,
+    SensitiveWordAvoidance,
+    SiteSettings,
+    SpeechToText,
+    SuggestedQuestionsAfterAnswer,
+    TextToSpeech,
+)
+
 AppMode = Literal["chat", "agent-chat"]
 FORM_TYPES = ("text-input", "paragraph", "select", "number", "checkbox", "external_data_tool")
 
@@ -85,6 +98,26 @@ class AppConfig(BaseModel):
     memory: MemorySettings = Field(default_factory=MemorySettings)
     max_active_requests: int = Field(default=0, ge=0)
 
+    # What /info and /site show.
+    description: str = ""
+    tags: list[str] = Field(default_factory=list)
+    author_name: str | None = None
+    site: SiteSettings = Field(default_factory=SiteSettings)
+
+    # Feature blocks, as /parameters shows them.
+    suggested_questions_after_answer: SuggestedQuestionsAfterAnswer = Field(
+        default_factory=SuggestedQuestionsAfterAnswer
+    )
+    speech_to_text: SpeechToText = Field(default_factory=SpeechToText)
+    text_to_speech: TextToSpeech = Field(default_factory=TextToSpeech)
+    retriever_resource: RetrieverResource = Field(default_factory=RetrieverResource)
+    annotation_reply: AnnotationReply = Field(default_factory=AnnotationReply)
+    more_like_this: MoreLikeThis = Field(default_factory=MoreLikeThis)
+    sensitive_word_avoidance: SensitiveWordAvoidance = Field(default_factory=SensitiveWordAvoidance)
+    file_upload: FileUpload = Field(default_factory=FileUpload)
+
+    conversation_variables: list[ConversationVariableSpec] = Field(default_factory=list)
+
     @field_validator("api_keys")
     @classmethod
     def _keys_look_like_app_keys(cls, keys: list[str]) -> list[str]:
@@ -104,6 +137,14 @@ class AppConfig(BaseModel):
                 raise ValueError(f"unknown user_input_form type {kind!r}")
             FormField.model_validate(body)
         return form
+
+    @field_validator("conversation_variables")
+    @classmethod
+    def _variable_names_unique(cls, specs: list[ConversationVariableSpec]) -> list[ConversationVariableSpec]:
+        names = [s.name for s in specs]
+        if len(names) != len(set(names)):
+            raise ValueError("conversation_variables names must be unique")
+        return specs
 
     def form_variables(self) -> list[FormVariable]:
         out = []
