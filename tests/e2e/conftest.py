@@ -130,7 +130,7 @@ def make_database(kind: str, factory: PostgresFactory | None) -> Database:
     if kind == "sqlite":
         return Database("sqlite", None)
     if factory is None:
-        missing_service("PostgreSQL is not reachable at 127.0.0.1:5432")
+        missing_service(f"PostgreSQL is not reachable at {POSTGRES_ADMIN_URL.rsplit('@', 1)[-1]}")
     assert factory is not None
     return Database("postgres", factory.create())
 

@@ -228,11 +228,63 @@ def test_first_run_without_config_creates_a_demo_app_that_echoes(launcher: Launc
     assert answer_of(frames).endswith("You said: Streaming too?")
 
     # A second start finds the app: no new demo, no new key, the old one still works.
-    server.stop()
+    assert server.stop() == 0, server.output()
     again = launcher.new(make_database("sqlite", None), data_dir=data_dir, config=False)
     assert "first run" not in again.output() and key not in again.output()
     with again.client(key) as client:
         assert blocking_chat(client, "Still here?", "me")["answer"].endswith("You said: Still here?")
+    assert again.stop() == 0, again.output()
+
+
+def test_the_demo_app_follows_the_openai_variables_across_restarts(
+    launcher: Launcher, upstream: FakeUpstream, tmp_path: Path
+) -> None:
+    data_dir = tmp_path / "demo"
+    first = launcher.new(make_database("sqlite", None), data_dir=data_dir, config=False)
+    key_match = re.search(r"Bearer (app-[A-Za-z0-9_-]+)'", first.output())
+    assert key_match is not None, first.output()
+    key = key_match.group(1)
+    with first.client(key) as client:
+        assert blocking_chat(client, "ping", "me")["answer"].startswith("No model is configured")
+    assert first.stop() == 0, first.output()
+
+    # A model configured later (the openai SDK's variables) is picked up by the same app and key,
+    # here by two worker processes.
+    model_env = {
+        "OPENAI_BASE_URL": upstream.base_url, "OPENAI_API_KEY": "sk-demo", "OPENAI_MODEL": "fake-model",
+    }
+    second = launcher.new(
+        make_database("sqlite", None), data_dir=data_dir, config=False, workers=2, env=model_env
+    )
+    for _ in range(4):
+        with second.client(key) as client:
+            assert blocking_chat(client, "ping", "me")["answer"] == FAKE_ANSWER
+    sent = upstream.chat_requests(stream=True)
+    assert len(sent) == 4 and all(r.body["model"] == "fake-model" for r in sent)
+
+    # SIGINT stops the supervisor and both workers.
+    assert second.process is not None
+    workers = _children(second.process.pid)
+    assert len(workers) >= 2, workers  # the two workers (and multiprocessing helpers)
+    assert second.stop() == 0, second.output()
+    gone = wait_for(lambda: not any(_running(pid) for pid in workers), timeout=5)
+    assert gone, f"workers outlived the server: {[pid for pid in workers if _running(pid)]}"
+
+
+def _children(pid: int) -> list[int]:
+    """Child processes of a process this test started (Linux /proc)."""
+    path = Path(f"/proc/{pid}/task/{pid}/children")
+    if not path.exists():
+        pytest.skip("needs /proc to see worker processes")
+    return [int(child) for child in path.read_text().split()]
+
+
+def _running(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return False
+    return state != "Z"  # a zombie has exited; init reaps it in its own time
 
 
 def _keys(server: ServerProcess, *args: str) -> subprocess.CompletedProcess[str]:
