@@ -55,7 +55,9 @@ async def assert_no_conversation(client: httpx.AsyncClient, user: str) -> None:
     assert await conversation_ids(client, user) == []
 
 
-def assert_error(response: httpx.Response, status: int, code: str, message: str | None = None) -> dict[str, Any]:
+def assert_error(
+    response: httpx.Response, status: int, code: str, message: str | None = None
+) -> dict[str, Any]:
     """A JSON error body with the contract's keys, in order; ``message`` checked exactly when given."""
     assert response.status_code == status, response.text
     assert response.headers["content-type"].startswith("application/json"), response.headers

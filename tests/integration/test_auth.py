@@ -9,7 +9,14 @@ import pytest
 import yaml
 
 from difychat.server.services import keys
-from tests.integration.conftest import OTHER_APP_KEY, PLAIN_KEY, SUPPORT_KEY, RunningServer, ServerFactory, apps_file
+from tests.integration.conftest import (
+    OTHER_APP_KEY,
+    PLAIN_KEY,
+    SUPPORT_KEY,
+    RunningServer,
+    ServerFactory,
+    apps_file,
+)
 from tests.integration.helpers import assert_error, conversation_ids, database, new_conversation
 
 pytestmark = pytest.mark.anyio
@@ -34,7 +41,9 @@ def assert_unauthorized(response: httpx.Response, message: str) -> None:
     assert response.headers["www-authenticate"] == 'Bearer realm="api"'
 
 
-async def test_a_missing_header_or_one_without_a_space_is_401_with_the_header_message(server: RunningServer) -> None:
+async def test_a_missing_header_or_one_without_a_space_is_401_with_the_header_message(
+    server: RunningServer,
+) -> None:
     for authorization in [None, "", "Bearer", f"Bearer{PLAIN_KEY}", f"Bearer\t{PLAIN_KEY}"]:
         assert_unauthorized(await get_conversations(server, authorization), MISSING)
 
@@ -45,7 +54,12 @@ async def test_a_scheme_other_than_bearer_is_401_with_the_scheme_message(server:
 
 
 async def test_an_unknown_or_dataset_token_is_401_access_token_invalid(server: RunningServer) -> None:
-    for token in ["app-unknownunknownunknown0001", "ds-datasetdatasetdataset0001", PLAIN_KEY.upper(), PLAIN_KEY[:-1]]:
+    for token in [
+        "app-unknownunknownunknown0001",
+        "ds-datasetdatasetdataset0001",
+        PLAIN_KEY.upper(),
+        PLAIN_KEY[:-1],
+    ]:
         assert_unauthorized(await get_conversations(server, f"Bearer {token}"), INVALID)
 
 
@@ -59,7 +73,9 @@ async def test_the_scheme_is_case_insensitive_and_extra_spaces_are_tolerated(ser
 async def test_authentication_comes_before_everything_else_on_every_route(server: RunningServer) -> None:
     async with raw_client(server, "Bearer app-nopenopenopenopenope0001") as client:
         responses = [
-            await client.post("/chat-messages", content=b"{not json", headers={"Content-Type": "application/json"}),
+            await client.post(
+                "/chat-messages", content=b"{not json", headers={"Content-Type": "application/json"}
+            ),
             await client.post("/chat-messages/abc/stop", json={}),
             await client.get("/messages"),
             await client.post("/messages/not-a-uuid/feedbacks", json={}),
@@ -72,7 +88,9 @@ async def test_authentication_comes_before_everything_else_on_every_route(server
         assert_unauthorized(response, INVALID)
 
 
-async def test_a_key_created_at_runtime_works_at_once_and_stops_working_when_revoked(server: RunningServer) -> None:
+async def test_a_key_created_at_runtime_works_at_once_and_stops_working_when_revoked(
+    server: RunningServer,
+) -> None:
     async with database(server) as engine:
         key = await keys.create_key(engine, "Plain")
         assert key.startswith("app-") and len(key) == 28
@@ -107,7 +125,12 @@ async def test_an_app_removed_from_the_apps_file_is_403_and_a_disabled_api_is_40
     Path(first.settings.config).write_text(yaml.safe_dump(config))
     second = await make_server()
 
-    assert_error(await get_conversations(second, f"Bearer {OTHER_APP_KEY}"), 403, "forbidden", "The app no longer exists.")
+    assert_error(
+        await get_conversations(second, f"Bearer {OTHER_APP_KEY}"),
+        403,
+        "forbidden",
+        "The app no longer exists.",
+    )
     assert_error(
         await get_conversations(second, f"Bearer {SUPPORT_KEY}"),
         403,
@@ -156,7 +179,9 @@ async def test_a_wrong_method_on_an_existing_route_is_a_json_405(server: Running
     async with server.client() as client:
         for method, path in cases:
             response = await client.request(method, path)
-            assert_error(response, 405, "method_not_allowed", "The method is not allowed for the requested URL.")
+            assert_error(
+                response, 405, "method_not_allowed", "The method is not allowed for the requested URL."
+            )
 
 
 async def test_every_response_carries_the_version_and_env_headers(server: RunningServer) -> None:

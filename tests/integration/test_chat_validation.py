@@ -34,7 +34,12 @@ async def post(client: httpx.AsyncClient, body: Any) -> httpx.Response:
 
 
 async def rejected(
-    client: httpx.AsyncClient, user: str, body: dict[str, Any], status: int, code: str, message: str | None = None
+    client: httpx.AsyncClient,
+    user: str,
+    body: dict[str, Any],
+    status: int,
+    code: str,
+    message: str | None = None,
 ) -> dict[str, Any]:
     """Post ``body`` for ``user``; it must fail as told and leave no conversation behind."""
     error = assert_error(await post(client, {"user": user, **body}), status, code, message)
@@ -56,9 +61,15 @@ async def support(server: RunningServer) -> AsyncIterator[httpx.AsyncClient]:
 
 async def test_a_missing_or_empty_user_is_400_after_authentication(server: RunningServer) -> None:
     async with server.client("app-notakeynotakeynotakey0001") as bad:
-        assert_error(await post(bad, {"inputs": {}, "query": "hi"}), 401, "unauthorized", "Access token is invalid")
+        assert_error(
+            await post(bad, {"inputs": {}, "query": "hi"}), 401, "unauthorized", "Access token is invalid"
+        )
     async with server.client(PLAIN_KEY) as client:
-        for body in [{"inputs": {}, "query": "hi"}, {"inputs": {}, "query": "hi", "user": ""}, {"user": None}]:
+        for body in [
+            {"inputs": {}, "query": "hi"},
+            {"inputs": {}, "query": "hi", "user": ""},
+            {"user": None},
+        ]:
             assert_error(await post(client, body), 400, "invalid_param", "Arg user must be provided.")
         # The user check comes before the payload check.
         assert_error(await post(client, {"query": 5}), 400, "invalid_param", "Arg user must be provided.")
@@ -77,7 +88,9 @@ async def test_a_missing_query_is_a_pydantic_400_naming_the_field(plain: httpx.A
 async def test_an_empty_query_is_query_is_required(plain: httpx.AsyncClient) -> None:
     await rejected(plain, "u-empty", {"inputs": {}, "query": ""}, 400, "invalid_param", "query is required")
     # A query of NUL characters only is empty once they are removed.
-    await rejected(plain, "u-empty", {"inputs": {}, "query": "\x00\x00"}, 400, "invalid_param", "query is required")
+    await rejected(
+        plain, "u-empty", {"inputs": {}, "query": "\x00\x00"}, 400, "invalid_param", "query is required"
+    )
 
 
 async def test_a_query_that_is_not_a_string_is_rejected_without_coercion(plain: httpx.AsyncClient) -> None:
@@ -121,7 +134,9 @@ async def test_an_empty_conversation_id_starts_a_new_conversation(plain: httpx.A
     )
 
 
-async def test_an_unknown_or_foreign_conversation_is_404_and_leaves_it_untouched(server: RunningServer) -> None:
+async def test_an_unknown_or_foreign_conversation_is_404_and_leaves_it_untouched(
+    server: RunningServer,
+) -> None:
     async with server.client(PLAIN_KEY) as plain, server.client(OTHER_APP_KEY) as other:
         owned = await new_conversation(plain, "owner")
         before = (await list_conversations(plain, "owner"))["data"]
@@ -143,7 +158,9 @@ async def test_an_unknown_or_foreign_conversation_is_404_and_leaves_it_untouched
 
 async def test_malformed_json_and_an_empty_json_body_are_400_bad_request(plain: httpx.AsyncClient) -> None:
     for content in [b"{not json", b'{"user": "u-json", "query": "hi"', b"", b"   "]:
-        response = await plain.post("/chat-messages", content=content, headers={"Content-Type": "application/json"})
+        response = await plain.post(
+            "/chat-messages", content=content, headers={"Content-Type": "application/json"}
+        )
         assert_error(response, 400, "bad_request", BAD_REQUEST)
     await assert_no_conversation(plain, "u-json")
 
@@ -164,7 +181,9 @@ async def test_a_non_json_content_type_is_415(plain: httpx.AsyncClient) -> None:
 
 async def test_a_json_body_that_is_not_an_object_is_400_never_500(plain: httpx.AsyncClient) -> None:
     for content in [b"null", b"[]", b'[{"user": "u"}]', b'"hi"', b"42", b"true"]:
-        response = await plain.post("/chat-messages", content=content, headers={"Content-Type": "application/json"})
+        response = await plain.post(
+            "/chat-messages", content=content, headers={"Content-Type": "application/json"}
+        )
         assert response.status_code == 400, (content, response.text)
         assert response.json()["status"] == 400
 
@@ -184,7 +203,9 @@ async def test_a_body_over_the_limit_is_413_declared_or_chunked(make_server: Ser
                 yield b"y" * 100
             yield b'"}'
 
-        response = await client.post("/chat-messages", content=chunks(), headers={"Content-Type": "application/json"})
+        response = await client.post(
+            "/chat-messages", content=chunks(), headers={"Content-Type": "application/json"}
+        )
         assert response.status_code == 413, response.text
         await assert_no_conversation(client, "u-big")
         # Under the limit still works.
@@ -210,7 +231,8 @@ async def test_lenient_fields_are_accepted(plain: httpx.AsyncClient) -> None:
     assert response.json()["answer"] == FAKE_ANSWER
 
 
-# -- inputs against the Support Bot form: name (text, max 48), company (select, required), age (number), vip (checkbox)
+# -- inputs against the Support Bot form:
+#    name (text, max 48), company (select, required), age (number), vip (checkbox)
 
 
 async def test_a_missing_or_null_required_select_is_rejected(support: httpx.AsyncClient) -> None:
@@ -225,16 +247,28 @@ async def test_a_select_value_outside_its_options_lists_them(support: httpx.Asyn
         await rejected(support, "u-form", body, 400, "invalid_param", COMPANY_OPTIONS)
     body = {"query": "hi", "inputs": {"company": 3}}
     await rejected(
-        support, "u-form", body, 400, "invalid_param", "(type 'select') company in input form must be a string"
+        support,
+        "u-form",
+        body,
+        400,
+        "invalid_param",
+        "(type 'select') company in input form must be a string",
     )
 
 
 async def test_text_inputs_are_strings_of_at_most_max_length(support: httpx.AsyncClient) -> None:
     body = {"query": "hi", "inputs": {"company": "Acme", "name": "n" * 49}}
-    await rejected(support, "u-text", body, 400, "invalid_param", "name in input form must be less than 48 characters")
+    await rejected(
+        support, "u-text", body, 400, "invalid_param", "name in input form must be less than 48 characters"
+    )
     body = {"query": "hi", "inputs": {"company": "Acme", "name": 5}}
     await rejected(
-        support, "u-text", body, 400, "invalid_param", "(type 'text-input') name in input form must be a string"
+        support,
+        "u-text",
+        body,
+        400,
+        "invalid_param",
+        "(type 'text-input') name in input form must be a string",
     )
     # Exactly the limit is allowed, counted in characters, not bytes.
     name = "é" * 48
@@ -264,7 +298,14 @@ async def test_number_inputs_are_coerced_from_strings(support: httpx.AsyncClient
 
 
 async def test_checkbox_words_and_zero_one_become_booleans(support: httpx.AsyncClient) -> None:
-    cases: list[tuple[Any, Any]] = [("yes", True), ("OFF", False), (" true ", True), (1, True), (0, False), (True, True)]
+    cases: list[tuple[Any, Any]] = [
+        ("yes", True),
+        ("OFF", False),
+        (" true ", True),
+        (1, True),
+        (0, False),
+        (True, True),
+    ]
     for sent, stored in cases:
         user = f"u-vip-{sent!r}"
         await new_conversation(support, user, inputs={"company": "Globex", "vip": sent})
@@ -302,10 +343,14 @@ async def test_a_follow_up_turn_validates_its_own_inputs(support: httpx.AsyncCli
 async def test_number_strings_that_are_not_finite_numbers_are_rejected(support: httpx.AsyncClient) -> None:
     for sent in ["nan", "NaN", "inf", "-Infinity", "1e999", "9" * 400]:
         body = {"query": "hi", "inputs": {"company": "Acme", "age": sent}}
-        await rejected(support, "u-nan", body, 400, "invalid_param", "age in input form must be a valid number")
+        await rejected(
+            support, "u-nan", body, 400, "invalid_param", "age in input form must be a valid number"
+        )
 
 
-async def test_a_number_string_beyond_64_bits_is_stored_and_listed_as_a_float(support: httpx.AsyncClient) -> None:
+async def test_a_number_string_beyond_64_bits_is_stored_and_listed_as_a_float(
+    support: httpx.AsyncClient,
+) -> None:
     huge = "1" + "0" * 30
     conversation_id = await new_conversation(support, "u-huge", inputs={"company": "Acme", "age": huge})
     [conversation] = (await list_conversations(support, "u-huge"))["data"]

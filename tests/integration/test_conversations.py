@@ -37,7 +37,9 @@ async def plain(server: RunningServer) -> AsyncIterator[httpx.AsyncClient]:
         yield client
 
 
-async def walk(client: httpx.AsyncClient, user: str, *, limit: int, sort_by: str | None = None) -> list[list[str]]:
+async def walk(
+    client: httpx.AsyncClient, user: str, *, limit: int, sort_by: str | None = None
+) -> list[list[str]]:
     """Every page of the user's conversations, following ``last_id`` until ``has_more`` is false."""
     pages: list[list[str]] = []
     last_id: str | None = None
@@ -63,9 +65,13 @@ async def walk(client: httpx.AsyncClient, user: str, *, limit: int, sort_by: str
 # -- listing
 
 
-async def test_the_list_items_have_the_contract_keys_types_and_filled_introduction(server: RunningServer) -> None:
+async def test_the_list_items_have_the_contract_keys_types_and_filled_introduction(
+    server: RunningServer,
+) -> None:
     async with server.client(SUPPORT_KEY) as client:
-        answer = await chat(client, "ann", inputs={"company": "Acme", "name": "Ann"}, auto_generate_name=False)
+        answer = await chat(
+            client, "ann", inputs={"company": "Acme", "name": "Ann"}, auto_generate_name=False
+        )
         response = await client.get("/conversations", params={"user": "ann"})
     assert response.status_code == 200
     assert response.headers["content-type"] == "application/json; charset=utf-8"
@@ -85,7 +91,9 @@ async def test_the_list_items_have_the_contract_keys_types_and_filled_introducti
     assert item["updated_at"] >= item["created_at"]
 
 
-async def test_all_four_sort_orders_and_the_default_most_recently_updated_first(plain: httpx.AsyncClient) -> None:
+async def test_all_four_sort_orders_and_the_default_most_recently_updated_first(
+    plain: httpx.AsyncClient,
+) -> None:
     a = await new_conversation(plain, "sorter", "first")
     b = await new_conversation(plain, "sorter", "second")
     c = await new_conversation(plain, "sorter", "third")
@@ -118,7 +126,9 @@ async def test_bad_sort_by_and_limit_values_are_400(plain: httpx.AsyncClient) ->
         {"last_id": "not-a-uuid"},
     ]
     for params in bad:
-        assert_error(await plain.get("/conversations", params={"user": "bounds", **params}), 400, "invalid_param")
+        assert_error(
+            await plain.get("/conversations", params={"user": "bounds", **params}), 400, "invalid_param"
+        )
     for limit in (1, 100):
         response = await plain.get("/conversations", params={"user": "bounds", "limit": limit})
         assert response.status_code == 200 and response.json()["limit"] == limit
@@ -139,13 +149,17 @@ async def test_keyset_pages_visit_every_conversation_exactly_once(plain: httpx.A
     assert pages == [list(reversed(created))]
 
 
-async def test_keyset_pages_never_skip_or_repeat_conversations_with_tied_timestamps(server: RunningServer) -> None:
+async def test_keyset_pages_never_skip_or_repeat_conversations_with_tied_timestamps(
+    server: RunningServer,
+) -> None:
     async with server.client(PLAIN_KEY) as plain:
         created = [await new_conversation(plain, "ties", f"q{i}") for i in range(7)]
         tied = datetime(2025, 1, 2, 3, 4, 5)
         async with database(server) as engine, engine.begin() as conn:
             await conn.execute(
-                sa.update(conversations).where(conversations.c.id.in_(created)).values(created_at=tied, updated_at=tied)
+                sa.update(conversations)
+                .where(conversations.c.id.in_(created))
+                .values(created_at=tied, updated_at=tied)
             )
         for sort_by in ("-updated_at", "updated_at", "created_at", "-created_at"):
             for limit in (1, 2, 3):
@@ -172,9 +186,11 @@ async def test_an_unknown_or_foreign_last_id_is_404(server: RunningServer) -> No
         assert response.status_code == 200 and len(response.json()["data"]) == 1
 
 
-async def test_unknown_query_params_and_a_json_content_type_on_get_are_tolerated(plain: httpx.AsyncClient) -> None:
+async def test_unknown_query_params_and_a_json_content_type_on_get_are_tolerated(
+    plain: httpx.AsyncClient,
+) -> None:
     conversation_id = await new_conversation(plain, "sdk-user")
-    params = {"user": "sdk-user", "pinned": "True", "first_id": "", "limit": 20}
+    params = {"user": "sdk-user", "pinned": "True", "first_id": "", "limit": "20"}
     response = await plain.get("/conversations", params=params, headers={"Content-Type": "application/json"})
     assert response.status_code == 200, response.text
     assert [c["id"] for c in response.json()["data"]] == [conversation_id]
@@ -200,12 +216,14 @@ async def test_duplicate_content_type_and_accept_headers_are_tolerated(server: R
         )
         assert response.status_code == 200, response.text
         conversation_id = response.json()["conversation_id"]
-        response = await client.get("/conversations", params={"user": "java", "sort_by": "-updated_at", "limit": 20},
-                                    headers=headers)
+        response = await client.get(
+            "/conversations", params={"user": "java", "sort_by": "-updated_at", "limit": 20}, headers=headers
+        )
         assert response.status_code == 200, response.text
         assert [c["id"] for c in response.json()["data"]] == [conversation_id]
-        response = await client.request("DELETE", f"/conversations/{conversation_id}", content=b'{"user": "java"}',
-                                        headers=headers)
+        response = await client.request(
+            "DELETE", f"/conversations/{conversation_id}", content=b'{"user": "java"}', headers=headers
+        )
         assert response.status_code == 204, response.text
 
 
@@ -255,7 +273,9 @@ async def test_a_background_title_replaces_the_name_only_when_auto_generate_name
     server: RunningServer,
 ) -> None:
     async with server.client(PLAIN_KEY) as plain:
-        titled = await new_conversation(plain, "titles", "please name this conversation", auto_generate_name=True)
+        titled = await new_conversation(
+            plain, "titles", "please name this conversation", auto_generate_name=True
+        )
         kept = await new_conversation(plain, "titles", "please keep this long name", auto_generate_name=False)
 
         async def names() -> dict[str, str]:
@@ -308,16 +328,24 @@ async def test_a_manual_rename_returns_the_conversation_object(plain: httpx.Asyn
 
 async def test_a_rename_without_a_name_is_400(plain: httpx.AsyncClient) -> None:
     conversation_id = await new_conversation(plain, "renamer", "kept name")
-    for body in [{"name": "", "user": "renamer"}, {"name": "   ", "user": "renamer"}, {"user": "renamer"},
-                 {"name": None, "auto_generate": False, "user": "renamer"}]:
-        error = assert_error(await plain.post(f"/conversations/{conversation_id}/name", json=body), 400, "invalid_param")
+    for body in [
+        {"name": "", "user": "renamer"},
+        {"name": "   ", "user": "renamer"},
+        {"user": "renamer"},
+        {"name": None, "auto_generate": False, "user": "renamer"},
+    ]:
+        error = assert_error(
+            await plain.post(f"/conversations/{conversation_id}/name", json=body), 400, "invalid_param"
+        )
         assert "name is required" in error["message"]
     [item] = (await list_conversations(plain, "renamer"))["data"]
     assert item["name"] == "kept name"
 
 
 async def test_an_auto_generated_rename_asks_the_model_for_a_title(plain: httpx.AsyncClient) -> None:
-    conversation_id = await new_conversation(plain, "auto", "what is the weather in Paris", auto_generate_name=False)
+    conversation_id = await new_conversation(
+        plain, "auto", "what is the weather in Paris", auto_generate_name=False
+    )
     response = await plain.post(
         f"/conversations/{conversation_id}/name", json={"auto_generate": True, "user": "auto"}
     )
@@ -336,13 +364,17 @@ async def test_a_failed_auto_generated_rename_keeps_the_old_name(server: Running
     async with server.client(PLAIN_KEY) as plain:
         conversation_id = await new_conversation(plain, "auto", "keep me", auto_generate_name=False)
         server.upstream.behaviour.status = 500
-        response = await plain.post(f"/conversations/{conversation_id}/name", json={"auto_generate": True, "user": "auto"})
+        response = await plain.post(
+            f"/conversations/{conversation_id}/name", json={"auto_generate": True, "user": "auto"}
+        )
         assert response.status_code == 200, response.text
         assert response.json()["name"] == "keep me"
         assert list(response.json()) == CONVERSATION_KEYS
 
 
-async def test_renaming_a_foreign_unknown_or_malformed_conversation_is_a_json_404(server: RunningServer) -> None:
+async def test_renaming_a_foreign_unknown_or_malformed_conversation_is_a_json_404(
+    server: RunningServer,
+) -> None:
     async with server.client(PLAIN_KEY) as plain, server.client(OTHER_APP_KEY) as other:
         theirs = await new_conversation(plain, "owner", "owner's name")
         other_app = await new_conversation(other, "intruder")
@@ -351,7 +383,12 @@ async def test_renaming_a_foreign_unknown_or_malformed_conversation_is_a_json_40
                 response = await plain.post(f"/conversations/{path_id}/name", json=body)
                 assert_error(response, 404, "not_found", NOT_EXISTS)
         # Without user, the default user does not own it either.
-        assert_error(await plain.post(f"/conversations/{theirs}/name", json={"name": "x"}), 404, "not_found", NOT_EXISTS)
+        assert_error(
+            await plain.post(f"/conversations/{theirs}/name", json={"name": "x"}),
+            404,
+            "not_found",
+            NOT_EXISTS,
+        )
         assert (await list_conversations(plain, "owner"))["data"][0]["name"] == "owner's name"
 
 
@@ -363,7 +400,9 @@ async def test_delete_is_204_with_an_empty_body_and_then_404(plain: httpx.AsyncC
     survivor = await new_conversation(plain, "deleter", "survivor")
     history = await plain.get("/messages", params={"conversation_id": doomed, "user": "deleter"})
     [message] = history.json()["data"]
-    response = await plain.post(f"/messages/{message['id']}/feedbacks", json={"rating": "like", "user": "deleter"})
+    response = await plain.post(
+        f"/messages/{message['id']}/feedbacks", json={"rating": "like", "user": "deleter"}
+    )
     assert response.status_code == 200
 
     response = await plain.request("DELETE", f"/conversations/{doomed}", json={"user": "deleter"})
@@ -376,7 +415,9 @@ async def test_delete_is_204_with_an_empty_body_and_then_404(plain: httpx.AsyncC
     # Its messages are gone with it.
     response = await plain.get("/messages", params={"conversation_id": doomed, "user": "deleter"})
     assert_error(response, 404, "not_found", NOT_EXISTS)
-    response = await plain.post(f"/messages/{message['id']}/feedbacks", json={"rating": "like", "user": "deleter"})
+    response = await plain.post(
+        f"/messages/{message['id']}/feedbacks", json={"rating": "like", "user": "deleter"}
+    )
     assert_error(response, 404, "not_found", "Message Not Exists.")
     assert (await plain.get("/app/feedbacks")).json() == {"data": []}
     # A follow-up turn cannot revive it.
@@ -407,7 +448,9 @@ async def test_delete_with_an_empty_body_acts_for_the_default_user(plain: httpx.
     defaults = await new_conversation(plain, "DEFAULT-USER")
     json_header = {"Content-Type": "application/json"}
     # An empty body with a JSON content type (what the SDKs send) is not a parse error.
-    assert_error(await plain.delete(f"/conversations/{alices}", headers=json_header), 404, "not_found", NOT_EXISTS)
+    assert_error(
+        await plain.delete(f"/conversations/{alices}", headers=json_header), 404, "not_found", NOT_EXISTS
+    )
     response = await plain.delete(f"/conversations/{defaults}", headers=json_header)
     assert response.status_code == 204 and response.content == b""
     assert await conversation_ids(plain, "alice") == [alices]
@@ -417,11 +460,17 @@ async def test_delete_with_an_empty_body_acts_for_the_default_user(plain: httpx.
 async def test_delete_with_a_non_json_or_broken_body_is_rejected(plain: httpx.AsyncClient) -> None:
     conversation_id = await new_conversation(plain, "alice")
     response = await plain.request(
-        "DELETE", f"/conversations/{conversation_id}", content=b'{"user": "alice"}', headers={"Content-Type": "text/plain"}
+        "DELETE",
+        f"/conversations/{conversation_id}",
+        content=b'{"user": "alice"}',
+        headers={"Content-Type": "text/plain"},
     )
     assert_error(response, 415, "unsupported_media_type")
     response = await plain.request(
-        "DELETE", f"/conversations/{conversation_id}", content=b'{"user": ', headers={"Content-Type": "application/json"}
+        "DELETE",
+        f"/conversations/{conversation_id}",
+        content=b'{"user": ',
+        headers={"Content-Type": "application/json"},
     )
     assert_error(response, 400, "bad_request")
     assert await conversation_ids(plain, "alice") == [conversation_id]

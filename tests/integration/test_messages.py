@@ -27,12 +27,32 @@ from tests.integration.helpers import (
 pytestmark = pytest.mark.anyio
 
 MESSAGE_KEYS = [
-    "id", "conversation_id", "parent_message_id", "inputs", "query", "answer", "feedback",
-    "retriever_resources", "created_at", "agent_thoughts", "message_files", "status", "error",
+    "id",
+    "conversation_id",
+    "parent_message_id",
+    "inputs",
+    "query",
+    "answer",
+    "feedback",
+    "retriever_resources",
+    "created_at",
+    "agent_thoughts",
+    "message_files",
+    "status",
+    "error",
 ]
 FEEDBACK_KEYS = [
-    "id", "app_id", "conversation_id", "message_id", "rating", "content", "from_source",
-    "from_end_user_id", "from_account_id", "created_at", "updated_at",
+    "id",
+    "app_id",
+    "conversation_id",
+    "message_id",
+    "rating",
+    "content",
+    "from_source",
+    "from_end_user_id",
+    "from_account_id",
+    "created_at",
+    "updated_at",
 ]
 ISO_NAIVE = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,6})?$")
 NOT_EXISTS = "Message Not Exists."
@@ -54,7 +74,9 @@ async def conversation_with(client: httpx.AsyncClient, user: str, count: int) ->
     return conversation_id, ids
 
 
-async def history(client: httpx.AsyncClient, user: str | None, conversation_id: str, **params: Any) -> dict[str, Any]:
+async def history(
+    client: httpx.AsyncClient, user: str | None, conversation_id: str, **params: Any
+) -> dict[str, Any]:
     query = {"conversation_id": conversation_id, **params}
     if user is not None:
         query["user"] = user
@@ -64,7 +86,9 @@ async def history(client: httpx.AsyncClient, user: str | None, conversation_id: 
     return body
 
 
-async def walk_back(client: httpx.AsyncClient, user: str, conversation_id: str, limit: int) -> list[list[str]]:
+async def walk_back(
+    client: httpx.AsyncClient, user: str, conversation_id: str, limit: int
+) -> list[list[str]]:
     """Pages from the newest back, following ``first_id`` = the oldest message of the previous page."""
     pages: list[list[str]] = []
     first_id: str | None = None
@@ -104,7 +128,9 @@ async def test_conversation_id_is_required_and_must_be_a_uuid(plain: httpx.Async
         response = await plain.get("/messages", params={"user": "alice", "conversation_id": bad})
         assert_error(response, 400, "invalid_param")
     for bad_limit in (0, 101, "x"):
-        response = await plain.get("/messages", params={"user": "alice", "conversation_id": random_id(), "limit": bad_limit})
+        response = await plain.get(
+            "/messages", params={"user": "alice", "conversation_id": random_id(), "limit": bad_limit}
+        )
         assert_error(response, 400, "invalid_param")
 
 
@@ -120,8 +146,13 @@ async def test_a_foreign_or_unknown_conversation_is_404(server: RunningServer) -
     async with server.client(PLAIN_KEY) as plain, server.client(OTHER_APP_KEY) as other:
         theirs = await new_conversation(plain, "owner")
         other_app = await new_conversation(other, "intruder")
-        for user, conversation_id in (("intruder", theirs), ("intruder", other_app), ("owner", random_id()),
-                                      (None, theirs), ("never-seen", theirs)):
+        for user, conversation_id in (
+            ("intruder", theirs),
+            ("intruder", other_app),
+            ("owner", random_id()),
+            (None, theirs),
+            ("never-seen", theirs),
+        ):
             params = {"conversation_id": conversation_id}
             if user is not None:
                 params["user"] = user
@@ -219,7 +250,9 @@ async def test_like_then_dislike_then_revoke_with_null_or_absent_rating(plain: h
     assert await rating_of(plain, "alice", conversation_id, first) == {"rating": "like"}
     assert await rating_of(plain, "alice", conversation_id, second) is None
 
-    assert (await feedback(plain, first, rating="dislike", user="alice", content="too short")).status_code == 200
+    assert (
+        await feedback(plain, first, rating="dislike", user="alice", content="too short")
+    ).status_code == 200
     assert await rating_of(plain, "alice", conversation_id, first) == {"rating": "dislike"}
 
     assert (await feedback(plain, first, rating=None, user="alice")).status_code == 200
@@ -246,7 +279,9 @@ async def test_a_bad_rating_or_content_or_missing_user_is_400(plain: httpx.Async
     conversation_id, [message_id] = await conversation_with(plain, "alice", 1)
     for rating in ("love", "LIKE", "", 1, True):
         assert_error(await feedback(plain, message_id, rating=rating, user="alice"), 400, "invalid_param")
-    assert_error(await feedback(plain, message_id, rating="like", content=5, user="alice"), 400, "invalid_param")
+    assert_error(
+        await feedback(plain, message_id, rating="like", content=5, user="alice"), 400, "invalid_param"
+    )
     response = await feedback(plain, message_id, rating="like")
     assert_error(response, 400, "invalid_param", "Arg user must be provided.")
     assert await rating_of(plain, "alice", conversation_id, message_id) is None
@@ -260,7 +295,9 @@ async def test_feedback_on_a_foreign_unknown_or_malformed_message_is_404(server:
             response = await feedback(plain, message_id, rating="like", user="intruder")
             assert_error(response, 404, "not_found", NOT_EXISTS)
         # The owner of a message of another app, asking through this app, is another user.
-        assert_error(await feedback(plain, other_app, rating="like", user="owner"), 404, "not_found", NOT_EXISTS)
+        assert_error(
+            await feedback(plain, other_app, rating="like", user="owner"), 404, "not_found", NOT_EXISTS
+        )
         assert await rating_of(plain, "owner", conversation_id, theirs) is None
         assert (await plain.get("/app/feedbacks")).json() == {"data": []}
 
