@@ -9,6 +9,7 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
 import aiohttp
+from sqlalchemy.ext.asyncio import AsyncEngine
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.middleware.cors import CORSMiddleware
@@ -18,12 +19,16 @@ from difychat.server.api.errors import HANDLERS
 from difychat.server.api.middleware import VersionHeaders
 from difychat.server.api.routes import build_routes
 from difychat.server.domain.apps import AppConfig
+from difychat.server.files.remote import AddressPolicy, RemoteFetcher
+from difychat.server.files.signing import UrlSigner
+from difychat.server.files.storage import LocalFileStorage
 from difychat.server.generation.registry import GenerationRegistry
 from difychat.server.generation.relay import DatabaseStopRelay, LocalStopRelay, RedisStopRelay, StopRelay
 from difychat.server.services.apps import DemoApp, demo_config, ensure_demo_app, load_catalog, sync_apps
 from difychat.server.services.auth import Authenticator, EndUsers
 from difychat.server.services.chat import ChatService
 from difychat.server.services.conversations import ConversationService
+from difychat.server.services.files import AttachmentLimits, FileService, UploadLimits
 from difychat.server.services.messages import MessageService
 from difychat.server.services.models import ModelCatalog
 from difychat.server.services.stops import StopService
@@ -61,6 +66,34 @@ async def bootstrap(settings: Settings) -> BootstrapResult:
     return BootstrapResult(demo, apps)
 
 
+def _remote_fetcher(settings: Settings) -> RemoteFetcher:
+    allow = [entry for entry in settings.remote_fetch_allow.split(",") if entry.strip()]
+    return RemoteFetcher(
+        AddressPolicy(allow), max_bytes=settings.remote_fetch_max_bytes, timeout=settings.remote_fetch_timeout
+    )
+
+
+def _file_service(settings: Settings, engine: AsyncEngine, fetcher: RemoteFetcher) -> FileService:
+    blacklist = frozenset(
+        e.strip().lower().lstrip(".") for e in settings.upload_file_extension_blacklist.split(",") if e.strip()
+    )
+    limits = UploadLimits(
+        image=settings.upload_image_file_size_limit,
+        video=settings.upload_video_file_size_limit,
+        audio=settings.upload_audio_file_size_limit,
+        other=settings.upload_file_size_limit,
+        blacklist=blacklist,
+    )
+    attachment_limits = AttachmentLimits(
+        document_chars=settings.document_max_chars,
+        image_bytes=settings.upload_image_file_size_limit,
+        document_bytes=max(settings.upload_file_size_limit, settings.remote_fetch_max_bytes),
+    )
+    signer = UrlSigner(settings.resolved_secret_key(), settings.files_url, settings.files_access_timeout)
+    storage = LocalFileStorage(settings.data_dir / "files")
+    return FileService(engine, storage, signer, fetcher, limits=limits, attachment_limits=attachment_limits)
+
+
 def create_app(settings: Settings | None = None) -> Starlette:
     settings = settings or Settings()
 
@@ -92,6 +125,8 @@ def create_app(settings: Settings | None = None) -> Starlette:
         await relay.start()
         catalog = await load_catalog(engine, live)
         models = ModelCatalog(engine, http)
+        fetcher = _remote_fetcher(settings)
+        files = _file_service(settings, engine, fetcher)
         app.state.services = Services(
             authenticator=Authenticator(engine, catalog),
             end_users=EndUsers(engine),
@@ -99,6 +134,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
             stops=StopService(engine, registry, relay),
             conversations=ConversationService(engine, models),
             messages=MessageService(engine),
+            files=files,
             ping_interval=settings.ping_interval,
             max_json_body_bytes=settings.max_json_body_bytes,
             dify_version=settings.dify_version,
@@ -108,6 +144,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
         finally:
             await registry.drain(timeout=10)
             await relay.close()
+            await fetcher.close()
             await http.close()
             await engine.dispose()
 

@@ -43,6 +43,21 @@ class Settings(BaseSettings):
     dify_version: str = "1.12.1"
     deploy_env: str = "PRODUCTION"
     log_level: str = "info"
+    # Upload size limits per extension class (bytes), and extensions refused outright (comma list).
+    upload_image_file_size_limit: int = Field(default=10 * 1024 * 1024, gt=0)
+    upload_video_file_size_limit: int = Field(default=100 * 1024 * 1024, gt=0)
+    upload_audio_file_size_limit: int = Field(default=50 * 1024 * 1024, gt=0)
+    upload_file_size_limit: int = Field(default=15 * 1024 * 1024, gt=0)
+    upload_file_extension_blacklist: str = ""
+    # Signed file URLs stay valid this long (seconds).
+    files_access_timeout: int = Field(default=300, gt=0)
+    # Remote files (chat `remote_url`): private, loopback and other non-public addresses are refused
+    # unless listed here (comma list of CIDRs or host names).
+    remote_fetch_allow: str = ""
+    remote_fetch_max_bytes: int = Field(default=15 * 1024 * 1024, gt=0)
+    remote_fetch_timeout: float = Field(default=30.0, gt=0)
+    # Text taken from one attached document for the prompt (characters).
+    document_max_chars: int = Field(default=100_000, gt=0)
     # Set by `difychat serve` for its workers once it has migrated and synced the apps itself.
     bootstrapped: bool = False
 

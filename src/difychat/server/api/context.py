@@ -10,6 +10,7 @@ from difychat.server.domain.apps import App
 from difychat.server.services.auth import Authenticator, EndUsers
 from difychat.server.services.chat import ChatService
 from difychat.server.services.conversations import ConversationService
+from difychat.server.services.files import FileService
 from difychat.server.services.messages import MessageService
 from difychat.server.services.stops import StopService
 
@@ -22,6 +23,7 @@ class Services:
     stops: StopService
     conversations: ConversationService
     messages: MessageService
+    files: FileService
     ping_interval: float
     max_json_body_bytes: int
     dify_version: str

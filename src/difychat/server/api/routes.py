@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from starlette.routing import BaseRoute, Mount, Route
 
-from difychat.server.api import chat, conversations, index, messages
+from difychat.server.api import chat, conversations, files, index, messages
 
 
 def build_routes() -> list[BaseRoute]:
@@ -15,11 +15,14 @@ def build_routes() -> list[BaseRoute]:
         Route("/messages", messages.list_messages, methods=["GET"]),
         Route("/messages/{message_id}/feedbacks", messages.create_feedback, methods=["POST"]),
         Route("/app/feedbacks", messages.list_app_feedbacks, methods=["GET"]),
+        Route("/files/upload", files.upload_file, methods=["POST"]),
+        Route("/files/{file_id}/preview", files.preview_file, methods=["GET"]),
         Route("/conversations", conversations.list_conversations, methods=["GET"]),
         Route("/conversations/{conversation_id}", conversations.delete_conversation, methods=["DELETE"]),
         Route("/conversations/{conversation_id}/name", conversations.rename_conversation, methods=["POST"]),
     ]
     return [
         Route("/health", index.health, methods=["GET"]),
+        Route("/files/{file_id}/file-preview", files.signed_file, methods=["GET"]),
         Mount("/v1", routes=v1),
     ]

@@ -150,3 +150,40 @@ stop_requests = sa.Table(
     sa.Column("task_id", Id, nullable=False),
     sa.Column("created_at", sa.DateTime(), nullable=False),
 )
+
+upload_files = sa.Table(
+    "upload_files",
+    metadata,
+    sa.Column("id", Id, primary_key=True),
+    sa.Column("app_id", Id, sa.ForeignKey("apps.id", ondelete="CASCADE"), nullable=False),
+    sa.Column("end_user_id", Id, sa.ForeignKey("end_users.id", ondelete="CASCADE"), nullable=False),
+    sa.Column("name", sa.Text(), nullable=False),
+    sa.Column("size", sa.BigInteger(), nullable=False),
+    sa.Column("extension", sa.Text(), nullable=False),
+    sa.Column("mime_type", sa.String(255), nullable=False),
+    sa.Column("storage_key", sa.String(512), nullable=False),
+    # SHA-256 of the content, hex.
+    sa.Column("hash", sa.String(64), nullable=False),
+    sa.Column("created_at", sa.DateTime(), nullable=False),
+)
+
+# Files attached to a message: user uploads ("local_file") or links ("remote_url").
+message_files = sa.Table(
+    "message_files",
+    metadata,
+    sa.Column("id", Id, primary_key=True),
+    sa.Column("message_id", Id, sa.ForeignKey("messages.id", ondelete="CASCADE"), nullable=False),
+    sa.Column("app_id", Id, sa.ForeignKey("apps.id", ondelete="CASCADE"), nullable=False),
+    sa.Column("type", sa.String(16), nullable=False),
+    sa.Column("transfer_method", sa.String(16), nullable=False),
+    sa.Column("url", sa.Text(), nullable=True),
+    sa.Column("upload_file_id", Id, nullable=True),
+    sa.Column("filename", sa.Text(), nullable=False),
+    sa.Column("mime_type", sa.String(255), nullable=False),
+    sa.Column("size", sa.BigInteger(), nullable=False),
+    sa.Column("belongs_to", sa.String(16), nullable=False),
+    sa.Column("position", sa.Integer(), nullable=False),
+    sa.Column("created_at", sa.DateTime(), nullable=False),
+    sa.Index(None, "message_id", "position"),
+    sa.Index(None, "upload_file_id"),
+)

@@ -1,0 +1,135 @@
+"""POST /files/upload, GET /files/{id}/preview, and the signed URL route outside /v1."""
+
+from __future__ import annotations
+
+import contextlib
+import uuid
+from typing import Any
+from urllib.parse import quote
+
+from starlette.requests import Request
+from starlette.responses import Response, StreamingResponse
+
+from difychat.server.api.context import authenticate, services
+from difychat.server.api.responses import JSON
+from difychat.server.api.multipart import MultipartReader
+from difychat.server.api.serializers import seconds
+from difychat.server.errors import InvalidParam
+from difychat.server.services.files import (
+    WORKSPACE_ID,
+    FileBody,
+    FileNotFound,
+    NoFileUploaded,
+    TooManyFiles,
+    UploadName,
+    is_html,
+    is_streamable,
+)
+from difychat.server.store.common import Record
+
+_TRUE = {"true", "1", "yes", "on", "y", "t"}
+_FALSE = {"false", "0", "no", "off", "n", "f", ""}
+
+
+async def upload_file(request: Request) -> Response:
+    svc, app = await authenticate(request)
+    files = svc.files
+    try:
+        reader = MultipartReader(request.headers.get("content-type", ""), request.stream().__aiter__())
+    except ValueError:
+        raise NoFileUploaded() from None
+    user: str | None = None
+    file_fields: set[str] = set()
+    stored: tuple[str, str, int, str] | None = None
+    name: UploadName | None = None
+    try:
+        while (part := await reader.next_part()) is not None:
+            if part.filename is None:
+                if part.name == "user" and user is None:
+                    user = (await reader.read_field(4096)).decode("utf-8", "replace")
+                continue
+            file_fields.add(part.name)
+            if "file" in file_fields and len(file_fields) > 1:
+                raise TooManyFiles()
+            if part.name == "file" and stored is None:
+                name = files.check_name(part.filename, part.content_type)
+                stored = await files.store(name, reader.data())
+        if stored is None or name is None:
+            raise NoFileUploaded()
+        end_user_id = await svc.end_users.resolve(app, user or None, required=False)
+        row = await files.record(app, end_user_id, *stored, name)
+    except BaseException:
+        if stored is not None:
+            with contextlib.suppress(Exception):
+                await files.discard(stored[1])
+        raise
+    return JSON(_upload(row, files.signer.preview_url(str(row.id))), status_code=201)
+
+
+def _upload(row: Record, source_url: str) -> dict[str, Any]:
+    return {
+        "id": str(row.id),
+        "name": row.name,
+        "size": int(row.size),
+        "extension": row.extension,
+        "mime_type": row.mime_type,
+        "created_by": str(row.end_user_id),
+        "created_at": seconds(row.created_at),
+        "preview_url": None,
+        "source_url": source_url,
+        "original_url": None,
+        "user_id": None,
+        "tenant_id": WORKSPACE_ID,
+        "conversation_id": None,
+        "file_key": None,
+    }
+
+
+def _as_attachment(request: Request) -> bool:
+    value = request.query_params.get("as_attachment", "false").strip().lower()
+    if value in _TRUE:
+        return True
+    if value in _FALSE:
+        return False
+    raise InvalidParam("as_attachment must be a boolean")
+
+
+def file_response(body: FileBody, as_attachment: bool) -> Response:
+    headers = {"Cache-Control": "public, max-age=3600"}
+    media_type = body.mime_type or "application/octet-stream"
+    if body.size > 0:
+        headers["Content-Length"] = str(body.size)
+    if is_streamable(body.mime_type):
+        headers["Accept-Ranges"] = "bytes"
+    html = is_html(body.name, body.mime_type)
+    if as_attachment or html:
+        headers["Content-Disposition"] = f"attachment; filename*=UTF-8''{quote(body.name, safe='')}"
+        media_type = "application/octet-stream"
+    if html:
+        headers["X-Content-Type-Options"] = "nosniff"
+    headers["Content-Type"] = media_type
+    return StreamingResponse(body.chunks, headers=headers)
+
+
+async def preview_file(request: Request) -> Response:
+    svc, app = await authenticate(request)
+    try:
+        file_id = str(uuid.UUID(request.path_params["file_id"]))
+    except ValueError:
+        raise FileNotFound("File not found in message context") from None
+    as_attachment = _as_attachment(request)
+    return file_response(await svc.files.preview(app, file_id), as_attachment)
+
+
+async def signed_file(request: Request) -> Response:
+    svc = services(request)
+    try:
+        file_id = str(uuid.UUID(request.path_params["file_id"]))
+    except ValueError:
+        file_id = ""
+    params = request.query_params
+    as_attachment = _as_attachment(request)
+    body = await svc.files.signed(
+        file_id, params.get("timestamp", ""), params.get("nonce", ""), params.get("sign", "")
+    )
+    return file_response(body, as_attachment)

@@ -1,0 +1,1 @@
+"""File infrastructure: blob storage, safe remote fetching, document text extraction, signed URLs."""

@@ -1,0 +1,57 @@
+"""Uploaded files and the files attached to messages."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from difychat.server.store.common import Record
+from difychat.server.store.schema import message_files, messages, upload_files
+
+
+async def insert_upload(conn: AsyncConnection, **values: Any) -> None:
+    await conn.execute(upload_files.insert().values(**values))
+
+
+async def upload(conn: AsyncConnection, file_id: str) -> Record | None:
+    return (await conn.execute(sa.select(upload_files).where(upload_files.c.id == file_id))).first()
+
+
+async def uploads(conn: AsyncConnection, file_ids: Sequence[str]) -> dict[str, Record]:
+    if not file_ids:
+        return {}
+    rows = await conn.execute(sa.select(upload_files).where(upload_files.c.id.in_(list(file_ids))))
+    return {str(r.id): r for r in rows}
+
+
+async def insert_message_files(conn: AsyncConnection, rows: Sequence[dict[str, Any]]) -> None:
+    if rows:
+        await conn.execute(message_files.insert(), list(rows))
+
+
+async def for_messages(conn: AsyncConnection, message_ids: Sequence[str]) -> dict[str, list[Record]]:
+    """Each message's files in attachment order, with the upload's metadata joined in."""
+    if not message_ids:
+        return {}
+    query = (
+        sa.select(message_files)
+        .where(message_files.c.message_id.in_(list(message_ids)))
+        .order_by(message_files.c.message_id, message_files.c.position)
+    )
+    out: dict[str, list[Record]] = {}
+    for row in await conn.execute(query):
+        out.setdefault(str(row.message_id), []).append(row)
+    return out
+
+
+async def referencing_apps(conn: AsyncConnection, upload_file_id: str) -> set[str]:
+    """The apps whose messages reference the upload."""
+    rows = await conn.execute(
+        sa.select(sa.distinct(messages.c.app_id))
+        .select_from(message_files.join(messages, messages.c.id == message_files.c.message_id))
+        .where(message_files.c.upload_file_id == upload_file_id)
+    )
+    return {str(r[0]) for r in rows}
