@@ -55,6 +55,7 @@ apps:
         ("apps: [{name: A, api_keys: [sk-wrong]}]", "api_keys"),
         ("apps: [{name: A, user_input_form: [{slider: {variable: x}}]}]", "unknown user_input_form type"),
         ("apps: [{name: A, mode: workflow}]", "mode"),
+        ("apps: [{name: A, model: {provider: opnai}}]", "provider"),
         ("apps: {name: A}", "expected a mapping"),
         ("apps: [", "not valid YAML"),
     ],

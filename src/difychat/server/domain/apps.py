@@ -43,7 +43,7 @@ class Pricing(BaseModel):
 class ModelSettings(BaseModel):
     model_config = ConfigDict(extra="forbid", protected_namespaces=())
 
-    provider: str = "openai"
+    provider: Literal["openai", "openai-compatible", "echo"] = "openai"
     name: str = "gpt-4o-mini"
     base_url: str | None = None
     api_key: str | None = None
