@@ -50,8 +50,6 @@ class ModelSettings(BaseModel):
     completion_params: dict[str, Any] = Field(default_factory=dict)
     pricing: Pricing | None = None
     timeout: float = Field(default=600.0, gt=0)
-    # The model that writes conversation titles; the app's own model when unset.
-    title_model: str | None = None
 
 
 class MemorySettings(BaseModel):
