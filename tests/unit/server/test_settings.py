@@ -64,3 +64,13 @@ def test_a_broken_apps_file_is_refused_with_a_clear_message(tmp_path: Path, text
     with pytest.raises(ConfigFileError) as caught:
         load_apps_file(write(tmp_path, text))
     assert fragment in str(caught.value)
+
+
+def test_stored_snapshots_with_options_no_longer_known_still_load() -> None:
+    from difychat.server.domain.apps import AppConfig
+
+    snapshot = AppConfig(name="A").snapshot()
+    snapshot["model"]["retired_option"] = 1
+    snapshot["memory"]["retired_option"] = 2
+    restored = AppConfig.from_snapshot(snapshot, "A")
+    assert restored.model.name == "gpt-4o-mini" and restored.memory.max_tokens == 2000

@@ -151,6 +151,19 @@ class AppConfig(BaseModel):
             out.append(FormVariable(kind, FormField.model_validate(body)))
         return out
 
+    @classmethod
+    def from_snapshot(cls, snapshot: dict[str, Any], name: str) -> AppConfig:
+        """A stored snapshot, read leniently: options a newer or older release dropped are ignored."""
+        data = {**snapshot, "name": name}
+        model = dict(data.get("model") or {})
+        model = {k: v for k, v in model.items() if k in ModelSettings.model_fields}
+        if isinstance(model.get("pricing"), dict):
+            model["pricing"] = {k: v for k, v in model["pricing"].items() if k in Pricing.model_fields}
+        data["model"] = model
+        if isinstance(data.get("memory"), dict):
+            data["memory"] = {k: v for k, v in data["memory"].items() if k in MemorySettings.model_fields}
+        return cls.model_validate(data)
+
     def snapshot(self) -> dict[str, Any]:
         """What a conversation pins: the config without keys and credentials."""
         data = self.model_dump(mode="json", exclude={"api_keys"})

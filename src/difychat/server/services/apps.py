@@ -117,4 +117,4 @@ async def load_catalog(engine: AsyncEngine, live: dict[str, AppConfig]) -> dict[
 
 
 def _from_snapshot(snapshot: dict[str, Any], name: str) -> AppConfig:
-    return AppConfig.model_validate({**snapshot, "name": name})
+    return AppConfig.from_snapshot(snapshot, name)

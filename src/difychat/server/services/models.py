@@ -34,7 +34,7 @@ class ModelCatalog:
             snapshot = await app_store.config_by_id(conn, config_id)
         if snapshot is None:
             raise AppUnavailable()
-        config = AppConfig.model_validate({**snapshot, "name": app.name})
+        config = AppConfig.from_snapshot(snapshot, app.name)
         self._configs[config_id] = config
         return config
 
