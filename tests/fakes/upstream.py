@@ -7,7 +7,10 @@ over real HTTP exactly as it would to a real model endpoint.
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import json
+import math
+import re
 import threading
 from dataclasses import dataclass, field
 from typing import Any
@@ -28,6 +31,24 @@ class Behaviour:
     error_event_after: int | None = None  # send an in-stream {"error": ...} after this many chunks
     omit_done: bool = False  # end the stream with neither finish_reason nor [DONE]
     completion: str = '{"Language Type": "English", "Your Reasoning": "short", "Your Output": "A fake title"}'
+    # /v1/embeddings, /v1/audio/transcriptions, /v1/audio/speech
+    aux_status: int | None = None  # answer the auxiliary endpoints with this HTTP error
+    transcript: str = "Hello from the fake transcriber."
+    speech_gap: float = 0.0  # seconds between the two halves of a speech answer
+
+
+def fake_embedding(text: str, dimensions: int = 64) -> list[float]:
+    """A bag of hashed lower-case words: texts sharing words get similar vectors."""
+    vector = [0.0] * dimensions
+    for word in re.findall(r"\w+", text.lower()):
+        vector[int(hashlib.sha256(word.encode()).hexdigest(), 16) % dimensions] += 1.0
+    norm = math.sqrt(sum(x * x for x in vector)) or 1.0
+    return [x / norm for x in vector]
+
+
+def fake_speech(text: str, voice: str) -> bytes:
+    """The bytes the fake "speaks": recognisable, so tests can check what was read aloud."""
+    return b"ID3" + f"[{voice}]{text}".encode()
 
 
 @dataclass
@@ -41,6 +62,7 @@ class FakeUpstream:
     def __init__(self) -> None:
         self.behaviour = Behaviour()
         self.requests: list[Record] = []
+        self.aux_requests: list[tuple[str, dict[str, Any]]] = []
         self._loop = asyncio.new_event_loop()
         self._runner: web.AppRunner | None = None
         self._thread = threading.Thread(target=self._loop.run_forever, name="fake-upstream", daemon=True)
@@ -64,14 +86,18 @@ class FakeUpstream:
     def reset(self) -> None:
         self.behaviour = Behaviour()
         self.requests = []
+        self.aux_requests = []
 
     def chat_requests(self, *, stream: bool | None = None) -> list[Record]:
         return [r for r in self.requests if stream is None or bool(r.body.get("stream")) == stream]
 
     async def _start(self) -> None:
-        app = web.Application()
+        app = web.Application(client_max_size=64 * 1024 * 1024)
         app.router.add_post("/v1/chat/completions", self._completions)
         app.router.add_get("/v1/models", self._models)
+        app.router.add_post("/v1/embeddings", self._embeddings)
+        app.router.add_post("/v1/audio/transcriptions", self._transcriptions)
+        app.router.add_post("/v1/audio/speech", self._speech)
         self._runner = web.AppRunner(app, handle_signals=False)
         await self._runner.setup()
         site = web.TCPSite(self._runner, "127.0.0.1", 0)
@@ -82,6 +108,53 @@ class FakeUpstream:
 
     async def _models(self, request: web.Request) -> web.Response:
         return web.json_response({"object": "list", "data": [{"id": "fake-model", "object": "model"}]})
+
+    def aux(self, path: str) -> list[dict[str, Any]]:
+        return [body for p, body in self.aux_requests if p == path]
+
+    def _aux_error(self) -> web.Response | None:
+        b = self.behaviour
+        return None if b.aux_status is None else web.json_response(b.error_body, status=b.aux_status)
+
+    async def _embeddings(self, request: web.Request) -> web.Response:
+        body = await request.json()
+        self.aux_requests.append(("embeddings", {**body, "authorization": request.headers.get("Authorization")}))
+        if (error := self._aux_error()) is not None:
+            return error
+        texts = body["input"] if isinstance(body["input"], list) else [body["input"]]
+        data = [{"object": "embedding", "index": i, "embedding": fake_embedding(t)} for i, t in enumerate(texts)]
+        return web.json_response({"object": "list", "data": data, "model": body.get("model")})
+
+    async def _transcriptions(self, request: web.Request) -> web.Response:
+        form = await request.post()
+        upload = form.get("file")
+        record = {
+            "model": form.get("model"),
+            "filename": getattr(upload, "filename", None),
+            "content_type": getattr(upload, "content_type", None),
+            "size": len(upload.file.read()) if isinstance(upload, web.FileField) else None,
+            "authorization": request.headers.get("Authorization"),
+        }
+        self.aux_requests.append(("transcriptions", record))
+        if (error := self._aux_error()) is not None:
+            return error
+        return web.json_response({"text": self.behaviour.transcript})
+
+    async def _speech(self, request: web.Request) -> web.StreamResponse:
+        body = await request.json()
+        self.aux_requests.append(("speech", {**body, "authorization": request.headers.get("Authorization")}))
+        if (error := self._aux_error()) is not None:
+            return error
+        audio = fake_speech(body["input"], body["voice"])
+        response = web.StreamResponse(headers={"Content-Type": "audio/mpeg"})
+        await response.prepare(request)
+        half = len(audio) // 2
+        await response.write(audio[:half])
+        if self.behaviour.speech_gap:
+            await asyncio.sleep(self.behaviour.speech_gap)
+        await response.write(audio[half:])
+        await response.write_eof()
+        return response
 
     async def _completions(self, request: web.Request) -> web.StreamResponse:
         body = await request.json()

@@ -26,6 +26,12 @@ DOWN_KEY = "app-downdowndowndowndown0001"
 LIMITED_KEY = "app-limitedlimitedlimited001"
 AGENT_KEY = "app-agentagentagentagent0001"
 OTHER_APP_KEY = "app-otherotherotherother0001"
+FILES_KEY = "app-filesfilesfilesfiles0001"
+FILES_LOCAL_KEY = "app-fileslocalfileslocal0001"
+VOICE_KEY = "app-voicevoicevoicevoice0001"
+SPEAKER_KEY = "app-speakerspeakerspeaker001"
+MODERATED_KEY = "app-moderatedmoderatedmode01"
+EMBEDDED_KEY = "app-embeddedembeddedembed001"
 
 
 def closed_port() -> int:
@@ -62,6 +68,63 @@ def apps_file(upstream: FakeUpstream) -> dict[str, Any]:
             {"name": "Other", "api_keys": [OTHER_APP_KEY], "model": model},
             {"name": "Agent", "mode": "agent-chat", "api_keys": [AGENT_KEY], "model": model},
             {"name": "Limited", "api_keys": [LIMITED_KEY], "model": model, "max_active_requests": 1},
+            {
+                "name": "Voice",
+                "api_keys": [VOICE_KEY],
+                "model": model,
+                "speech_to_text": {"enabled": True, "model": "fake-whisper"},
+                "text_to_speech": {"enabled": True, "voice": "nova", "language": "en-US", "autoPlay": "disabled",
+                                   "model": "fake-tts"},
+            },
+            {
+                "name": "Speaker",
+                "api_keys": [SPEAKER_KEY],
+                "model": model,
+                "text_to_speech": {"enabled": True, "voice": "echo", "autoPlay": "enabled"},
+            },
+            {
+                "name": "Moderated",
+                "api_keys": [MODERATED_KEY],
+                "model": model,
+                "user_input_form": [{"text-input": {"variable": "topic", "label": "Topic", "required": False}}],
+                "sensitive_word_avoidance": {
+                    "enabled": True,
+                    "type": "keywords",
+                    "config": {
+                        "keywords": "forbidden\nSecret Plan, contraband",
+                        "inputs_config": {"enabled": True, "preset_response": "I can't talk about that."},
+                        "outputs_config": {"enabled": True, "preset_response": "[answer removed]"},
+                    },
+                },
+            },
+            {"name": "Embedded", "api_keys": [EMBEDDED_KEY], "model": model,
+             "embedding_model": {"name": "fake-embedding"}},
+            {
+                "name": "Files",
+                "api_keys": [FILES_KEY],
+                "model": model,
+                "file_upload": {
+                    "enabled": True,
+                    "image": {"enabled": True, "number_limits": 3, "detail": "low",
+                              "transfer_methods": ["remote_url", "local_file"]},
+                    "allowed_file_types": ["image", "document"],
+                    "allowed_file_extensions": [".dat"],
+                    "allowed_file_upload_methods": ["remote_url", "local_file"],
+                    "number_limits": 3,
+                },
+            },
+            {
+                "name": "Files local only",
+                "api_keys": [FILES_LOCAL_KEY],
+                "model": model,
+                "file_upload": {
+                    "enabled": True,
+                    "allowed_file_types": ["image", "document", "custom"],
+                    "allowed_file_extensions": [],
+                    "allowed_file_upload_methods": ["local_file"],
+                    "number_limits": 1,
+                },
+            },
             {
                 "name": "Down",
                 "api_keys": [DOWN_KEY],

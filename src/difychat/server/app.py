@@ -25,6 +25,9 @@ from difychat.server.files.storage import LocalFileStorage
 from difychat.server.generation.registry import GenerationRegistry
 from difychat.server.generation.relay import DatabaseStopRelay, LocalStopRelay, RedisStopRelay, StopRelay
 from difychat.server.services.apps import DemoApp, demo_config, ensure_demo_app, load_catalog, sync_apps
+from difychat.server.services.annotations import AnnotationService
+from difychat.server.services.answer_features import AnswerFeatures
+from difychat.server.services.audio import AudioService
 from difychat.server.services.auth import Authenticator, EndUsers
 from difychat.server.services.chat import ChatService
 from difychat.server.services.conversations import ConversationService
@@ -125,16 +128,23 @@ def create_app(settings: Settings | None = None) -> Starlette:
         await relay.start()
         catalog = await load_catalog(engine, live)
         models = ModelCatalog(engine, http)
+        annotations = AnnotationService(engine, registry, http)
+        audio = AudioService(engine, http)
+        answers = AnswerFeatures(engine, annotations, audio)
         fetcher = _remote_fetcher(settings)
         files = _file_service(settings, engine, fetcher)
         app.state.services = Services(
             authenticator=Authenticator(engine, catalog),
             end_users=EndUsers(engine),
-            chat=ChatService(engine, registry, models, max_generation_seconds=settings.max_generation_seconds),
+            chat=ChatService(
+                engine, registry, models, max_generation_seconds=settings.max_generation_seconds, answers=answers
+            ),
             stops=StopService(engine, registry, relay),
             conversations=ConversationService(engine, models),
             messages=MessageService(engine),
             files=files,
+            annotations=annotations,
+            audio=audio,
             ping_interval=settings.ping_interval,
             max_json_body_bytes=settings.max_json_body_bytes,
             dify_version=settings.dify_version,

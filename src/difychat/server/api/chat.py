@@ -42,7 +42,7 @@ async def create_chat_message(request: Request) -> Response:
             generation.detach()
             return _failure(first)
         return StreamingResponse(
-            sse.event_stream(generation, encoder, first, svc.ping_interval),
+            sse.event_stream(generation, encoder, first, svc.ping_interval, speech=started.speech),
             media_type=sse.MEDIA_TYPE,
             headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
         )

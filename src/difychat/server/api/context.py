@@ -7,6 +7,8 @@ from dataclasses import dataclass
 from starlette.requests import Request
 
 from difychat.server.domain.apps import App
+from difychat.server.services.annotations import AnnotationService
+from difychat.server.services.audio import AudioService
 from difychat.server.services.auth import Authenticator, EndUsers
 from difychat.server.services.chat import ChatService
 from difychat.server.services.conversations import ConversationService
@@ -24,6 +26,8 @@ class Services:
     conversations: ConversationService
     messages: MessageService
     files: FileService
+    annotations: AnnotationService
+    audio: AudioService
     ping_interval: float
     max_json_body_bytes: int
     dify_version: str

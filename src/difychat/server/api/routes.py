@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from starlette.routing import BaseRoute, Mount, Route
 
-from difychat.server.api import chat, conversations, files, index, messages
+from difychat.server.api import annotations as annotation_routes
+from difychat.server.api import audio, chat, conversations, files, index, messages
 
 
 def build_routes() -> list[BaseRoute]:
@@ -18,6 +19,18 @@ def build_routes() -> list[BaseRoute]:
         Route("/files/upload", files.upload_file, methods=["POST"]),
         Route("/files/{file_id}/preview", files.preview_file, methods=["GET"]),
         Route("/conversations", conversations.list_conversations, methods=["GET"]),
+        Route("/audio-to-text", audio.audio_to_text, methods=["POST"]),
+        Route("/text-to-audio", audio.text_to_audio, methods=["POST"]),
+        Route("/apps/annotations", annotation_routes.list_annotations, methods=["GET"]),
+        Route("/apps/annotations", annotation_routes.create_annotation, methods=["POST"]),
+        Route("/apps/annotations/{annotation_id}", annotation_routes.update_annotation, methods=["PUT"]),
+        Route("/apps/annotations/{annotation_id}", annotation_routes.delete_annotation, methods=["DELETE"]),
+        Route("/apps/annotation-reply/{action}", annotation_routes.annotation_reply, methods=["POST"]),
+        Route(
+            "/apps/annotation-reply/{action}/status/{job_id}",
+            annotation_routes.annotation_reply_status,
+            methods=["GET"],
+        ),
         Route("/conversations/{conversation_id}", conversations.delete_conversation, methods=["DELETE"]),
         Route("/conversations/{conversation_id}/name", conversations.rename_conversation, methods=["POST"]),
     ]

@@ -88,3 +88,35 @@ class FeedbacksQuery(BaseModel):
 
     page: int = Field(default=1, ge=1)
     limit: int = Field(default=20, ge=1, le=101)
+
+
+class AnnotationPayload(BaseModel):
+    model_config = ConfigDict(extra="ignore")  # the Java starter also sends apiKey, userId, annotation_id
+
+    question: StrictStr
+    answer: StrictStr
+
+
+class AnnotationReplyPayload(BaseModel):
+    model_config = ConfigDict(extra="ignore", protected_namespaces=())
+
+    score_threshold: float
+    embedding_provider_name: StrictStr
+    embedding_model_name: StrictStr
+
+
+class AnnotationsQuery(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    page: int = 1
+    limit: int = 20
+    keyword: str | None = None
+
+
+class TextToAudioPayload(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    message_id: StrictStr | None = None
+    text: StrictStr | None = None
+    voice: StrictStr | None = None
+    streaming: bool | None = None

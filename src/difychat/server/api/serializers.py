@@ -26,7 +26,7 @@ def conversation(row: Record) -> dict[str, Any]:
     }
 
 
-def message(row: Record, rating: str | None) -> dict[str, Any]:
+def message(row: Record, rating: str | None, files: list[dict[str, Any]] | None = None) -> dict[str, Any]:
     return {
         "id": str(row.id),
         "conversation_id": str(row.conversation_id),
@@ -38,7 +38,7 @@ def message(row: Record, rating: str | None) -> dict[str, Any]:
         "retriever_resources": row.retriever_resources or [],
         "created_at": seconds(row.created_at),
         "agent_thoughts": [],
-        "message_files": [],
+        "message_files": files or [],
         "status": "error" if row.status == "error" else "normal",
         "error": row.error,
     }
@@ -57,4 +57,14 @@ def feedback(row: Record) -> dict[str, Any]:
         "from_account_id": str(row.from_account_id) if row.from_account_id else None,
         "created_at": row.created_at.isoformat(),
         "updated_at": row.updated_at.isoformat(),
+    }
+
+
+def annotation(row: Record) -> dict[str, Any]:
+    return {
+        "id": str(row.id),
+        "question": row.question,
+        "answer": row.answer,
+        "hit_count": row.hit_count,
+        "created_at": seconds(row.created_at),
     }

@@ -19,6 +19,8 @@ from difychat.server.domain.events import (
     GenerationEvent,
     GenerationFailed,
     MessageEnded,
+    SpeechChunk,
+    SpeechEnded,
     TextDelta,
 )
 from difychat.server.generation.registry import Generation
@@ -28,7 +30,11 @@ MEDIA_TYPE = "text/event-stream; charset=utf-8"
 
 
 def metadata(ended: MessageEnded) -> dict[str, Any]:
-    return {"annotation_reply": None, "retriever_resources": [], "usage": ended.usage.to_wire()}
+    return {
+        "annotation_reply": ended.annotation_reply,
+        "retriever_resources": [],
+        "usage": ended.usage.to_wire(),
+    }
 
 
 class EventEncoder:
@@ -60,6 +66,10 @@ class EventEncoder:
             )
         if isinstance(event, AnswerReplaced):
             return self._frame("message_replace", {"task_id": self._task_id, "answer": event.answer, "reason": event.reason})
+        if isinstance(event, SpeechChunk):
+            return self._frame("tts_message", {"task_id": self._task_id, "audio": event.audio})
+        if isinstance(event, SpeechEnded):
+            return self._frame("tts_message_end", {"task_id": self._task_id, "audio": ""})
         return self._frame("error", {"code": event.code, "status": event.status, "message": event.message})
 
     def _frame(self, name: str, fields: dict[str, Any]) -> bytes:
@@ -81,12 +91,20 @@ async def next_event(generation: Generation, timeout: float) -> GenerationEvent 
         return None
 
 
-def is_final(event: GenerationEvent) -> bool:
+def is_final(event: GenerationEvent, *, speech: bool = False) -> bool:
+    """With text-to-speech auto-play, audio goes on after ``message_end`` until ``tts_message_end``."""
+    if speech:
+        return isinstance(event, SpeechEnded | GenerationFailed)
     return isinstance(event, MessageEnded | GenerationFailed)
 
 
 async def event_stream(
-    generation: Generation, encoder: EventEncoder, first: GenerationEvent | None, ping_interval: float
+    generation: Generation,
+    encoder: EventEncoder,
+    first: GenerationEvent | None,
+    ping_interval: float,
+    *,
+    speech: bool = False,
 ) -> AsyncIterator[bytes]:
     """The SSE body. A client that leaves only detaches: the generation goes on and is saved."""
     try:
@@ -96,7 +114,7 @@ async def event_stream(
                 yield PING
             else:
                 yield encoder.encode(event)
-                if is_final(event):
+                if is_final(event, speech=speech):
                     return
             event = await next_event(generation, ping_interval)
     finally:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from difychat.server.domain.usage import Usage
 
@@ -23,6 +24,8 @@ class MessageEnded:
     answer: str
     usage: Usage
     stopped: bool = False
+    # ``{"id": ..., "account": {"id": ..., "name": ...}}`` when an annotation answered.
+    annotation_reply: dict[str, Any] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,4 +35,16 @@ class GenerationFailed:
     message: str
 
 
-GenerationEvent = TextDelta | AnswerReplaced | MessageEnded | GenerationFailed
+@dataclass(frozen=True, slots=True)
+class SpeechChunk:
+    """Base64 MP3 audio of the answer so far (text-to-speech auto-play)."""
+
+    audio: str
+
+
+@dataclass(frozen=True, slots=True)
+class SpeechEnded:
+    """No more audio follows; with auto-play, the last event of a stream."""
+
+
+GenerationEvent = TextDelta | AnswerReplaced | MessageEnded | GenerationFailed | SpeechChunk | SpeechEnded

@@ -11,15 +11,17 @@ from typing import Any, Literal
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from difychat.server.domain.apps import App, AppConfig
-from difychat.server.domain.events import GenerationFailed, MessageEnded, TextDelta
+from difychat.server.domain.events import AnswerReplaced, GenerationFailed, MessageEnded, TextDelta
 from difychat.server.domain.usage import Price, Usage, estimate_tokens
 from difychat.server.errors import CONVERSATION_NOT_EXISTS, AppError, NotFound
 from difychat.server.generation.registry import Generation, GenerationRegistry
 from difychat.server.providers.base import ChatModel, ModelRequest, TokenUsage
 from difychat.server.services import naming
+from difychat.server.services.answer_features import AnswerFeatures
 from difychat.server.services.inputs import clean_inputs
 from difychat.server.services.models import ModelCatalog
 from difychat.server.services.prompts import build_messages, fill_template, select_memory
+from difychat.server.services.speech_stream import SentenceSpeaker
 from difychat.server.store import conversations as conversation_store
 from difychat.server.store import messages as message_store
 from difychat.server.store.common import new_id, utcnow
@@ -43,6 +45,8 @@ class ChatTurn:
 class StartedTurn:
     generation: Generation
     mode: str
+    # Text-to-speech auto-play: the stream ends with tts_message_end, after message_end.
+    speech: bool = False
 
 
 class ChatService:
@@ -53,11 +57,13 @@ class ChatService:
         models: ModelCatalog,
         *,
         max_generation_seconds: float,
+        answers: AnswerFeatures | None = None,
     ) -> None:
         self._engine = engine
         self._registry = registry
         self._models = models
         self._max_seconds = max_generation_seconds
+        self._answers = answers
 
     async def start(self, app: App, end_user_id: str, turn: ChatTurn) -> StartedTurn:
         """Everything that can fail is checked before the rows are written and the model is called."""
@@ -86,6 +92,8 @@ class ChatService:
                     history = select_memory([(r.query, r.answer) for r in rows], config.memory)
         config = await self._models.config(app, config_id)
         inputs = clean_inputs(config.form_variables(), turn.inputs)
+        # Hook (services/answer_features.py): moderation or an annotation may answer without the model.
+        direct = await self._answers.direct_answer(app, config, inputs, turn.query) if self._answers else None
         model = self._models.model(app, config, config_id)
         system_prompt = fill_template(config.pre_prompt, inputs)
         request = ModelRequest(
@@ -120,12 +128,26 @@ class ChatService:
             task_id=task_id, message_id=message_id, conversation_id=conversation_id,
             app_id=app.id, end_user_id=end_user_id, created_at=now,
         )
-        self._registry.start(generation, self._run(generation, model, request, config))
+        # Hook (services/answer_features.py): text-to-speech auto-play of a streaming answer.
+        speaker = None
+        if self._answers is not None and turn.response_mode == "streaming":
+            speaker = self._answers.speaker(app, config, generation)
+        if direct is not None and self._answers is not None:
+            self._registry.start(generation, self._answers.run_direct(generation, direct, speaker))
+        else:
+            self._registry.start(generation, self._run(generation, model, request, config, speaker))
         if conversation is None and turn.auto_generate_name:
             self._registry.spawn(self._name(conversation_id, model, turn.query), f"title-{conversation_id}")
-        return StartedTurn(generation, mode)
+        return StartedTurn(generation, mode, speech=speaker is not None)
 
-    async def _run(self, generation: Generation, model: ChatModel, request: ModelRequest, config: AppConfig) -> None:
+    async def _run(
+        self,
+        generation: Generation,
+        model: ChatModel,
+        request: ModelRequest,
+        config: AppConfig,
+        speaker: SentenceSpeaker | None = None,
+    ) -> None:
         started = time.perf_counter()
         first_at: float | None = None
         parts: list[str] = []
@@ -140,6 +162,8 @@ class ChatService:
                             first_at = time.perf_counter()
                         parts.append(chunk.text)
                         generation.emit(TextDelta(chunk.text))
+                        if speaker is not None:
+                            speaker.feed(chunk.text)
                     if chunk.usage is not None:
                         reported = chunk.usage
         except asyncio.CancelledError:
@@ -160,10 +184,16 @@ class ChatService:
         finished_at = time.perf_counter()
 
         answer = "".join(parts)
+        # Hook (services/answer_features.py): output moderation replaces a flagged answer.
+        replaced = self._answers.replace_output(config, answer) if self._answers and not failure else None
+        if replaced is not None:
+            generation.emit(AnswerReplaced(replaced))
         if reported is None or stopped:
             prompt_text = "\n".join(m.content for m in request.messages if isinstance(m.content, str))
             reported = TokenUsage(estimate_tokens(prompt_text), estimate_tokens(answer))
         usage = _usage(config, reported, started, first_at, finished_at)
+        if replaced is not None:
+            answer = replaced
         status = "error" if failure else ("stopped" if stopped else "normal")
         try:
             async with self._engine.begin() as conn:
@@ -178,6 +208,11 @@ class ChatService:
             logger.exception("saving the answer of %s failed", generation.message_id)
             failure = INTERNAL_FAILURE
         generation.emit(failure or MessageEnded(answer, usage, stopped=stopped))
+        if speaker is not None:
+            if failure:
+                speaker.cancel()
+            else:
+                await speaker.finish()
 
     async def _name(self, conversation_id: str, model: ChatModel, query: str) -> None:
         title = await naming.generate_title(model, query)

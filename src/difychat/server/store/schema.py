@@ -187,3 +187,52 @@ message_files = sa.Table(
     sa.Index(None, "message_id", "position"),
     sa.Index(None, "upload_file_id"),
 )
+
+# Question-and-answer pairs that can answer a chat query without the model.
+annotations_table = sa.Table(
+    "annotations",
+    metadata,
+    sa.Column("id", Id, primary_key=True),
+    sa.Column("app_id", Id, sa.ForeignKey("apps.id", ondelete="CASCADE"), nullable=False),
+    sa.Column("question", sa.Text(), nullable=False),
+    sa.Column("answer", sa.Text(), nullable=False),
+    sa.Column("hit_count", sa.Integer(), nullable=False),
+    # Who wrote it (the workspace owner, for annotations made with an app key).
+    sa.Column("account_id", Id, nullable=False),
+    sa.Column("account_name", sa.String(255), nullable=False),
+    # The question's vector under ``embedding_model``, filled while annotation reply is enabled.
+    sa.Column("embedding", sa.JSON(), nullable=True),
+    sa.Column("embedding_model", sa.String(255), nullable=True),
+    *_timestamps(),
+    sa.Index(None, "app_id", "created_at", "id"),
+)
+
+# Annotation reply settings per app (set through the API, not the apps file).
+annotation_settings = sa.Table(
+    "annotation_settings",
+    metadata,
+    sa.Column("app_id", Id, sa.ForeignKey("apps.id", ondelete="CASCADE"), primary_key=True),
+    sa.Column("id", Id, nullable=False),
+    sa.Column("enabled", sa.Boolean(), nullable=False),
+    sa.Column("score_threshold", sa.Float(), nullable=False),
+    sa.Column("embedding_provider_name", sa.String(255), nullable=False),
+    sa.Column("embedding_model_name", sa.String(255), nullable=False),
+    *_timestamps(),
+)
+
+# Enable/disable jobs of annotation reply, readable from any worker.
+annotation_jobs = sa.Table(
+    "annotation_jobs",
+    metadata,
+    sa.Column("id", Id, primary_key=True),
+    sa.Column("app_id", Id, sa.ForeignKey("apps.id", ondelete="CASCADE"), nullable=False),
+    sa.Column("action", sa.String(16), nullable=False),
+    # "waiting", "processing", "completed" or "error"
+    sa.Column("status", sa.String(16), nullable=False),
+    sa.Column("error_msg", sa.Text(), nullable=False),
+    sa.Column("score_threshold", sa.Float(), nullable=False),
+    sa.Column("embedding_provider_name", sa.String(255), nullable=False),
+    sa.Column("embedding_model_name", sa.String(255), nullable=False),
+    *_timestamps(),
+    sa.Index(None, "app_id", "status"),
+)

@@ -1,0 +1,82 @@
+"""Annotations (``/apps/annotations``) and annotation reply (``/apps/annotation-reply``)."""
+
+from __future__ import annotations
+
+from typing import Literal, cast
+
+from starlette.requests import Request
+from starlette.responses import Response
+
+from difychat.server.api import serializers
+from difychat.server.api.context import authenticate
+from difychat.server.api.parsing import json_body, path_uuid, query, validate
+from difychat.server.api.responses import JSON, no_content
+from difychat.server.api.schemas import AnnotationPayload, AnnotationReplyPayload, AnnotationsQuery
+from difychat.server.errors import InvalidParam
+from difychat.server.services.annotations import ANNOTATION_NOT_FOUND, MAX_PAGE
+
+ACTIONS = ("enable", "disable")
+
+
+async def list_annotations(request: Request) -> Response:
+    svc, app = await authenticate(request)
+    params = query(request, AnnotationsQuery)
+    page = params.page if params.page >= 1 else 1
+    limit = params.limit if params.limit >= 1 else 20
+    found = await svc.annotations.list_page(
+        app, page=page, limit=min(limit, MAX_PAGE), keyword=params.keyword
+    )
+    data = [serializers.annotation(row) for row in found.rows]
+    # As Dify computes it: a full page (of the requested size) means there may be more.
+    return JSON(
+        {"data": data, "has_more": len(data) == limit, "limit": limit, "total": found.total, "page": page}
+    )
+
+
+async def create_annotation(request: Request) -> Response:
+    svc, app = await authenticate(request)
+    payload = validate(AnnotationPayload, await json_body(request, svc.max_json_body_bytes))
+    row = await svc.annotations.create(app, payload.question, payload.answer)
+    return JSON(serializers.annotation(row), status_code=201)
+
+
+async def update_annotation(request: Request) -> Response:
+    svc, app = await authenticate(request)
+    annotation_id = path_uuid(request, "annotation_id", ANNOTATION_NOT_FOUND)
+    payload = validate(AnnotationPayload, await json_body(request, svc.max_json_body_bytes))
+    row = await svc.annotations.update(app, annotation_id, payload.question, payload.answer)
+    return JSON(serializers.annotation(row))
+
+
+async def delete_annotation(request: Request) -> Response:
+    svc, app = await authenticate(request)
+    annotation_id = path_uuid(request, "annotation_id", ANNOTATION_NOT_FOUND)
+    await svc.annotations.delete(app, annotation_id)
+    return no_content()
+
+
+def _action(request: Request) -> Literal["enable", "disable"]:
+    action = request.path_params["action"]
+    if action not in ACTIONS:
+        raise InvalidParam(f"Unsupported annotation reply action {action!r}; use 'enable' or 'disable'.")
+    return cast(Literal["enable", "disable"], action)
+
+
+async def annotation_reply(request: Request) -> Response:
+    svc, app = await authenticate(request)
+    action = _action(request)
+    payload = validate(AnnotationReplyPayload, await json_body(request, svc.max_json_body_bytes))
+    job_id, status = await svc.annotations.start_job(
+        app,
+        action,
+        score_threshold=payload.score_threshold,
+        provider_name=payload.embedding_provider_name,
+        model_name=payload.embedding_model_name,
+    )
+    return JSON({"job_id": job_id, "job_status": status})
+
+
+async def annotation_reply_status(request: Request) -> Response:
+    svc, app = await authenticate(request)
+    job = await svc.annotations.job_status(app, request.path_params["action"], request.path_params["job_id"])
+    return JSON({"job_id": str(job.id), "job_status": job.status, "error_msg": job.error_msg})

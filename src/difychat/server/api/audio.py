@@ -1,0 +1,90 @@
+"""POST /audio-to-text and POST /text-to-audio."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator
+
+from starlette.requests import Request
+from starlette.responses import Response, StreamingResponse
+
+from difychat.server.api.context import authenticate
+from difychat.server.api.multipart_audio import read_audio_form
+from difychat.server.api.parsing import json_body, user_of, validate
+from difychat.server.api.responses import JSON
+from difychat.server.api.schemas import TextToAudioPayload
+from difychat.server.errors import MESSAGE_NOT_EXISTS, AppError, BadRequest, InvalidParam, NotFound
+from difychat.server.services.audio import AUDIO_MAX_BYTES, AUDIO_TYPES
+
+ALLOWED_AUDIO_MIMETYPES = frozenset(f"audio/{ext}" for ext in AUDIO_TYPES)
+
+
+class BadRequestKeyError(BadRequest):
+    code = "bad_request_key_error"
+
+
+class UnsupportedAudioType(AppError):
+    code = "unsupported_audio_type"
+    status = 415
+    default_message = "Audio type not allowed."
+
+
+class AudioTooLarge(AppError):
+    code = "audio_too_large"
+    status = 413
+    default_message = "Audio size larger than 30 mb"
+
+
+async def audio_to_text(request: Request) -> Response:
+    svc, app = await authenticate(request)
+    svc.audio.check_speech_to_text(app)
+    form = await read_audio_form(request, AUDIO_MAX_BYTES)
+    upload = form.file
+    if upload is None:
+        raise BadRequestKeyError()
+    if upload.content_type not in ALLOWED_AUDIO_MIMETYPES:
+        raise UnsupportedAudioType()
+    if form.file_too_large:
+        raise AudioTooLarge()
+    await svc.end_users.resolve(app, form.user, required=False)
+    text = await svc.audio.transcribe(app, bytes(upload.data), upload.filename, upload.content_type)
+    return JSON({"text": text})
+
+
+async def text_to_audio(request: Request) -> Response:
+    svc, app = await authenticate(request)
+    data = await json_body(request, svc.max_json_body_bytes)
+    user = user_of(data)
+    payload = validate(TextToAudioPayload, data)
+    if payload.message_id:
+        try:
+            message_id = str(uuid.UUID(payload.message_id))
+        except ValueError:
+            raise NotFound(MESSAGE_NOT_EXISTS) from None
+        end_user_id = await svc.end_users.find(app, user)
+        text = await svc.audio.answer_text(end_user_id, message_id)
+        if text is None:
+            return JSON(None)
+    elif payload.text:
+        text = payload.text
+    else:
+        raise InvalidParam("Text is required")
+    audio = await svc.audio.synthesize(app, text, payload.voice)
+    # Pull the first chunk here, so an upstream failure is still a JSON error.
+    try:
+        first = await anext(audio)
+    except StopAsyncIteration:
+        first = b""
+    return StreamingResponse(_relay(first, audio), media_type="audio/mpeg")
+
+
+async def _relay(first: bytes, rest: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
+    try:
+        if first:
+            yield first
+        async for chunk in rest:
+            yield chunk
+    finally:
+        aclose = getattr(rest, "aclose", None)
+        if aclose is not None:
+            await aclose()

@@ -1,0 +1,277 @@
+"""Annotations: CRUD scoped to the key's app, annotation reply jobs, and matching a chat query."""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import aiohttp
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from difychat.server.domain.answer_features import embedding_model
+from difychat.server.domain.apps import App, AppConfig
+from difychat.server.errors import InvalidParam, NotFound, ProviderError
+from difychat.server.generation.registry import GenerationRegistry
+from difychat.server.providers.embeddings import EmbeddingModel, OpenAICompatibleEmbeddings
+from difychat.server.services.annotation_match import best_match, cosine, lexical_score
+from difychat.server.store import annotations as annotation_store
+from difychat.server.store.common import Record, new_id, utcnow
+
+logger = logging.getLogger("difychat.annotations")
+
+ANNOTATION_NOT_FOUND = "Annotation not found"
+JOB_NOT_EXISTS = "The job does not exist."
+MAX_PAGE = 100
+# A chat query is compared with at most this many annotations (the newest).
+MAX_CANDIDATES = 5000
+EMBED_BATCH = 64
+OWNER_NAME = "Owner"
+
+Action = Literal["enable", "disable"]
+
+
+def owner_account_id(app_id: str) -> str:
+    """The workspace owner an app key acts as; stable per app."""
+    return str(uuid.uuid5(uuid.NAMESPACE_URL, f"difychat:app-owner:{app_id}"))
+
+
+@dataclass(frozen=True, slots=True)
+class AnnotationPage:
+    rows: list[Record]
+    total: int
+
+
+@dataclass(frozen=True, slots=True)
+class ReplySettings:
+    enabled: bool
+    score_threshold: float
+    embedding_provider_name: str
+    embedding_model_name: str
+
+
+@dataclass(frozen=True, slots=True)
+class AnnotationHit:
+    id: str
+    answer: str
+    account_id: str
+    account_name: str
+    score: float
+
+    def wire(self) -> dict[str, Any]:
+        return {"id": self.id, "account": {"id": self.account_id, "name": self.account_name}}
+
+
+class AnnotationService:
+    def __init__(
+        self, engine: AsyncEngine, registry: GenerationRegistry, session: aiohttp.ClientSession
+    ) -> None:
+        self._engine = engine
+        self._registry = registry
+        self._session = session
+
+    # --- CRUD -----------------------------------------------------------------------------
+
+    async def list_page(self, app: App, *, page: int, limit: int, keyword: str | None) -> AnnotationPage:
+        async with self._engine.connect() as conn:
+            rows, total = await annotation_store.page(
+                conn, app.id, keyword=keyword or None, offset=(page - 1) * limit, limit=limit
+            )
+        return AnnotationPage(rows, total)
+
+    async def create(self, app: App, question: str, answer: str) -> Record:
+        now = utcnow()
+        annotation_id = new_id()
+        async with self._engine.begin() as conn:
+            await annotation_store.insert(
+                conn,
+                id=annotation_id,
+                app_id=app.id,
+                question=question,
+                answer=answer,
+                hit_count=0,
+                account_id=owner_account_id(app.id),
+                account_name=OWNER_NAME,
+                embedding=None,
+                embedding_model=None,
+                created_at=now,
+                updated_at=now,
+            )
+            row = await annotation_store.get(conn, app.id, annotation_id)
+        assert row is not None
+        return row
+
+    async def update(self, app: App, annotation_id: str, question: str, answer: str) -> Record:
+        async with self._engine.begin() as conn:
+            changed = await annotation_store.update(
+                conn,
+                app.id,
+                annotation_id,
+                question=question,
+                answer=answer,
+                embedding=None,
+                embedding_model=None,
+                updated_at=utcnow(),
+            )
+            row = await annotation_store.get(conn, app.id, annotation_id) if changed else None
+        if row is None:
+            raise NotFound(ANNOTATION_NOT_FOUND)
+        return row
+
+    async def delete(self, app: App, annotation_id: str) -> None:
+        async with self._engine.begin() as conn:
+            if not await annotation_store.delete(conn, app.id, annotation_id):
+                raise NotFound(ANNOTATION_NOT_FOUND)
+
+    # --- annotation reply -----------------------------------------------------------------
+
+    async def settings(self, app: App) -> ReplySettings | None:
+        async with self._engine.connect() as conn:
+            row = await annotation_store.settings(conn, app.id)
+        if row is None:
+            return None
+        return ReplySettings(
+            bool(row.enabled),
+            float(row.score_threshold),
+            row.embedding_provider_name,
+            row.embedding_model_name,
+        )
+
+    async def start_job(
+        self, app: App, action: Action, *, score_threshold: float, provider_name: str, model_name: str
+    ) -> tuple[str, str]:
+        """``(job_id, job_status)``: a new waiting job, or the app's unfinished one as processing."""
+        now = utcnow()
+        job_id = new_id()
+        async with self._engine.begin() as conn:
+            running = await annotation_store.unfinished_job(conn, app.id)
+            if running is not None:
+                return str(running.id), "processing"
+            await annotation_store.insert_job(
+                conn,
+                id=job_id,
+                app_id=app.id,
+                action=action,
+                status="waiting",
+                error_msg="",
+                score_threshold=score_threshold,
+                embedding_provider_name=provider_name,
+                embedding_model_name=model_name,
+                created_at=now,
+                updated_at=now,
+            )
+        self._registry.spawn(self._run_job(app, job_id, action), f"annotation-{action}-{job_id}")
+        return job_id, "waiting"
+
+    async def job_status(self, app: App, action: str, job_id: str) -> Record:
+        try:
+            job_id = str(uuid.UUID(job_id))
+        except ValueError:
+            raise InvalidParam(JOB_NOT_EXISTS) from None
+        async with self._engine.connect() as conn:
+            row = await annotation_store.job(conn, app.id, action, job_id)
+        if row is None:
+            raise InvalidParam(JOB_NOT_EXISTS)
+        return row
+
+    async def _run_job(self, app: App, job_id: str, action: Action) -> None:
+        async with self._engine.begin() as conn:
+            await annotation_store.set_job_status(conn, job_id, "processing", "", utcnow())
+            job = await annotation_store.job(conn, app.id, action, job_id)
+        assert job is not None
+        try:
+            if action == "enable":
+                model = self._embeddings(app, app.config)
+                if model is not None:
+                    await self._embed_missing(app.id, model)
+            async with self._engine.begin() as conn:
+                now = utcnow()
+                current = await annotation_store.settings(conn, app.id)
+                await annotation_store.save_settings(
+                    conn,
+                    app.id,
+                    id=str(current.id) if current is not None else new_id(),
+                    enabled=action == "enable",
+                    score_threshold=float(job.score_threshold),
+                    embedding_provider_name=job.embedding_provider_name,
+                    embedding_model_name=job.embedding_model_name,
+                    updated_at=now,
+                )
+                if action == "disable":
+                    await annotation_store.clear_embeddings(conn, app.id)
+                await annotation_store.set_job_status(conn, job_id, "completed", "", now)
+        except Exception as exc:
+            logger.exception("annotation reply %s job %s failed", action, job_id)
+            message = (
+                exc.message
+                if isinstance(exc, ProviderError)
+                else "Internal Server Error, please contact support."
+            )
+            async with self._engine.begin() as conn:
+                await annotation_store.set_job_status(conn, job_id, "error", message, utcnow())
+
+    # --- matching a chat query ------------------------------------------------------------
+
+    async def match(self, app: App, config: AppConfig, query: str) -> AnnotationHit | None:
+        """The annotation that answers ``query`` (its hit counted), if reply is on and one is close enough."""
+        settings = await self.settings(app)
+        if settings is None or not settings.enabled:
+            return None
+        async with self._engine.connect() as conn:
+            rows = await annotation_store.candidates(conn, app.id, limit=MAX_CANDIDATES)
+        if not rows:
+            return None
+        scored: list[tuple[Record, float]] | None = None
+        model = self._embeddings(app, config)
+        if model is not None:
+            try:
+                scored = await self._embedding_scores(model, rows, query)
+            except ProviderError as exc:
+                logger.warning("annotation matching falls back to text similarity: %s", exc.message)
+        if scored is None:
+            scored = [(row, lexical_score(query, row.question)) for row in rows]
+        best = best_match(scored, settings.score_threshold)
+        if best is None:
+            return None
+        row = best.item
+        async with self._engine.begin() as conn:
+            await annotation_store.count_hit(conn, str(row.id))
+        return AnnotationHit(str(row.id), row.answer, str(row.account_id), row.account_name, best.score)
+
+    def _embeddings(self, app: App, config: AppConfig) -> EmbeddingModel | None:
+        settings = embedding_model(config) or embedding_model(app.config)
+        if settings is None:
+            return None
+        base_url = settings.base_url or app.config.model.base_url
+        if not base_url:
+            return None
+        return OpenAICompatibleEmbeddings(
+            self._session,
+            model=settings.name,
+            base_url=base_url,
+            api_key=settings.api_key or app.config.model.api_key,
+            timeout=settings.timeout,
+        )
+
+    async def _embedding_scores(
+        self, model: EmbeddingModel, rows: list[Record], query: str
+    ) -> list[tuple[Record, float]]:
+        missing = [row for row in rows if row.embedding is None or row.embedding_model != model.name]
+        vectors = await model.embed([query, *(row.question for row in missing)])
+        query_vector, fresh = vectors[0], dict(zip((str(r.id) for r in missing), vectors[1:], strict=True))
+        if fresh:
+            async with self._engine.begin() as conn:
+                for annotation_id, vector in fresh.items():
+                    await annotation_store.set_embedding(conn, annotation_id, vector, model.name)
+        return [(row, cosine(query_vector, fresh.get(str(row.id)) or row.embedding)) for row in rows]
+
+    async def _embed_missing(self, app_id: str, model: EmbeddingModel) -> None:
+        async with self._engine.connect() as conn:
+            rows = await annotation_store.without_embedding(conn, app_id, model.name)
+        for start in range(0, len(rows), EMBED_BATCH):
+            batch = rows[start : start + EMBED_BATCH]
+            vectors = await model.embed([row.question for row in batch])
+            async with self._engine.begin() as conn:
+                for row, vector in zip(batch, vectors, strict=True):
+                    await annotation_store.set_embedding(conn, str(row.id), vector, model.name)

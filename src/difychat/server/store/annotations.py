@@ -1,0 +1,191 @@
+"""Annotations, the per-app annotation reply settings, and the enable/disable jobs."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from difychat.server.store.common import Record
+from difychat.server.store.schema import annotation_jobs, annotation_settings
+from difychat.server.store.schema import annotations_table as annotations_t
+
+
+async def insert(conn: AsyncConnection, **values: Any) -> None:
+    await conn.execute(annotations_t.insert().values(**values))
+
+
+async def get(conn: AsyncConnection, app_id: str, annotation_id: str) -> Record | None:
+    return (
+        await conn.execute(
+            sa.select(annotations_t).where(
+                annotations_t.c.id == annotation_id, annotations_t.c.app_id == app_id
+            )
+        )
+    ).first()
+
+
+async def update(conn: AsyncConnection, app_id: str, annotation_id: str, **values: Any) -> bool:
+    result = await conn.execute(
+        annotations_t.update()
+        .where(annotations_t.c.id == annotation_id, annotations_t.c.app_id == app_id)
+        .values(**values)
+    )
+    return bool(result.rowcount)
+
+
+async def delete(conn: AsyncConnection, app_id: str, annotation_id: str) -> bool:
+    result = await conn.execute(
+        annotations_t.delete().where(annotations_t.c.id == annotation_id, annotations_t.c.app_id == app_id)
+    )
+    return bool(result.rowcount)
+
+
+def _keyword_filter(keyword: str) -> sa.ColumnElement[bool]:
+    escaped = keyword.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    pattern = f"%{escaped}%"
+    return sa.or_(
+        sa.func.lower(annotations_t.c.question).like(pattern, escape="\\"),
+        sa.func.lower(annotations_t.c.answer).like(pattern, escape="\\"),
+    )
+
+
+async def page(
+    conn: AsyncConnection, app_id: str, *, keyword: str | None, offset: int, limit: int
+) -> tuple[list[Record], int]:
+    """Newest first (then by id), and the total that matches."""
+    where = [annotations_t.c.app_id == app_id]
+    if keyword:
+        where.append(_keyword_filter(keyword))
+    rows = list(
+        await conn.execute(
+            sa.select(
+                annotations_t.c.id,
+                annotations_t.c.question,
+                annotations_t.c.answer,
+                annotations_t.c.hit_count,
+                annotations_t.c.created_at,
+            )
+            .where(*where)
+            .order_by(annotations_t.c.created_at.desc(), annotations_t.c.id.desc())
+            .offset(offset)
+            .limit(limit)
+        )
+    )
+    total = (
+        await conn.execute(sa.select(sa.func.count()).select_from(annotations_t).where(*where))
+    ).scalar_one()
+    return rows, int(total)
+
+
+async def candidates(conn: AsyncConnection, app_id: str, *, limit: int) -> list[Record]:
+    """What a chat query is matched against: the newest ``limit`` annotations of the app."""
+    return list(
+        await conn.execute(
+            sa.select(
+                annotations_t.c.id,
+                annotations_t.c.question,
+                annotations_t.c.answer,
+                annotations_t.c.account_id,
+                annotations_t.c.account_name,
+                annotations_t.c.embedding,
+                annotations_t.c.embedding_model,
+            )
+            .where(annotations_t.c.app_id == app_id)
+            .order_by(annotations_t.c.created_at.desc(), annotations_t.c.id.desc())
+            .limit(limit)
+        )
+    )
+
+
+async def without_embedding(conn: AsyncConnection, app_id: str, model: str) -> list[Record]:
+    return list(
+        await conn.execute(
+            sa.select(annotations_t.c.id, annotations_t.c.question).where(
+                annotations_t.c.app_id == app_id,
+                sa.or_(annotations_t.c.embedding_model.is_(None), annotations_t.c.embedding_model != model),
+            )
+        )
+    )
+
+
+async def set_embedding(
+    conn: AsyncConnection, annotation_id: str, embedding: list[float] | None, model: str | None
+) -> None:
+    await conn.execute(
+        annotations_t.update()
+        .where(annotations_t.c.id == annotation_id)
+        .values(embedding=embedding, embedding_model=model)
+    )
+
+
+async def clear_embeddings(conn: AsyncConnection, app_id: str) -> None:
+    await conn.execute(
+        annotations_t.update()
+        .where(annotations_t.c.app_id == app_id)
+        .values(embedding=None, embedding_model=None)
+    )
+
+
+async def count_hit(conn: AsyncConnection, annotation_id: str) -> None:
+    await conn.execute(
+        annotations_t.update()
+        .where(annotations_t.c.id == annotation_id)
+        .values(hit_count=annotations_t.c.hit_count + 1)
+    )
+
+
+async def settings(conn: AsyncConnection, app_id: str) -> Record | None:
+    return (
+        await conn.execute(sa.select(annotation_settings).where(annotation_settings.c.app_id == app_id))
+    ).first()
+
+
+async def save_settings(conn: AsyncConnection, app_id: str, **values: Any) -> None:
+    result = await conn.execute(
+        annotation_settings.update().where(annotation_settings.c.app_id == app_id).values(**values)
+    )
+    if not result.rowcount:
+        await conn.execute(
+            annotation_settings.insert().values(app_id=app_id, created_at=values["updated_at"], **values)
+        )
+
+
+async def insert_job(conn: AsyncConnection, **values: Any) -> None:
+    await conn.execute(annotation_jobs.insert().values(**values))
+
+
+async def job(conn: AsyncConnection, app_id: str, action: str, job_id: str) -> Record | None:
+    return (
+        await conn.execute(
+            sa.select(annotation_jobs).where(
+                annotation_jobs.c.id == job_id,
+                annotation_jobs.c.app_id == app_id,
+                annotation_jobs.c.action == action,
+            )
+        )
+    ).first()
+
+
+async def unfinished_job(conn: AsyncConnection, app_id: str) -> Record | None:
+    return (
+        await conn.execute(
+            sa.select(annotation_jobs)
+            .where(
+                annotation_jobs.c.app_id == app_id, annotation_jobs.c.status.in_(("waiting", "processing"))
+            )
+            .order_by(annotation_jobs.c.created_at.asc())
+            .limit(1)
+        )
+    ).first()
+
+
+async def set_job_status(
+    conn: AsyncConnection, job_id: str, status: str, error_msg: str, updated_at: Any
+) -> None:
+    await conn.execute(
+        annotation_jobs.update()
+        .where(annotation_jobs.c.id == job_id)
+        .values(status=status, error_msg=error_msg, updated_at=updated_at)
+    )
