@@ -172,14 +172,27 @@ def _with_engine(settings: Any, action: Any) -> Any:
     return asyncio.run(run())
 
 
-def _keys_create(args: argparse.Namespace) -> int:
-    from difychat.server.services.keys import KeyCommandError, create_key
+class _KeyCommandFailed(Exception):
+    pass
 
-    settings = _settings(args)
+
+def _key_command(args: argparse.Namespace, action: Any) -> Any:
+    """Run ``action(engine)`` on a bootstrapped database; a refused key command exits 1."""
+    from difychat.server.services.keys import KeyCommandError
+
     try:
-        key = _with_engine(settings, lambda engine: create_key(engine, args.app))
+        return _with_engine(_settings(args), action)
     except KeyCommandError as exc:
         print(f"error: {exc}", file=sys.stderr)
+        raise _KeyCommandFailed from exc
+
+
+def _keys_create(args: argparse.Namespace) -> int:
+    from difychat.server.services.keys import create_key
+
+    try:
+        key = _key_command(args, lambda engine: create_key(engine, args.app))
+    except _KeyCommandFailed:
         return 1
     print(key)
     return 0
@@ -188,13 +201,11 @@ def _keys_create(args: argparse.Namespace) -> int:
 def _keys_list(args: argparse.Namespace) -> int:
     from rich.table import Table
 
-    from difychat.server.services.keys import KeyCommandError, list_keys
+    from difychat.server.services.keys import list_keys
 
-    settings = _settings(args)
     try:
-        keys = _with_engine(settings, lambda engine: list_keys(engine, args.app))
-    except KeyCommandError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        keys = _key_command(args, lambda engine: list_keys(engine, args.app))
+    except _KeyCommandFailed:
         return 1
     table = Table("id", "app", "key", "source", "created (UTC)", "revoked (UTC)")
     for key in keys:
@@ -207,13 +218,11 @@ def _keys_list(args: argparse.Namespace) -> int:
 
 
 def _keys_revoke(args: argparse.Namespace) -> int:
-    from difychat.server.services.keys import KeyCommandError, revoke_key
+    from difychat.server.services.keys import revoke_key
 
-    settings = _settings(args)
     try:
-        count = _with_engine(settings, lambda engine: revoke_key(engine, args.key))
-    except KeyCommandError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        count = _key_command(args, lambda engine: revoke_key(engine, args.key))
+    except _KeyCommandFailed:
         return 1
     print("revoked" if count else "already revoked")
     return 0
