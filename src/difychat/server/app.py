@@ -19,6 +19,7 @@ from difychat.server.api.errors import HANDLERS
 from difychat.server.api.middleware import VersionHeaders
 from difychat.server.api.routes import build_routes
 from difychat.server.domain.apps import AppConfig
+from difychat.server.domain.features import SystemParameters
 from difychat.server.files.remote import AddressPolicy, RemoteFetcher
 from difychat.server.files.signing import UrlSigner
 from difychat.server.files.storage import LocalFileStorage
@@ -26,6 +27,7 @@ from difychat.server.generation.registry import GenerationRegistry
 from difychat.server.generation.relay import DatabaseStopRelay, LocalStopRelay, RedisStopRelay, StopRelay
 from difychat.server.services.apps import DemoApp, demo_config, ensure_demo_app, load_catalog, sync_apps
 from difychat.server.services.annotations import AnnotationService
+from difychat.server.services.app_info import AppInfoService
 from difychat.server.services.answer_features import AnswerFeatures
 from difychat.server.services.audio import AudioService
 from difychat.server.services.auth import Authenticator, EndUsers
@@ -35,6 +37,8 @@ from difychat.server.services.files import AttachmentLimits, FileService, Upload
 from difychat.server.services.messages import MessageService
 from difychat.server.services.models import ModelCatalog
 from difychat.server.services.stops import StopService
+from difychat.server.services.suggestions import SuggestionService
+from difychat.server.services.variables import ConversationVariableService
 from difychat.server.settings import Settings, load_apps_file
 from difychat.server.store import db
 
@@ -97,6 +101,18 @@ def _file_service(settings: Settings, engine: AsyncEngine, fetcher: RemoteFetche
     return FileService(engine, storage, signer, fetcher, limits=limits, attachment_limits=attachment_limits)
 
 
+def _system_parameters(settings: Settings) -> SystemParameters:
+    """The upload limits ``/parameters`` reports, in whole MB."""
+    mb = 1024 * 1024
+    return SystemParameters(
+        image_file_size_limit=settings.upload_image_file_size_limit // mb,
+        video_file_size_limit=settings.upload_video_file_size_limit // mb,
+        audio_file_size_limit=settings.upload_audio_file_size_limit // mb,
+        file_size_limit=settings.upload_file_size_limit // mb,
+        workflow_file_upload_limit=settings.workflow_file_upload_limit,
+    )
+
+
 def create_app(settings: Settings | None = None) -> Starlette:
     settings = settings or Settings()
 
@@ -145,6 +161,9 @@ def create_app(settings: Settings | None = None) -> Starlette:
             files=files,
             annotations=annotations,
             audio=audio,
+            app_info=AppInfoService(engine, _system_parameters(settings)),
+            suggestions=SuggestionService(engine, models),
+            variables=ConversationVariableService(engine, models),
             ping_interval=settings.ping_interval,
             max_json_body_bytes=settings.max_json_body_bytes,
             dify_version=settings.dify_version,

@@ -49,6 +49,8 @@ class Settings(BaseSettings):
     upload_audio_file_size_limit: int = Field(default=50 * 1024 * 1024, gt=0)
     upload_file_size_limit: int = Field(default=15 * 1024 * 1024, gt=0)
     upload_file_extension_blacklist: str = ""
+    # Files per workflow run, reported by /parameters (difychat runs no workflows).
+    workflow_file_upload_limit: int = Field(default=10, ge=0)
     # Signed file URLs stay valid this long (seconds).
     files_access_timeout: int = Field(default=300, gt=0)
     # Remote files (chat `remote_url`): private, loopback and other non-public addresses are refused

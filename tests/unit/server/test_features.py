@@ -41,7 +41,13 @@ def test_bare_booleans_become_feature_objects() -> None:
 
 def test_configured_keys_and_extra_keys_pass_through_in_order() -> None:
     c = config(
-        text_to_speech={"enabled": True, "voice": "alloy", "language": "en-US", "autoPlay": "enabled", "speed": 2},
+        text_to_speech={
+            "enabled": True,
+            "voice": "alloy",
+            "language": "en-US",
+            "autoPlay": "enabled",
+            "speed": 2,
+        },
         annotation_reply={
             "enabled": True,
             "id": "a1",

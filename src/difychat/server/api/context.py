@@ -8,6 +8,7 @@ from starlette.requests import Request
 
 from difychat.server.domain.apps import App
 from difychat.server.services.annotations import AnnotationService
+from difychat.server.services.app_info import AppInfoService
 from difychat.server.services.audio import AudioService
 from difychat.server.services.auth import Authenticator, EndUsers
 from difychat.server.services.chat import ChatService
@@ -15,6 +16,8 @@ from difychat.server.services.conversations import ConversationService
 from difychat.server.services.files import FileService
 from difychat.server.services.messages import MessageService
 from difychat.server.services.stops import StopService
+from difychat.server.services.suggestions import SuggestionService
+from difychat.server.services.variables import ConversationVariableService
 
 
 @dataclass(frozen=True, slots=True)
@@ -28,6 +31,9 @@ class Services:
     files: FileService
     annotations: AnnotationService
     audio: AudioService
+    app_info: AppInfoService
+    suggestions: SuggestionService
+    variables: ConversationVariableService
     ping_interval: float
     max_json_body_bytes: int
     dify_version: str

@@ -5,7 +5,7 @@ from __future__ import annotations
 from starlette.routing import BaseRoute, Mount, Route
 
 from difychat.server.api import annotations as annotation_routes
-from difychat.server.api import audio, chat, conversations, files, index, messages
+from difychat.server.api import app_info, audio, chat, conversations, files, index, messages, suggested, variables
 
 
 def build_routes() -> list[BaseRoute]:
@@ -15,6 +15,7 @@ def build_routes() -> list[BaseRoute]:
         Route("/chat-messages/{task_id}/stop", chat.stop_chat_message, methods=["POST"]),
         Route("/messages", messages.list_messages, methods=["GET"]),
         Route("/messages/{message_id}/feedbacks", messages.create_feedback, methods=["POST"]),
+        Route("/messages/{message_id}/suggested", suggested.suggested_questions, methods=["GET"]),
         Route("/app/feedbacks", messages.list_app_feedbacks, methods=["GET"]),
         Route("/files/upload", files.upload_file, methods=["POST"]),
         Route("/files/{file_id}/preview", files.preview_file, methods=["GET"]),
@@ -33,6 +34,15 @@ def build_routes() -> list[BaseRoute]:
         ),
         Route("/conversations/{conversation_id}", conversations.delete_conversation, methods=["DELETE"]),
         Route("/conversations/{conversation_id}/name", conversations.rename_conversation, methods=["POST"]),
+        Route("/conversations/{conversation_id}/variables", variables.list_variables, methods=["GET"]),
+        Route(
+            "/conversations/{conversation_id}/variables/{variable_id}", variables.update_variable, methods=["PUT"]
+        ),
+        Route("/parameters", app_info.get_parameters, methods=["GET"]),
+        Route("/meta", app_info.get_meta, methods=["GET"]),
+        Route("/info", app_info.get_info, methods=["GET"]),
+        Route("/site", app_info.get_site, methods=["GET"]),
+        Route("/end-users/{end_user_id}", app_info.get_end_user, methods=["GET"]),
     ]
     return [
         Route("/health", index.health, methods=["GET"]),

@@ -195,7 +195,7 @@ class ConversationVariableSpec(BaseModel):
         return self
 
 
-class UploadLimits(BaseModel):
+class SystemParameters(BaseModel):
     """The server's upload limits in MB, reported by ``/parameters`` as ``system_parameters``."""
 
     model_config = ConfigDict(extra="forbid")

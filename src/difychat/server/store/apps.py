@@ -144,3 +144,12 @@ async def ensure_end_user(conn: AsyncConnection, app_id: str, session_id: str, a
     created = await end_user_id(conn, app_id, session_id)
     assert created is not None
     return created
+
+
+async def end_user_in_app(conn: AsyncConnection, app_id: str, end_user_id: str) -> Record | None:
+    """The end user with this id if it belongs to ``app_id``."""
+    return (
+        await conn.execute(
+            sa.select(end_users).where(end_users.c.id == end_user_id, end_users.c.app_id == app_id)
+        )
+    ).first()

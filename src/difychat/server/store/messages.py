@@ -87,3 +87,19 @@ async def first_query(conn: AsyncConnection, conversation_id: str) -> str | None
         )
     ).first()
     return None if row is None else str(row.query)
+
+
+async def turns_up_to(conn: AsyncConnection, message: Record, *, limit: int) -> list[Record]:
+    """Up to ``limit`` answered turns of the message's conversation, ending with it, newest first."""
+    query = (
+        sa.select(messages.c.query, messages.c.answer)
+        .where(
+            messages.c.conversation_id == message.conversation_id,
+            messages.c.status.in_(("normal", "stopped")),
+            sa.tuple_(messages.c.created_at, messages.c.id)
+            <= sa.tuple_(sa.literal(message.created_at), sa.literal(message.id, messages.c.id.type)),
+        )
+        .order_by(messages.c.created_at.desc(), messages.c.id.desc())
+        .limit(limit)
+    )
+    return list(await conn.execute(query))

@@ -236,3 +236,21 @@ annotation_jobs = sa.Table(
     *_timestamps(),
     sa.Index(None, "app_id", "status"),
 )
+
+# A conversation's own copies of the variables its app declares (``conversation_variables:``).
+conversation_variables = sa.Table(
+    "conversation_variables",
+    metadata,
+    sa.Column("id", Id, primary_key=True),
+    sa.Column(
+        "conversation_id", Id, sa.ForeignKey("conversations.id", ondelete="CASCADE"), nullable=False
+    ),
+    sa.Column("name", sa.String(255), nullable=False),
+    sa.Column("value_type", sa.String(32), nullable=False),
+    # The value as JSON, so that numbers, booleans, objects and arrays keep their type.
+    sa.Column("value", sa.JSON(), nullable=True),
+    sa.Column("description", sa.Text(), nullable=False),
+    *_timestamps(),
+    sa.UniqueConstraint("conversation_id", "name"),
+    sa.Index(None, "conversation_id", "created_at", "id"),
+)

@@ -1,0 +1,22 @@
+"""GET /messages/{message_id}/suggested."""
+
+from __future__ import annotations
+
+from starlette.requests import Request
+from starlette.responses import Response
+
+from difychat.server.api.context import authenticate
+from difychat.server.api.parsing import path_uuid
+from difychat.server.api.responses import JSON
+from difychat.server.errors import MESSAGE_NOT_EXISTS, InvalidParam
+
+
+async def suggested_questions(request: Request) -> Response:
+    svc, app = await authenticate(request)
+    user = request.query_params.get("user")
+    if not user:
+        raise InvalidParam("Arg user must be provided.")
+    end_user_id = await svc.end_users.find(app, user)
+    message_id = path_uuid(request, "message_id", MESSAGE_NOT_EXISTS)
+    questions = await svc.suggestions.suggest(app, end_user_id, message_id)
+    return JSON({"result": "success", "data": questions})

@@ -1,0 +1,74 @@
+"""GET /conversations/{id}/variables and PUT /conversations/{id}/variables/{variable_id}."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+from starlette.requests import Request
+from starlette.responses import Response
+
+from difychat.server.api.context import authenticate
+from difychat.server.api.parsing import json_body, path_uuid, query, user_of
+from difychat.server.api.responses import JSON
+from difychat.server.api.serializers import seconds
+from difychat.server.domain import variables
+from difychat.server.errors import CONVERSATION_NOT_EXISTS, InvalidParam
+from difychat.server.services.variables import VARIABLE_NOT_EXISTS, check_name_filter
+from difychat.server.store.common import Record
+
+
+class VariablesQuery(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    user: str | None = None
+    last_id: str | None = None
+    limit: int = Field(default=20, ge=1, le=100)
+    variable_name: str | None = None
+
+    @field_validator("last_id", mode="before")
+    @classmethod
+    def _last_uuid(cls, value: Any) -> str | None:
+        if value is None or (isinstance(value, str) and not value.strip()):
+            return None
+        try:
+            return str(uuid.UUID(str(value).strip()))
+        except ValueError:
+            raise ValueError("last_id must be a valid UUID") from None
+
+
+def variable(row: Record) -> dict[str, Any]:
+    return {
+        "id": str(row.id),
+        "name": row.name,
+        "value_type": variables.wire_type(row.value_type),
+        "value": variables.to_text(row.value),
+        "description": row.description,
+        "created_at": seconds(row.created_at),
+        "updated_at": seconds(row.updated_at),
+    }
+
+
+async def list_variables(request: Request) -> Response:
+    svc, app = await authenticate(request)
+    params = query(request, VariablesQuery)
+    name = check_name_filter(params.variable_name) if params.variable_name is not None else None
+    end_user_id = await svc.end_users.find(app, params.user)
+    conversation_id = path_uuid(request, "conversation_id", CONVERSATION_NOT_EXISTS)
+    page = await svc.variables.list(
+        app, end_user_id, conversation_id, last_id=params.last_id, limit=params.limit, name_contains=name
+    )
+    return JSON({"limit": params.limit, "has_more": page.has_more, "data": [variable(r) for r in page.rows]})
+
+
+async def update_variable(request: Request) -> Response:
+    svc, app = await authenticate(request)
+    data = await json_body(request, svc.max_json_body_bytes)
+    end_user_id = await svc.end_users.find(app, user_of(data))
+    conversation_id = path_uuid(request, "conversation_id", CONVERSATION_NOT_EXISTS)
+    variable_id = path_uuid(request, "variable_id", VARIABLE_NOT_EXISTS)
+    if "value" not in data:
+        raise InvalidParam("value is required")
+    row = await svc.variables.update(app, end_user_id, conversation_id, variable_id, data["value"])
+    return JSON(variable(row))

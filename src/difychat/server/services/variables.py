@@ -1,0 +1,127 @@
+"""Conversation variables: each conversation's own copies of the variables its app declares.
+
+The rows are made on first use (a read or an update), all in one transaction, from the
+config version the conversation is pinned to; concurrent first uses insert each name once.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import timedelta
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from difychat.server.domain import variables
+from difychat.server.domain.apps import App
+from difychat.server.domain.features import ConversationVariableSpec
+from difychat.server.errors import CONVERSATION_NOT_EXISTS, BadRequest, InvalidParam, NotFound
+from difychat.server.services.conversations import Page
+from difychat.server.services.models import ModelCatalog
+from difychat.server.store import conversations as conversation_store
+from difychat.server.store import variables as variable_store
+from difychat.server.store.common import Record, new_id, utcnow
+
+VARIABLE_NOT_EXISTS = "Conversation Variable Not Exists."
+
+_FORBIDDEN_IN_NAMES = ("'", '"', ";", "--", "/*", "*/", "xp_", "sp_")
+
+
+def check_name_filter(name: str) -> str:
+    """The ``variable_name`` filter, validated as the contract says (400 ``invalid_param``)."""
+    if not 1 <= len(name) <= 255:
+        raise InvalidParam("variable_name must be between 1 and 255 characters")
+    if not all(ch.isalnum() or ch in "._-" for ch in name):
+        raise InvalidParam(
+            "variable_name can only contain letters, numbers, underscores, hyphens, and periods"
+        )
+    lowered = name.lower()
+    if any(token in lowered for token in _FORBIDDEN_IN_NAMES):
+        raise InvalidParam("variable_name contains invalid characters")
+    return name
+
+
+class ConversationVariableService:
+    def __init__(self, engine: AsyncEngine, models: ModelCatalog) -> None:
+        self._engine = engine
+        self._models = models
+
+    async def list(
+        self,
+        app: App,
+        end_user_id: str | None,
+        conversation_id: str,
+        *,
+        last_id: str | None,
+        limit: int,
+        name_contains: str | None,
+    ) -> Page:
+        conversation = await self._owned(end_user_id, conversation_id)
+        await self._ensure_rows(app, conversation)
+        async with self._engine.connect() as conn:
+            cursor = None
+            if last_id is not None:
+                cursor = await variable_store.in_conversation(conn, last_id, conversation_id)
+                if cursor is None:
+                    raise InvalidParam("")
+            rows = await variable_store.page(
+                conn, conversation_id, after=cursor, name_contains=name_contains, limit=limit + 1
+            )
+        return Page(rows[:limit], len(rows) > limit)
+
+    async def update(
+        self, app: App, end_user_id: str | None, conversation_id: str, variable_id: str, value: Any
+    ) -> Record:
+        conversation = await self._owned(end_user_id, conversation_id)
+        await self._ensure_rows(app, conversation)
+        async with self._engine.begin() as conn:
+            row = await variable_store.in_conversation(conn, variable_id, conversation_id)
+            if row is None:
+                raise NotFound(VARIABLE_NOT_EXISTS)
+            if not variables.matches(row.value_type, value):
+                raise BadRequest(variables.mismatch_message(row.name, row.value_type, value))
+            await variable_store.set_value(conn, variable_id, value, utcnow())
+            updated = await variable_store.in_conversation(conn, variable_id, conversation_id)
+        assert updated is not None
+        return updated
+
+    async def _owned(self, end_user_id: str | None, conversation_id: str) -> Record:
+        if end_user_id is None:
+            raise NotFound(CONVERSATION_NOT_EXISTS)
+        async with self._engine.connect() as conn:
+            conversation = await conversation_store.owned(conn, conversation_id, end_user_id)
+        if conversation is None:
+            raise NotFound(CONVERSATION_NOT_EXISTS)
+        return conversation
+
+    async def _ensure_rows(self, app: App, conversation: Record) -> None:
+        config = await self._models.config(app, str(conversation.app_config_id))
+        specs = config.conversation_variables
+        if not specs:
+            return
+        conversation_id = str(conversation.id)
+        async with self._engine.begin() as conn:
+            if await variable_store.count(conn, conversation_id) >= len(specs):
+                return
+            await self._insert(conn, conversation_id, specs)
+
+    @staticmethod
+    async def _insert(
+        conn: AsyncConnection, conversation_id: str, specs: Sequence[ConversationVariableSpec]
+    ) -> None:
+        now = utcnow()
+        # One microsecond apart, so that the (created_at, id) order is the declared order.
+        rows = [
+            {
+                "id": new_id(),
+                "conversation_id": conversation_id,
+                "name": spec.name,
+                "value_type": spec.value_type,
+                "value": spec.value,
+                "description": spec.description,
+                "created_at": now + timedelta(microseconds=i),
+                "updated_at": now + timedelta(microseconds=i),
+            }
+            for i, spec in enumerate(specs)
+        ]
+        await variable_store.insert_missing(conn, rows)
