@@ -323,3 +323,17 @@ async def test_enable_job_reports_an_embedding_failure(server: RunningServer) ->
 
 def test_error_keys_constant_is_the_contracts() -> None:
     assert ERROR_KEYS == ["code", "message", "status"]
+
+
+async def test_parameters_show_the_annotation_reply_switched_through_the_api(server: RunningServer) -> None:
+    async with server.client() as client:
+        before = (await client.get("/parameters")).json()["annotation_reply"]
+        await reply_job(client, "enable", score_threshold=0.8)
+        enabled = (await client.get("/parameters")).json()["annotation_reply"]
+        await reply_job(client, "disable")
+        disabled = (await client.get("/parameters")).json()["annotation_reply"]
+    assert before == {"enabled": False}
+    assert list(enabled) == ["id", "enabled", "score_threshold", "embedding_model"]
+    assert enabled["enabled"] is True and enabled["score_threshold"] == 0.8
+    assert set(enabled["embedding_model"]) == {"embedding_provider_name", "embedding_model_name"}
+    assert disabled == {"enabled": False}

@@ -19,7 +19,7 @@ from difychat.server.store.common import Record
 async def get_parameters(request: Request) -> Response:
     # No user: a ``?user=`` sent by SDKs is ignored.
     svc, app = await authenticate(request)
-    return JSON(svc.app_info.parameters(app))
+    return JSON(svc.app_info.parameters(app, await svc.annotations.settings(app)))
 
 
 async def get_meta(request: Request) -> Response:

@@ -45,6 +45,7 @@ class AnnotationPage:
 
 @dataclass(frozen=True, slots=True)
 class ReplySettings:
+    id: str
     enabled: bool
     score_threshold: float
     embedding_provider_name: str
@@ -132,6 +133,7 @@ class AnnotationService:
         if row is None:
             return None
         return ReplySettings(
+            str(row.id),
             bool(row.enabled),
             float(row.score_threshold),
             row.embedding_provider_name,

@@ -10,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from difychat.server.domain.apps import App, AppConfig
 from difychat.server.domain.features import SystemParameters
 from difychat.server.errors import NotFound
+from difychat.server.services.annotations import ReplySettings
 from difychat.server.store import apps as app_store
 from difychat.server.store.common import Record
 
@@ -23,8 +24,13 @@ DEFAULT_ICON = "\U0001f916"
 DEFAULT_ICON_BACKGROUND = "#FFEAD5"
 
 
-def parameters(config: AppConfig, limits: SystemParameters) -> dict[str, Any]:
-    """The app's input form and features, keys in the contract's order."""
+def parameters(
+    config: AppConfig, limits: SystemParameters, reply: ReplySettings | None = None
+) -> dict[str, Any]:
+    """The app's input form and features, keys in the contract's order.
+
+    Annotation reply is switched through the API, so its stored state wins over the apps file.
+    """
     return {
         "opening_statement": config.opening_statement,
         "suggested_questions": list(config.suggested_questions),
@@ -32,12 +38,28 @@ def parameters(config: AppConfig, limits: SystemParameters) -> dict[str, Any]:
         "speech_to_text": config.speech_to_text.wire(),
         "text_to_speech": config.text_to_speech.wire(),
         "retriever_resource": config.retriever_resource.wire(),
-        "annotation_reply": config.annotation_reply.wire(),
+        "annotation_reply": _annotation_reply(config, reply),
         "more_like_this": config.more_like_this.wire(),
         "user_input_form": config.user_input_form,
         "sensitive_word_avoidance": config.sensitive_word_avoidance.wire(),
         "file_upload": config.file_upload.wire(),
         "system_parameters": limits.model_dump(),
+    }
+
+
+def _annotation_reply(config: AppConfig, reply: ReplySettings | None) -> dict[str, Any]:
+    if reply is None:
+        return config.annotation_reply.wire()
+    if not reply.enabled:
+        return {"enabled": False}
+    return {
+        "id": reply.id,
+        "enabled": True,
+        "score_threshold": reply.score_threshold,
+        "embedding_model": {
+            "embedding_provider_name": reply.embedding_provider_name,
+            "embedding_model_name": reply.embedding_model_name,
+        },
     }
 
 
@@ -89,8 +111,8 @@ class AppInfoService:
         self._engine = engine
         self.limits = limits
 
-    def parameters(self, app: App) -> dict[str, Any]:
-        return parameters(app.config, self.limits)
+    def parameters(self, app: App, reply: ReplySettings | None) -> dict[str, Any]:
+        return parameters(app.config, self.limits, reply)
 
     async def end_user(self, app: App, end_user_id: str) -> Record:
         """An end user of this app; any other id (another app's included) is not found."""
