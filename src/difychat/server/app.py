@@ -153,7 +153,8 @@ def create_app(settings: Settings | None = None) -> Starlette:
             authenticator=Authenticator(engine, catalog),
             end_users=EndUsers(engine),
             chat=ChatService(
-                engine, registry, models, max_generation_seconds=settings.max_generation_seconds, answers=answers
+                engine, registry, models, max_generation_seconds=settings.max_generation_seconds, answers=answers,
+                files=files,
             ),
             stops=StopService(engine, registry, relay),
             conversations=ConversationService(engine, models),

@@ -30,6 +30,7 @@ async def create_chat_message(request: Request) -> Response:
         response_mode=payload.response_mode or "blocking",
         conversation_id=payload.conversation_id,
         auto_generate_name=payload.auto_generate_name,
+        files=payload.files,
     )
     started = await svc.chat.start(app, end_user_id, turn)
     generation = started.generation

@@ -25,11 +25,14 @@ async def list_messages(request: Request) -> Response:
     page, ratings = await svc.messages.history(
         end_user_id, conversation_id, first_id=params.first_id, limit=params.limit
     )
+    files = await svc.files.message_files([str(row.id) for row in page.rows])
     return JSON(
         {
             "limit": params.limit,
             "has_more": page.has_more,
-            "data": [serializers.message(row, ratings.get(str(row.id))) for row in page.rows],
+            "data": [
+                serializers.message(row, ratings.get(str(row.id)), files.get(str(row.id))) for row in page.rows
+            ],
         }
     )
 

@@ -59,11 +59,12 @@ class MultipartReader:
         self._value += data[start:end]
 
     def _header_end(self) -> None:
-        self._headers[self._field.decode("latin-1").lower()] = self._value.decode("utf-8", "replace")
+        # latin-1 keeps the bytes as they came; names are decoded as UTF-8 below
+        self._headers[self._field.decode("latin-1").lower()] = self._value.decode("latin-1")
         self._field = self._value = b""
 
     def _headers_finished(self) -> None:
-        _, options = parse_options_header(self._headers.get("content-disposition", ""))
+        _, options = parse_options_header(self._headers.get("content-disposition", "").encode("latin-1"))
         name = options.get(b"name", b"").decode("utf-8", "replace")
         raw_filename = options.get(b"filename")
         filename = None if raw_filename is None else raw_filename.decode("utf-8", "replace")

@@ -77,6 +77,10 @@ def _literal(host: str) -> IPAddress | None:
         return None
 
 
+class AddressRefused(OSError):
+    """Every address of the host is outside what the policy allows."""
+
+
 class GuardedResolver(AbstractResolver):
     """Resolves with the default resolver and keeps only the addresses the policy allows."""
 
@@ -90,7 +94,7 @@ class GuardedResolver(AbstractResolver):
             return results
         allowed = [r for r in results if self._policy.address_allowed(ipaddress.ip_address(r["host"]))]
         if not allowed:
-            raise OSError(f"{host} resolves only to addresses that are not allowed")
+            raise AddressRefused(f"{host} resolves only to addresses that are not allowed")
         return allowed
 
     async def close(self) -> None:
@@ -159,6 +163,10 @@ class RemoteFetcher:
                 return await self._fetch(url, content, limit)
         except TimeoutError:
             raise RemoteFetchError("fetching the URL timed out") from None
+        except aiohttp.ClientConnectorError as exc:
+            if isinstance(exc.os_error, AddressRefused):
+                raise RemoteFetchError(str(exc.os_error)) from None
+            raise RemoteFetchError(f"fetching the URL failed: {exc}") from None
         except aiohttp.ClientError as exc:
             raise RemoteFetchError(f"fetching the URL failed: {exc}") from None
 

@@ -18,6 +18,7 @@ from difychat.server.generation.registry import Generation, GenerationRegistry
 from difychat.server.providers.base import ChatModel, ModelRequest, TokenUsage
 from difychat.server.services import naming
 from difychat.server.services.answer_features import AnswerFeatures
+from difychat.server.services.files import FileService
 from difychat.server.services.inputs import clean_inputs
 from difychat.server.services.models import ModelCatalog
 from difychat.server.services.prompts import build_messages, fill_template, select_memory
@@ -39,6 +40,7 @@ class ChatTurn:
     response_mode: Literal["blocking", "streaming"]
     conversation_id: str | None
     auto_generate_name: bool
+    files: list[Any] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,12 +59,14 @@ class ChatService:
         models: ModelCatalog,
         *,
         max_generation_seconds: float,
+        files: FileService | None = None,
         answers: AnswerFeatures | None = None,
     ) -> None:
         self._engine = engine
         self._registry = registry
         self._models = models
         self._max_seconds = max_generation_seconds
+        self._files = files
         self._answers = answers
 
     async def start(self, app: App, end_user_id: str, turn: ChatTurn) -> StartedTurn:
@@ -92,6 +96,8 @@ class ChatService:
                     history = select_memory([(r.query, r.answer) for r in rows], config.memory)
         config = await self._models.config(app, config_id)
         inputs = clean_inputs(config.form_variables(), turn.inputs)
+        # Attached files (services/files.py): validated here, shown to the model, saved with the message.
+        attached = await self._files.prepare(config.file_upload, turn.files) if self._files else None
         # Hook (services/answer_features.py): moderation or an annotation may answer without the model.
         direct = await self._answers.direct_answer(app, config, inputs, turn.query) if self._answers else None
         model = self._models.model(app, config, config_id)
@@ -101,6 +107,8 @@ class ChatService:
             params=_model_params(config),
         )
 
+        if attached is not None:
+            request = ModelRequest(messages=attached.attach_to(request.messages), params=request.params)
         now = utcnow()
         message_id, task_id = new_id(), new_id()
         conversation_id = turn.conversation_id or new_id()
@@ -123,6 +131,8 @@ class ChatService:
                 answer="", status="running", error=None, prompt_tokens=0, completion_tokens=0,
                 usage=None, retriever_resources=None, created_at=now, updated_at=now,
             )
+            if attached is not None:
+                await attached.save(conn, message_id, app.id)
 
         generation = Generation(
             task_id=task_id, message_id=message_id, conversation_id=conversation_id,

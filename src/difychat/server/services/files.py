@@ -11,7 +11,7 @@ from collections.abc import AsyncIterable, AsyncIterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from difychat.server.domain.apps import App
 from difychat.server.errors import AppError, InvalidParam
@@ -19,6 +19,7 @@ from difychat.server.files.extract import DOCUMENT_EXTENSIONS, ExtractionError, 
 from difychat.server.files.remote import RemoteFetcher, RemoteFetchError
 from difychat.server.files.signing import UrlSigner
 from difychat.server.files.storage import FileStorage, StorageError, read_all
+from difychat.server.providers.base import PromptMessage
 from difychat.server.store import files as file_store
 from difychat.server.store.common import Record, new_id, utcnow
 
@@ -179,6 +180,18 @@ class PreparedFiles:
         if not self.image_parts:
             return text
         return [{"type": "text", "text": text}, *self.image_parts]
+
+    def attach_to(self, messages: list[PromptMessage]) -> list[PromptMessage]:
+        """The prompt with the files added to its last (user) message."""
+        if not (self.documents or self.image_parts) or not messages or messages[-1].role != "user":
+            return messages
+        last = messages[-1]
+        query = last.content if isinstance(last.content, str) else ""
+        return [*messages[:-1], PromptMessage("user", self.user_content(query))]
+
+    async def save(self, conn: AsyncConnection, message_id: str, app_id: str) -> None:
+        """Write the message-file rows (in the caller's transaction)."""
+        await file_store.insert_message_files(conn, self.rows(message_id, app_id))
 
     def rows(self, message_id: str, app_id: str) -> list[dict[str, Any]]:
         now = utcnow()
@@ -394,15 +407,16 @@ class FileService:
             raise InvalidParam(f"Number of files exceeds the maximum limit {limit}")
 
         for attachment, checked_type in attachments:
-            content: bytes | None = None
-            if attachment.upload is None and attachment.url is not None:
-                content = await self._fetch_remote(attachment)
             if checked_type == "custom":
                 ok = f".{attachment.extension}" in config.allowed_file_extensions if attachment.extension else False
             else:
                 ok = checked_type in allowed_types
             if not ok or attachment.transfer_method not in methods:
                 raise InvalidParam(f"File validation failed for file: {attachment.filename}")
+        for attachment, _ in attachments:
+            content: bytes | None = None
+            if attachment.upload is None and attachment.url is not None:
+                content = await self._fetch_remote(attachment)
             await self._for_model(prepared, attachment, content, config.image.detail)
             prepared.attachments.append(attachment)
         return prepared
@@ -410,7 +424,7 @@ class FileService:
     async def _fetch_remote(self, attachment: Attachment) -> bytes | None:
         assert attachment.url is not None
         want_content = attachment.type == "document"
-        limit = self._attach.document_bytes if want_content else self._attach.image_bytes
+        limit = min(self._fetcher.max_bytes, self._attach.document_bytes if want_content else self._attach.image_bytes)
         try:
             remote = await self._fetcher.fetch(attachment.url, content=want_content, max_bytes=limit)
         except RemoteFetchError as exc:

@@ -50,8 +50,9 @@ async def for_messages(conn: AsyncConnection, message_ids: Sequence[str]) -> dic
 async def referencing_apps(conn: AsyncConnection, upload_file_id: str) -> set[str]:
     """The apps whose messages reference the upload."""
     rows = await conn.execute(
-        sa.select(sa.distinct(messages.c.app_id))
+        sa.select(messages.c.app_id)
         .select_from(message_files.join(messages, messages.c.id == message_files.c.message_id))
         .where(message_files.c.upload_file_id == upload_file_id)
+        .distinct()
     )
     return {str(r[0]) for r in rows}

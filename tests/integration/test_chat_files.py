@@ -1,0 +1,372 @@
+"""Files attached to chat messages: validation, what the model sees, history, previews, and SSRF-safe fetching."""
+
+from __future__ import annotations
+
+import base64
+import io
+from collections.abc import AsyncIterator
+from typing import Any
+
+import docx
+import httpx
+import pytest
+from aiohttp import web
+
+from tests.integration.conftest import (
+    FILES_KEY,
+    FILES_LOCAL_KEY,
+    OTHER_APP_KEY,
+    PLAIN_KEY,
+    RunningServer,
+    ServerFactory,
+)
+
+pytestmark = pytest.mark.anyio
+
+MESSAGE_FILE_KEYS = [
+    "id", "filename", "type", "url", "mime_type", "size", "transfer_method", "belongs_to", "upload_file_id"
+]
+PNG = base64.b64decode(
+    "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8BQDwAEhQGAhKmMIQAAAABJRU5ErkJggg=="
+)
+
+
+def minimal_pdf(text: str) -> bytes:
+    """A one-page PDF that shows ``text`` in Helvetica, with a correct cross-reference table."""
+    stream = f"BT /F1 18 Tf 72 720 Td ({text}) Tj ET".encode()
+    objects = [
+        b"<< /Type /Catalog /Pages 2 0 R >>",
+        b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
+        b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Contents 4 0 R "
+        b"/Resources << /Font << /F1 5 0 R >> >> >>",
+        b"<< /Length " + str(len(stream)).encode() + b" >>\nstream\n" + stream + b"\nendstream",
+        b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>",
+    ]
+    out = b"%PDF-1.4\n"
+    offsets = []
+    for number, body in enumerate(objects, start=1):
+        offsets.append(len(out))
+        out += f"{number} 0 obj\n".encode() + body + b"\nendobj\n"
+    xref = len(out)
+    out += f"xref\n0 {len(objects) + 1}\n0000000000 65535 f \n".encode()
+    out += b"".join(f"{o:010d} 00000 n \n".encode() for o in offsets)
+    out += f"trailer\n<< /Size {len(objects) + 1} /Root 1 0 R >>\nstartxref\n{xref}\n%%EOF\n".encode()
+    return out
+
+
+def minimal_docx(text: str) -> bytes:
+    document = docx.Document()
+    document.add_paragraph(text)
+    buffer = io.BytesIO()
+    document.save(buffer)
+    return buffer.getvalue()
+
+
+async def upload(server: RunningServer, name: str, data: bytes, mime: str, key: str = FILES_KEY) -> str:
+    async with server.client(key) as client:
+        response = await client.post("/files/upload", files={"file": (name, data, mime)}, data={"user": "u1"})
+    assert response.status_code == 201, response.text
+    return str(response.json()["id"])
+
+
+async def chat(server: RunningServer, files: Any, key: str = FILES_KEY, query: str = "what is in it?") -> httpx.Response:
+    async with server.client(key) as client:
+        return await client.post(
+            "/chat-messages", json={"inputs": {}, "query": query, "user": "u1", "files": files}
+        )
+
+
+def local(file_id: str, kind: str | None = "document") -> dict[str, Any]:
+    item: dict[str, Any] = {"transfer_method": "local_file", "upload_file_id": file_id}
+    if kind is not None:
+        item["type"] = kind
+    return item
+
+
+def last_user_content(server: RunningServer) -> Any:
+    body = server.upstream.chat_requests(stream=True)[-1].body
+    return body["messages"][-1]["content"]
+
+
+async def history(server: RunningServer, conversation_id: str, key: str = FILES_KEY) -> list[dict[str, Any]]:
+    async with server.client(key) as client:
+        response = await client.get("/messages", params={"conversation_id": conversation_id, "user": "u1"})
+    assert response.status_code == 200
+    return list(response.json()["data"])
+
+
+# -- local files -------------------------------------------------------------------------------------
+
+
+async def test_image_upload_reaches_the_model_as_an_image_part_and_shows_in_history(server: RunningServer) -> None:
+    file_id = await upload(server, "dot.png", PNG, "image/png")
+    response = await chat(server, [local(file_id, "image")])
+    assert response.status_code == 200, response.text
+    content = last_user_content(server)
+    assert content[0] == {"type": "text", "text": "what is in it?"}
+    assert content[1] == {
+        "type": "image_url",
+        "image_url": {"url": "data:image/png;base64," + base64.b64encode(PNG).decode(), "detail": "low"},
+    }
+    [message] = await history(server, response.json()["conversation_id"])
+    [item] = message["message_files"]
+    assert list(item) == MESSAGE_FILE_KEYS
+    assert item["filename"] == "dot.png" and item["type"] == "image" and item["mime_type"] == "image/png"
+    assert item["size"] == len(PNG) and item["transfer_method"] == "local_file"
+    assert item["belongs_to"] == "user" and item["upload_file_id"] == file_id
+    async with httpx.AsyncClient(base_url=server.base_url) as client:
+        fetched = await client.get(item["url"])
+    assert fetched.status_code == 200 and fetched.content == PNG
+
+
+@pytest.mark.parametrize(
+    ("name", "mime", "data", "expected"),
+    [
+        ("notes.txt", "text/plain", "plain words here".encode(), "plain words here"),
+        ("readme.md", "text/markdown", b"# Title\n\nmarkdown body", "markdown body"),
+        ("table.csv", "text/csv", b"a,b\n1,2\n", "a,b\n1,2"),
+        ("page.html", "text/html", b"<html><script>var x=1;</script><body><p>html text</p></body></html>",
+         "html text"),
+        ("paper.pdf", "application/pdf", minimal_pdf("Hello from the PDF"), "Hello from the PDF"),
+        ("letter.docx", "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+         minimal_docx("Hello from the DOCX"), "Hello from the DOCX"),
+    ],
+    ids=["txt", "md", "csv", "html", "pdf", "docx"],
+)
+async def test_document_text_goes_into_the_prompt(
+    server: RunningServer, name: str, mime: str, data: bytes, expected: str
+) -> None:
+    file_id = await upload(server, name, data, mime)
+    response = await chat(server, [local(file_id)])
+    assert response.status_code == 200, response.text
+    content = last_user_content(server)
+    assert isinstance(content, str)
+    assert expected in content and content.endswith("what is in it?")
+    assert "var x=1" not in content
+
+
+async def test_untyped_local_file_is_validated_as_custom(server: RunningServer) -> None:
+    dat = await upload(server, "blob.dat", b"\x00\x01", "application/octet-stream")
+    assert (await chat(server, [local(dat, None)])).status_code == 200
+    txt = await upload(server, "notes.txt", b"x", "text/plain")
+    refused = await chat(server, [local(txt, None)])
+    assert refused.status_code == 400
+    assert refused.json()["message"] == "File validation failed for file: notes.txt"
+    custom_bin = await upload(server, "blob.bin", b"x", "application/octet-stream")
+    refused = await chat(server, [local(custom_bin, "custom")])
+    assert refused.json()["message"] == "File validation failed for file: blob.bin"
+
+
+async def test_type_and_method_not_allowed(server: RunningServer) -> None:
+    song = await upload(server, "song.mp3", b"ID3", "audio/mpeg")
+    refused = await chat(server, [local(song, "audio")])
+    assert refused.status_code == 400
+    assert refused.json() == {
+        "code": "invalid_param", "message": "File validation failed for file: song.mp3", "status": 400
+    }
+    remote = {"type": "image", "transfer_method": "remote_url", "url": "https://example.com/cat.png"}
+    refused = await chat(server, [remote], key=FILES_LOCAL_KEY)
+    assert refused.json()["message"] == "File validation failed for file: cat.png"
+
+
+async def test_count_limits(server: RunningServer) -> None:
+    image = await upload(server, "dot.png", PNG, "image/png")
+    doc = await upload(server, "notes.txt", b"x", "text/plain")
+    images = await chat(server, [local(image, "image")] * 4)
+    assert images.status_code == 400
+    assert images.json()["message"] == "Number of image files exceeds the maximum limit 3"
+    mixed = await chat(server, [local(image, "image"), local(doc), local(doc), local(doc)])
+    assert mixed.json()["message"] == "Number of files exceeds the maximum limit 3"
+    one = await upload(server, "n.txt", b"x", "text/plain", key=FILES_LOCAL_KEY)
+    two = await chat(server, [local(one), local(one)], key=FILES_LOCAL_KEY)
+    assert two.json()["message"] == "Number of files exceeds the maximum limit 1"
+
+
+@pytest.mark.parametrize(
+    ("item", "message"),
+    [
+        ({"type": "document", "transfer_method": "local_file"}, "Invalid upload file id"),
+        ({"type": "document", "transfer_method": "local_file", "upload_file_id": "nope"},
+         "Invalid upload file id format"),
+        ({"type": "document", "transfer_method": "local_file",
+          "upload_file_id": "0b6f3c52-2c59-4b0e-9a55-2d3f5d1c2e11"}, "Invalid upload file"),
+        ({"type": "spreadsheet", "transfer_method": "local_file"}, "'spreadsheet' is not a valid FileType"),
+        ({"type": "image", "transfer_method": "carrier_pigeon"}, "'carrier_pigeon' is not a valid FileTransferMethod"),
+        ({"type": "image", "transfer_method": "remote_url", "url": "ftp://example.com/cat.png"}, "Invalid file url"),
+    ],
+    ids=["missing-id", "bad-id", "unknown-id", "bad-type", "bad-method", "ftp-url"],
+)
+async def test_bad_file_items(server: RunningServer, item: dict[str, Any], message: str) -> None:
+    response = await chat(server, [item])
+    assert response.status_code == 400
+    assert response.json() == {"code": "invalid_param", "message": message, "status": 400}
+
+
+async def test_dropped_items_and_disabled_feature(server: RunningServer) -> None:
+    dropped = await chat(server, [{"type": "image"}, {"type": "image", "transfer_method": "remote_url"}])
+    assert dropped.status_code == 200
+    assert (await history(server, dropped.json()["conversation_id"]))[0]["message_files"] == []
+    # The Plain app has no file_upload feature: the whole array is ignored, even bad items.
+    ignored = await chat(server, [{"type": "spreadsheet", "transfer_method": "local_file"}], key=PLAIN_KEY)
+    assert ignored.status_code == 200
+    assert last_user_content(server) == "what is in it?"
+
+
+async def test_uploads_of_any_app_can_be_attached(server: RunningServer) -> None:
+    file_id = await upload(server, "notes.txt", b"shared words", "text/plain", key=OTHER_APP_KEY)
+    response = await chat(server, [local(file_id)])
+    assert response.status_code == 200
+    assert "shared words" in last_user_content(server)
+
+
+# -- preview ---------------------------------------------------------------------------------------
+
+
+async def test_preview_access_rules_and_headers(server: RunningServer) -> None:
+    file_id = await upload(server, "notes.txt", b"preview me", "text/plain")
+    async with server.client(FILES_KEY) as client:
+        unreferenced = await client.get(f"/files/{file_id}/preview")
+        assert unreferenced.status_code == 404
+        assert unreferenced.json() == {
+            "code": "file_not_found", "message": "File not found in message context", "status": 404
+        }
+        assert (await client.get("/files/not-a-uuid/preview")).json()["code"] == "file_not_found"
+    assert (await chat(server, [local(file_id)])).status_code == 200
+    async with server.client(FILES_KEY) as client:
+        ok = await client.get(f"/files/{file_id}/preview", params={"user": "anyone"})
+        assert ok.status_code == 200 and ok.content == b"preview me"
+        assert ok.headers["content-type"] == "text/plain"
+        assert ok.headers["content-length"] == "10"
+        assert ok.headers["cache-control"] == "public, max-age=3600"
+        assert "accept-ranges" not in ok.headers and "content-disposition" not in ok.headers
+        attached = await client.get(f"/files/{file_id}/preview", params={"as_attachment": "true"})
+        assert attached.headers["content-type"] == "application/octet-stream"
+        assert attached.headers["content-disposition"] == "attachment; filename*=UTF-8''notes.txt"
+        bad_flag = await client.get(f"/files/{file_id}/preview", params={"as_attachment": "maybe"})
+        assert bad_flag.status_code == 400
+    async with server.client(OTHER_APP_KEY) as client:
+        denied = await client.get(f"/files/{file_id}/preview")
+    assert denied.status_code == 403
+    assert denied.json() == {
+        "code": "file_access_denied", "message": "File access denied: not owned by requesting app", "status": 403
+    }
+
+
+async def test_html_is_always_an_attachment_and_media_accepts_ranges(make_server: ServerFactory) -> None:
+    server = await make_server()
+    page = await upload(server, "ré sumé.html", b"<p>x</p>", "text/html", key=FILES_LOCAL_KEY)
+    assert (await chat(server, [local(page)], key=FILES_LOCAL_KEY)).status_code == 200
+    async with server.client(FILES_LOCAL_KEY) as client:
+        html = await client.get(f"/files/{page}/preview")
+    assert html.headers["content-type"] == "application/octet-stream"
+    assert html.headers["x-content-type-options"] == "nosniff"
+    assert html.headers["content-disposition"] == "attachment; filename*=UTF-8''r%C3%A9%20sum%C3%A9.html"
+    clip = await upload(server, "clip.mp4", b"\0\0\0\x18ftypmp42", "video/mp4", key=FILES_LOCAL_KEY)
+    # a declared type wins over the detected one ("video" is not allowed in this app, "document" is)
+    assert (await chat(server, [local(clip, None)], key=FILES_LOCAL_KEY)).status_code == 400
+    assert (await chat(server, [local(clip, "document")], key=FILES_LOCAL_KEY)).status_code == 200
+    async with server.client(FILES_LOCAL_KEY) as client:
+        video = await client.get(f"/files/{clip}/preview")
+    assert video.headers["accept-ranges"] == "bytes" and video.headers["content-type"] == "video/mp4"
+    assert video.content == b"\0\0\0\x18ftypmp42"
+
+
+# -- remote files (SSRF) ---------------------------------------------------------------------------
+
+
+@pytest.fixture
+async def remote_site() -> AsyncIterator[str]:
+    """A file server on 127.0.0.1 (a private address the server must refuse unless allow-listed)."""
+
+    async def doc(_: web.Request) -> web.Response:
+        return web.Response(body=b"remote document words", content_type="text/plain")
+
+    async def big(_: web.Request) -> web.StreamResponse:
+        return web.Response(body=b"z" * 5000, content_type="text/plain")
+
+    async def image(_: web.Request) -> web.Response:
+        return web.Response(body=PNG, content_type="image/png")
+
+    def redirect(target: str) -> Any:
+        async def handler(_: web.Request) -> web.Response:
+            raise web.HTTPFound(target)
+
+        return handler
+
+    app = web.Application()
+    app.router.add_get("/doc.txt", doc)
+    app.router.add_get("/big.txt", big)
+    app.router.add_route("*", "/cat.png", image)
+    app.router.add_get("/to-private.txt", redirect("http://10.1.2.3/doc.txt"))
+    app.router.add_get("/to-metadata.txt", redirect("http://169.254.169.254/latest/meta-data"))
+    app.router.add_get("/to-mapped.txt", redirect("http://[::ffff:127.0.0.1]/doc.txt"))
+    app.router.add_get("/to-doc.txt", redirect("/doc.txt"))
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+    yield f"http://127.0.0.1:{port}"
+    await runner.cleanup()
+
+
+def remote(url: str, kind: str = "document") -> dict[str, Any]:
+    return {"type": kind, "transfer_method": "remote_url", "url": url}
+
+
+async def test_loopback_urls_are_refused_by_default(server: RunningServer, remote_site: str) -> None:
+    for url in (f"{remote_site}/doc.txt", remote_site.replace("127.0.0.1", "localhost") + "/doc.txt"):
+        response = await chat(server, [remote(url)])
+        assert response.status_code == 400, url
+        assert response.json()["code"] == "invalid_param"
+        assert "not allowed" in response.json()["message"]
+    assert server.upstream.chat_requests() == []
+
+
+async def test_allow_listed_server_works_and_redirects_are_rechecked(
+    make_server: ServerFactory, remote_site: str
+) -> None:
+    server = await make_server(remote_fetch_allow="127.0.0.1/32")
+    ok = await chat(server, [remote(f"{remote_site}/doc.txt")])
+    assert ok.status_code == 200, ok.text
+    assert "remote document words" in last_user_content(server)
+    [message] = await history(server, ok.json()["conversation_id"])
+    [item] = message["message_files"]
+    assert item["url"] == f"{remote_site}/doc.txt" and item["transfer_method"] == "remote_url"
+    assert item["upload_file_id"] is None and item["filename"] == "doc.txt" and item["size"] == 21
+    followed = await chat(server, [remote(f"{remote_site}/to-doc.txt")])
+    assert followed.status_code == 200
+    for path in ("/to-private.txt", "/to-metadata.txt"):
+        refused = await chat(server, [remote(remote_site + path)])
+        assert refused.status_code == 400, path
+        assert "not allowed" in refused.json()["message"]
+
+
+async def test_ipv4_mapped_ipv6_and_metadata_literals_are_refused(server: RunningServer) -> None:
+    for url in ("http://[::ffff:127.0.0.1]/x.txt", "http://169.254.169.254/x.txt", "http://[::1]/x.txt",
+                "http://0.0.0.0/x.txt", "http://224.0.0.1/x.txt", "http://10.0.0.1/x.txt"):
+        response = await chat(server, [remote(url)])
+        assert response.status_code == 400, url
+        assert "not allowed" in response.json()["message"]
+
+
+async def test_oversize_remote_files_and_bad_schemes_are_refused(
+    make_server: ServerFactory, remote_site: str
+) -> None:
+    server = await make_server(remote_fetch_allow="127.0.0.1", remote_fetch_max_bytes=1000)
+    big = await chat(server, [remote(f"{remote_site}/big.txt")])
+    assert big.status_code == 400
+    assert "larger than" in big.json()["message"]
+    scheme = await chat(server, [remote("httpx://127.0.0.1/doc.txt")])
+    assert scheme.status_code == 400
+    assert "only http and https" in scheme.json()["message"]
+
+
+async def test_remote_image_goes_to_the_model_as_its_url(make_server: ServerFactory, remote_site: str) -> None:
+    server = await make_server(remote_fetch_allow="127.0.0.1")
+    response = await chat(server, [remote(f"{remote_site}/cat.png", "image")])
+    assert response.status_code == 200, response.text
+    content = last_user_content(server)
+    assert content[1] == {"type": "image_url", "image_url": {"url": f"{remote_site}/cat.png", "detail": "low"}}
+    [message] = await history(server, response.json()["conversation_id"])
+    assert message["message_files"][0]["mime_type"] == "image/png"
