@@ -28,7 +28,7 @@ def sqlalchemy_url(database: str) -> str:
 async def postgres_available() -> bool:
     try:
         conn = await asyncpg.connect(POSTGRES_ADMIN_URL, timeout=3)
-    except (OSError, asyncpg.PostgresError, asyncio.TimeoutError):
+    except (TimeoutError, OSError, asyncpg.PostgresError):
         return False
     await conn.close()
     return True
