@@ -58,14 +58,24 @@ def _add_apps(document: dict[str, Any]) -> None:
             "suggested_questions": ["Where is my parcel?"],
             "suggested_questions_after_answer": True,
             "speech_to_text": {"enabled": True},
-            "text_to_speech": {"enabled": True, "voice": "alloy", "language": "en-US", "autoPlay": "disabled"},
+            "text_to_speech": {
+                "enabled": True,
+                "voice": "alloy",
+                "language": "en-US",
+                "autoPlay": "disabled",
+            },
             "site": {"title": "Order Desk", "chat_color_theme": "#4A90D9", "copyright": "2026 Acme"},
             "agent_mode": {
                 "tools": [{"tool_name": "calculator", "icon": {"background": "#252525", "content": "🧮"}}]
             },
             "conversation_variables": VARIABLES,
         },
-        {"name": "Notes", "api_keys": [NOTES_KEY], "model": model, "embedding_model": {"name": "fake-embedding"}},
+        {
+            "name": "Notes",
+            "api_keys": [NOTES_KEY],
+            "model": model,
+            "embedding_model": {"name": "fake-embedding"},
+        },
     ]
 
 
@@ -84,7 +94,9 @@ def server(
 
 
 @pytest.fixture(autouse=True)
-def _show_server_output(request: pytest.FixtureRequest, server: ServerProcess, upstream: FakeUpstream) -> None:
+def _show_server_output(
+    request: pytest.FixtureRequest, server: ServerProcess, upstream: FakeUpstream
+) -> None:
     """A failing test shows the server's log; every test starts with the default upstream."""
     request.node.stash.setdefault(SERVERS, []).append(server)
 
@@ -274,7 +286,9 @@ def test_feedback_appears_on_the_message_and_in_app_feedbacks(client: Any) -> No
     message = client.messages(reply.conversation_id).data[0]
     assert message.feedback is not None and message.feedback.rating == "like"
     rows = [f for f in client.app_feedbacks(page=1, limit=100).data if f.message_id == reply.id]
-    assert [(f.rating, f.content, f.conversation_id) for f in rows] == [("like", "Spot on", reply.conversation_id)]
+    assert [(f.rating, f.content, f.conversation_id) for f in rows] == [
+        ("like", "Spot on", reply.conversation_id)
+    ]
 
     client.message_feedback(reply.id, "dislike")
     assert client.messages(reply.conversation_id).data[0].feedback.rating == "dislike"
@@ -445,7 +459,11 @@ def test_parameters(make_client: MakeClient) -> None:
 def test_info_meta_and_site(make_client: MakeClient) -> None:
     client = make_client(FULL_KEY)
     info = _app_call(client, "info")
-    assert (info.name, info.description, info.tags) == ("Full", "Answers questions about orders.", ["support", "orders"])
+    assert (info.name, info.description, info.tags) == (
+        "Full",
+        "Answers questions about orders.",
+        ["support", "orders"],
+    )
     assert info.mode == "chat"
     meta = _app_call(client, "meta")
     assert "calculator" in meta.tool_icons
@@ -466,7 +484,11 @@ def test_annotations_crud_and_reply(make_client: MakeClient) -> None:
     assert (changed.id, changed.answer) == (note.id, "10 to 6.")
     assert client.annotations(keyword=tag, page=1, limit=5).data[0].answer == "10 to 6."
 
-    settings = {"score_threshold": 0.9, "embedding_provider_name": "openai", "embedding_model_name": "fake-embedding"}
+    settings = {
+        "score_threshold": 0.9,
+        "embedding_provider_name": "openai",
+        "embedding_model_name": "fake-embedding",
+    }
     job = client.enable_annotation_reply(**settings)
     assert job.job_id and job.job_status in ("waiting", "processing", "completed")
     done = wait_for(lambda: client.annotation_reply_status("enable", job.job_id).job_status == "completed")
@@ -478,7 +500,9 @@ def test_annotations_crud_and_reply(make_client: MakeClient) -> None:
         assert client.annotations(keyword=tag).data[0].hit_count == 1
     finally:
         off = client.disable_annotation_reply(**settings)
-        assert wait_for(lambda: client.annotation_reply_status("disable", off.job_id).job_status == "completed")
+        assert wait_for(
+            lambda: client.annotation_reply_status("disable", off.job_id).job_status == "completed"
+        )
     assert client.send_message(question).answer == FAKE_ANSWER
 
     client.delete_annotation(note.id)

@@ -2,12 +2,23 @@
 
 from __future__ import annotations
 
+import contextlib
+import queue
 import shlex
+import threading
 from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
-from difychat import APIStatusError, AuthenticationError, DifyChat, DifyError, PermissionDeniedError
+from difychat import (
+    APIStatusError,
+    AuthenticationError,
+    ChatStream,
+    DifyChat,
+    DifyError,
+    IncompleteStreamError,
+    PermissionDeniedError,
+)
 from difychat.cli._console import Output
 from difychat.types import (
     AgentThoughtEvent,
@@ -34,6 +45,25 @@ Ctrl-C while an answer streams stops it."""
 
 def _when(value: datetime | None) -> str:
     return value.astimezone().strftime("%Y-%m-%d %H:%M") if value is not None else ""
+
+
+class _Turn:
+    """The state of one question being answered."""
+
+    def __init__(self) -> None:
+        self.stream: ChatStream | None = None
+        self.task_id: str | None = None
+        self.note: str | None = None
+        self.stop_wanted = False
+        self.stop_sent = False
+        self.finished = False
+
+    def abandon(self) -> None:
+        """Stop waiting: drop the connection (the reading thread then ends by itself)."""
+        self.finished = True
+        if self.stream is not None:
+            with contextlib.suppress(Exception):
+                self.stream.response.close()
 
 
 class ChatSession:
@@ -163,43 +193,91 @@ class ChatSession:
     # --- chatting ------------------------------------------------------------------------------
 
     def ask(self, query: str) -> None:
-        """Send ``query`` and stream the answer; Ctrl-C stops the generation on the server."""
-        try:
-            stream = self.client.stream_message(
-                query,
-                user=self.user,
-                inputs=self.inputs,
-                conversation_id=self.conversation_id,
-                files=self.pending_files or None,
-            )
-        except KeyboardInterrupt:
-            self.out.info("[cancelled]")
-            return
-        except DifyError as exc:
-            self.out.error(str(exc))
-            return
-        self.pending_files = []
-        note: str | None = None
-        self.out.answer_start()
-        with stream:
+        """Send ``query`` and stream the answer; Ctrl-C stops the generation on the server.
+
+        The request is sent and read in a helper thread, so Ctrl-C reaches this loop at any
+        moment, even before the first word: the stop is then sent as soon as the answer's
+        task id is known, and what the server still sends up to the end of the stopped answer
+        is shown (it is what the server keeps). A second Ctrl-C stops waiting for it.
+        """
+        files = self.pending_files or None
+        feed: queue.Queue[tuple[str, Any]] = queue.Queue()
+        turn = _Turn()
+
+        def read() -> None:
             try:
-                for event in stream:
-                    self.show_event(event)
+                stream = self.client.stream_message(
+                    query,
+                    user=self.user,
+                    inputs=self.inputs,
+                    conversation_id=self.conversation_id,
+                    files=files,
+                )
+                feed.put(("open", stream))
+                with stream:
+                    if turn.finished:  # abandoned before the answer started
+                        return
+                    for event in stream:
+                        feed.put(("event", event))
+                feed.put(("end", None))
+            except BaseException as exc:  # noqa: BLE001 - handed over to the reading loop
+                feed.put(("error", exc))
+
+        threading.Thread(target=read, name="difychat-answer", daemon=True).start()
+        while not turn.finished:
+            try:
+                self._handle(turn, *feed.get())
+                if turn.stop_wanted and not turn.stop_sent and turn.task_id:
+                    turn.stop_sent = True
+                    self.client.stop_stream(turn.task_id, user=self.user)
             except KeyboardInterrupt:
-                note = "stopped"
-                try:
-                    stream.stop()
-                except DifyError as exc:
-                    note = f"stopped locally; stop request failed: {exc}"
-            except DifyError as exc:
-                self.out.answer_end()
-                self.out.error(str(exc))
-                note = "failed"
-        if note != "failed":
-            self.out.answer_end(note)
+                if turn.stop_wanted:
+                    turn.note = "stopped; not waiting for the rest"
+                    turn.abandon()
+                else:
+                    turn.stop_wanted = True
+                    turn.note = "stopped"
+                    if turn.stream is None:
+                        self.out.info("[stopping as soon as the answer starts]")
+            except DifyError as exc:  # the stop request failed
+                turn.note = f"stopped locally; stop request failed: {exc}"
+                turn.abandon()
+        stream = turn.stream
+        if stream is None:
+            if turn.note:
+                self.out.info(f"[{turn.note}]")
+            return
+        if turn.note != "failed":
+            self.out.answer_end(turn.note)
         self.conversation_id = stream.conversation_id or self.conversation_id
-        if note is None and stream.message_id:
+        if turn.note is None and stream.message_id:
             self.after_answer(stream.message_id)
+
+    def _handle(self, turn: _Turn, kind: str, value: Any) -> None:
+        """One item from the reading thread."""
+        if kind == "open":
+            turn.stream = value
+            self.pending_files = []
+            self.out.answer_start()
+        elif kind == "event":
+            turn.task_id = turn.task_id or value.task_id
+            self.show_event(value)
+        elif kind == "end":
+            turn.finished = True
+        elif isinstance(value, KeyboardInterrupt):  # raised while reading: the stream is gone
+            turn.finished = True
+            turn.stop_wanted = True
+            turn.note = "stopped"
+        elif isinstance(value, IncompleteStreamError) and turn.stop_sent:
+            turn.finished = True  # a server may end a stopped answer without message_end
+        elif isinstance(value, DifyError):
+            turn.finished = True
+            if turn.stream is not None:
+                self.out.answer_end()
+                turn.note = "failed"
+            self.out.error(str(value))
+        else:
+            raise value
 
     def show_event(self, event: Any) -> None:
         if isinstance(event, TextDeltaEvent):
