@@ -379,6 +379,7 @@ def test_upload_file_from_path_bytes_and_file_object(make_client: MakeClient, tm
 
     from_bytes = client.upload_file(b"raw bytes", filename="raw.md")
     assert (from_bytes.name, from_bytes.size, from_bytes.extension) == ("raw.md", 9, "md")
+    assert from_bytes.mime_type == "text/markdown"
 
     with path.open("rb") as handle:
         from_handle = client.upload_file(handle)
@@ -415,7 +416,10 @@ def test_audio_to_text(make_client: MakeClient, upstream: FakeUpstream, tmp_path
     recording.write_bytes(b"RIFFfake-wav")
     assert client.audio_to_text(recording) == FAKE_TRANSCRIPT
     sent = upstream.aux("transcriptions")
-    assert [(r["filename"], r["size"]) for r in sent] == [("question.mp3", 10), ("memo.wav", 12)]
+    assert [(r["filename"], r["size"], r["content_type"]) for r in sent] == [
+        ("question.mp3", 10, "audio/mp3"),
+        ("memo.wav", 12, "audio/wav"),
+    ]
 
 
 def test_text_to_audio_and_its_stream(make_client: MakeClient, upstream: FakeUpstream) -> None:
@@ -537,6 +541,9 @@ def test_unknown_conversation_raises_not_found(client: Any) -> None:
         client.messages(unknown)
     with pytest.raises(NotFoundError):
         client.rename_conversation(unknown, "x")
+    with pytest.raises(NotFoundError) as streamed:
+        client.stream_message("hi", conversation_id=unknown)
+    assert streamed.value.in_stream is False, "raised before the stream starts"
 
 
 def test_an_upstream_failure_mid_stream_raises_from_iteration(client: Any, upstream: FakeUpstream) -> None:
@@ -551,6 +558,16 @@ def test_an_upstream_failure_mid_stream_raises_from_iteration(client: Any, upstr
     assert "".join(received) == "Hello from" == stream.answer
     saved = client.messages(stream.conversation_id).data[0]
     assert (saved.status, saved.answer) == ("error", "Hello from")
+
+
+def test_an_upstream_failure_before_the_answer_raises_from_stream_message(
+    client: Any, upstream: FakeUpstream
+) -> None:
+    upstream.behaviour.status = 500
+    with pytest.raises(CompletionRequestError) as caught:
+        client.stream_message("This fails at once")
+    assert caught.value.in_stream is False and caught.value.status_code == 400
+    assert "upstream exploded" in caught.value.message
 
 
 def test_a_per_call_api_key_reaches_another_app(client: Any) -> None:
