@@ -11,6 +11,7 @@ from starlette.responses import Response
 
 from difychat.server.api.context import authenticate
 from difychat.server.api.responses import JSON
+from difychat.server.domain.apps import WORKSPACE_ID
 from difychat.server.errors import NotFound
 from difychat.server.services import app_info
 from difychat.server.store.common import Record
@@ -54,7 +55,7 @@ def _iso(value: datetime) -> str:
 def end_user(row: Record) -> dict[str, Any]:
     return {
         "id": str(row.id),
-        "tenant_id": app_info.WORKSPACE_ID,
+        "tenant_id": WORKSPACE_ID,
         "app_id": str(row.app_id),
         "type": "service_api",
         "external_user_id": row.session_id,

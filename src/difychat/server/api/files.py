@@ -11,12 +11,12 @@ from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 
 from difychat.server.api.context import authenticate, services
-from difychat.server.api.responses import JSON
 from difychat.server.api.multipart import MultipartReader
+from difychat.server.api.responses import JSON
 from difychat.server.api.serializers import seconds
+from difychat.server.domain.apps import WORKSPACE_ID
 from difychat.server.errors import InvalidParam
 from difychat.server.services.files import (
-    WORKSPACE_ID,
     FileBody,
     FileNotFound,
     NoFileUploaded,

@@ -7,6 +7,7 @@ feature blocks through exactly as the operator wrote them.
 from __future__ import annotations
 
 import hashlib
+import uuid
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any, Literal
@@ -28,6 +29,9 @@ from difychat.server.domain.features import (
 )
 
 AppMode = Literal["chat", "agent-chat"]
+
+# difychat has one workspace (Dify's tenant); its id is derived, so every server reports the same one.
+WORKSPACE_ID = str(uuid.uuid5(uuid.NAMESPACE_URL, "difychat:workspace"))
 FORM_TYPES = ("text-input", "paragraph", "select", "number", "checkbox", "external_data_tool")
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import uuid
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -13,9 +12,6 @@ from difychat.server.errors import NotFound
 from difychat.server.services.annotations import ReplySettings
 from difychat.server.store import apps as app_store
 from difychat.server.store.common import Record
-
-# difychat has one workspace; its id is derived, so it is the same on every server.
-WORKSPACE_ID = str(uuid.uuid5(uuid.NAMESPACE_URL, "difychat:workspace"))
 
 END_USER_NOT_FOUND = "End user not found."
 

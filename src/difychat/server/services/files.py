@@ -23,9 +23,6 @@ from difychat.server.providers.base import PromptMessage
 from difychat.server.store import files as file_store
 from difychat.server.store.common import Record, new_id, utcnow
 
-# The one workspace every app of this server belongs to.
-WORKSPACE_ID = str(uuid.uuid5(uuid.NAMESPACE_URL, "difychat:workspace"))
-
 IMAGE_EXTENSIONS = frozenset({"jpg", "jpeg", "png", "webp", "gif", "svg"})
 VIDEO_EXTENSIONS = frozenset({"mp4", "mov", "mpeg", "webm"})
 AUDIO_EXTENSIONS = frozenset({"mp3", "m4a", "wav", "amr", "mpga"})
