@@ -6,6 +6,7 @@ Both are used the way their READMEs show; the server has to meet them where they
 
 from __future__ import annotations
 
+import io
 import json
 import shutil
 import subprocess
@@ -19,7 +20,7 @@ from tests.conftest import missing_service
 from tests.e2e.conftest import ServerProcess, clean_env
 from tests.e2e.helpers import FAKE_ANSWER, wait_for
 from tests.fakes.upstream import FakeUpstream
-from tests.integration.conftest import PLAIN_KEY
+from tests.integration.conftest import FILES_KEY, PLAIN_KEY
 
 NODE_DIR = Path(__file__).parent / "node"
 UNICODE_CHUNKS = ["Grüße", " aus", " 東京", " — ça va?", " 👋"]
@@ -57,7 +58,10 @@ def test_python_sdk_chat_history_rename_and_feedback(sdk: ChatClient, upstream: 
 
     upstream.behaviour.chunks = UNICODE_CHUNKS
     streamed = sdk.create_chat_message(
-        inputs={}, query="Und jetzt auf Japanisch: こんにちは", user=user, response_mode="streaming",
+        inputs={},
+        query="Und jetzt auf Japanisch: こんにちは",
+        user=user,
+        response_mode="streaming",
         conversation_id=conversation_id,
     )
     streamed.raise_for_status()
@@ -105,12 +109,45 @@ def test_python_sdk_chat_history_rename_and_feedback(sdk: ChatClient, upstream: 
 
 def test_python_sdk_application_parameters(sdk: ChatClient) -> None:
     response = sdk.get_application_parameters(user="py-sdk-user")
-    if response.status_code == 404:
-        pytest.skip("the server does not serve GET /v1/parameters yet")
     response.raise_for_status()
     body = response.json()
     assert isinstance(body["user_input_form"], list)
     assert isinstance(body["suggested_questions"], list)
+
+
+def test_python_sdk_uploads_a_file_and_sends_it_in_a_chat(
+    served_sqlite: ServerProcess, upstream: FakeUpstream, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("NO_PROXY", "127.0.0.1,localhost")
+    client = ChatClient(FILES_KEY)
+    client.base_url = served_sqlite.v1
+    notes = "Opening hours: 9 to 5, Monday to Friday."
+    uploaded = client.file_upload(
+        "py-sdk-user", {"file": ("notes.txt", io.BytesIO(notes.encode()), "text/plain")}
+    )
+    uploaded.raise_for_status()
+    body = uploaded.json()
+    assert uploaded.status_code == 201
+    assert (body["name"], body["size"], body["extension"], body["mime_type"]) == (
+        "notes.txt",
+        len(notes),
+        "txt",
+        "text/plain",
+    )
+    files = [{"type": "document", "transfer_method": "local_file", "upload_file_id": body["id"]}]
+    answer = client.create_chat_message(
+        inputs={}, query="When are you open?", user="py-sdk-user", files=files
+    )
+    answer.raise_for_status()
+    history = client.get_conversation_messages(
+        user="py-sdk-user", conversation_id=answer.json()["conversation_id"]
+    )
+    history.raise_for_status()
+    (message,) = history.json()["data"]
+    assert [f["filename"] for f in message["message_files"]] == ["notes.txt"]
+    assert notes in json.dumps(upstream.chat_requests(stream=True)[-1].body, ensure_ascii=False), (
+        "the text reached the model"
+    )
 
 
 def test_python_sdk_sees_errors_as_http_errors(
@@ -136,8 +173,12 @@ def _node_ready() -> Path:
     if not (NODE_DIR / "node_modules" / "dify-client").is_dir():
         command = "ci" if (NODE_DIR / "package-lock.json").exists() else "install"
         installed = subprocess.run(
-            [npm, command, "--no-audit", "--no-fund"], cwd=NODE_DIR, capture_output=True, text=True,
-            timeout=180, check=False,
+            [npm, command, "--no-audit", "--no-fund"],
+            cwd=NODE_DIR,
+            capture_output=True,
+            text=True,
+            timeout=180,
+            check=False,
         )
         if installed.returncode != 0:
             missing_service(f"npm {command} failed in {NODE_DIR}:\n{installed.stderr[-2000:]}")
@@ -149,8 +190,13 @@ def test_node_sdk_against_the_server(served_sqlite: ServerProcess, upstream: Fak
     upstream.behaviour.chunks = UNICODE_CHUNKS
     user = "node-sdk-user"
     run = subprocess.run(
-        [str(node), "sdk_check.mjs", served_sqlite.v1, PLAIN_KEY, user], cwd=NODE_DIR,
-        env=clean_env(), capture_output=True, text=True, timeout=60, check=False,
+        [str(node), "sdk_check.mjs", served_sqlite.v1, PLAIN_KEY, user],
+        cwd=NODE_DIR,
+        env=clean_env(),
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
     )
     assert run.returncode == 0, f"stdout:\n{run.stdout}\nstderr:\n{run.stderr}"
     summary = json.loads(run.stdout.strip().splitlines()[-1])
@@ -179,6 +225,11 @@ def test_node_sdk_against_the_server(served_sqlite: ServerProcess, upstream: Fak
     assert summary["conversations_after_delete"] == []
     assert summary["messages_after_delete_status"] == 404
     assert summary["bad_key_status"] == 401
+    assert summary["parameters"]["status"] == 200 and summary["parameters"]["feature_flags_are_objects"]
+    assert summary["parameters"]["keys"][:2] == ["opening_statement", "suggested_questions"]
+    assert "system_parameters" in summary["parameters"]["keys"]
+    size = len("Grüße aus Node".encode())
+    assert summary["upload"] == {"status": 201, "name": "greeting.txt", "size": size, "mime_type": "text/plain"}
 
     # What the SDK saw is what the server keeps: the conversation is gone for plain HTTP too.
     params = {"user": user, "conversation_id": conversation_id}

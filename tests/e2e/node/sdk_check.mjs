@@ -86,4 +86,23 @@ summary.messages_after_delete_status = await statusOf(client.getConversationMess
 const stranger = new ChatClient("app-not-a-real-key-000000000", baseUrl);
 summary.bad_key_status = await statusOf(stranger.createChatMessage({}, "hi", user));
 
+const parameters = await client.getApplicationParameters(user);
+summary.parameters = {
+  status: parameters.status,
+  keys: Object.keys(parameters.data),
+  feature_flags_are_objects: typeof parameters.data.speech_to_text === "object",
+};
+
+// The README's upload: the caller builds the form; the SDK posts it.
+const form = new FormData();
+form.append("user", user);
+form.append("file", new Blob(["Grüße aus Node"], { type: "text/plain" }), "greeting.txt");
+const uploaded = await client.fileUpload(form);
+summary.upload = {
+  status: uploaded.status,
+  name: uploaded.data.name,
+  size: uploaded.data.size,
+  mime_type: uploaded.data.mime_type,
+};
+
 console.log(JSON.stringify(summary));
