@@ -201,7 +201,12 @@ class ServerProcess:
                     self.stop()
                     raise RuntimeError(f"difychat serve exited with {code} during start-up:\n{self.output()}")
                 try:
-                    if probe.get(f"{self.base_url}/health").status_code == 200:
+                    # Another process may have taken the port first: only our own started server counts.
+                    if (
+                        probe.get(f"{self.base_url}/health").status_code == 200
+                        and self.process.poll() is None
+                        and "Application startup complete" in self.output()
+                    ):
                         return self
                 except httpx.TransportError:
                     pass
