@@ -42,7 +42,6 @@ class Settings(BaseSettings):
     multi_worker: bool = False
     dify_version: str = "1.12.1"
     deploy_env: str = "PRODUCTION"
-    log_level: str = "info"
     # Upload size limits per extension class (bytes), and extensions refused outright (comma list).
     upload_image_file_size_limit: int = Field(default=10 * 1024 * 1024, gt=0)
     upload_video_file_size_limit: int = Field(default=100 * 1024 * 1024, gt=0)

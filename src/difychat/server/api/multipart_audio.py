@@ -32,7 +32,6 @@ class AudioForm:
     file: UploadedAudio | None = None
     user: str | None = None
     file_too_large: bool = False
-    cut_off: bool = False
 
 
 @dataclass
@@ -113,7 +112,6 @@ async def read_audio_form(request: Request, file_limit: int) -> AudioForm:
         async for chunk in request.stream():
             received += len(chunk)
             if received > DRAIN_MAX_BYTES and form.file_too_large:
-                form.cut_off = True
                 break
             parser.write(chunk)
         else:

@@ -48,8 +48,6 @@ ARRAY_ITEM_TYPES = {
     "array[file]": "file",
 }
 
-VALUE_TYPES = (*SCALAR_CHECKS, *ARRAY_ITEM_TYPES, "array[any]")
-
 
 def wire_type(value_type: str) -> str:
     """The type name the API shows."""

@@ -88,12 +88,12 @@ class ChatService:
                 if conversation is None:
                     raise NotFound(CONVERSATION_NOT_EXISTS)
                 config_id = str(conversation.app_config_id)
-                config = await self._models.config(app, config_id)
-                if config.memory.enabled and config.memory.max_messages:
+                memory = (await self._models.config(app, config_id)).memory
+                if memory.enabled and memory.max_messages:
                     rows = await message_store.history_for_memory(
-                        conn, turn.conversation_id, limit=config.memory.max_messages
+                        conn, turn.conversation_id, limit=memory.max_messages
                     )
-                    history = select_memory([(r.query, r.answer) for r in rows], config.memory)
+                    history = select_memory([(r.query, r.answer) for r in rows], memory)
         config = await self._models.config(app, config_id)
         inputs = clean_inputs(config.form_variables(), turn.inputs)
         # Attached files (services/files.py): validated here, shown to the model, saved with the message.
