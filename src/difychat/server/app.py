@@ -25,10 +25,10 @@ from difychat.server.files.signing import UrlSigner
 from difychat.server.files.storage import LocalFileStorage
 from difychat.server.generation.registry import GenerationRegistry
 from difychat.server.generation.relay import DatabaseStopRelay, LocalStopRelay, RedisStopRelay, StopRelay
-from difychat.server.services.apps import DemoApp, demo_config, ensure_demo_app, load_catalog, sync_apps
 from difychat.server.services.annotations import AnnotationService
-from difychat.server.services.app_info import AppInfoService
 from difychat.server.services.answer_features import AnswerFeatures
+from difychat.server.services.app_info import AppInfoService
+from difychat.server.services.apps import DemoApp, demo_config, ensure_demo_app, load_catalog, sync_apps
 from difychat.server.services.audio import AudioService
 from difychat.server.services.auth import Authenticator, EndUsers
 from difychat.server.services.chat import ChatService
@@ -41,6 +41,7 @@ from difychat.server.services.suggestions import SuggestionService
 from difychat.server.services.variables import ConversationVariableService
 from difychat.server.settings import Settings, load_apps_file
 from difychat.server.store import db
+from difychat.server.store.writer import GroupWriter
 
 logger = logging.getLogger("difychat")
 
@@ -82,7 +83,9 @@ def _remote_fetcher(settings: Settings) -> RemoteFetcher:
 
 def _file_service(settings: Settings, engine: AsyncEngine, fetcher: RemoteFetcher) -> FileService:
     blacklist = frozenset(
-        e.strip().lower().lstrip(".") for e in settings.upload_file_extension_blacklist.split(",") if e.strip()
+        e.strip().lower().lstrip(".")
+        for e in settings.upload_file_extension_blacklist.split(",")
+        if e.strip()
     )
     limits = UploadLimits(
         image=settings.upload_image_file_size_limit,
@@ -124,7 +127,9 @@ def create_app(settings: Settings | None = None) -> Starlette:
             result = await bootstrap(settings)
             configs = result.apps
             if result.demo is not None:
-                logger.warning("created the demo app %r; its API key: %s", result.demo.name, result.demo.api_key)
+                logger.warning(
+                    "created the demo app %r; its API key: %s", result.demo.name, result.demo.api_key
+                )
         live = {c.name: c for c in configs}
         live.setdefault(_demo(settings).name, _demo(settings))
 
@@ -133,6 +138,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
             connector=aiohttp.TCPConnector(limit=0, ttl_dns_cache=300, keepalive_timeout=30),
             auto_decompress=True,
         )
+        writes = GroupWriter(engine)
         registry = GenerationRegistry()
         relay: StopRelay
         if settings.redis_url:
@@ -146,14 +152,19 @@ def create_app(settings: Settings | None = None) -> Starlette:
         models = ModelCatalog(engine, http)
         annotations = AnnotationService(engine, registry, http)
         audio = AudioService(engine, http)
-        answers = AnswerFeatures(engine, annotations, audio)
+        answers = AnswerFeatures(writes, annotations, audio)
         fetcher = _remote_fetcher(settings)
         files = _file_service(settings, engine, fetcher)
         app.state.services = Services(
             authenticator=Authenticator(engine, catalog),
             end_users=EndUsers(engine),
             chat=ChatService(
-                engine, registry, models, max_generation_seconds=settings.max_generation_seconds, answers=answers,
+                engine,
+                writes,
+                registry,
+                models,
+                max_generation_seconds=settings.max_generation_seconds,
+                answers=answers,
                 files=files,
             ),
             stops=StopService(engine, registry, relay),
@@ -173,6 +184,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
             yield
         finally:
             await registry.drain(timeout=10)
+            await writes.close()
             await relay.close()
             await fetcher.close()
             await http.close()
@@ -188,7 +200,9 @@ def create_app(settings: Settings | None = None) -> Starlette:
         ),
         Middleware(VersionHeaders, version=settings.dify_version, env=settings.deploy_env),
     ]
-    return Starlette(routes=build_routes(), middleware=middleware, exception_handlers=HANDLERS, lifespan=lifespan)
+    return Starlette(
+        routes=build_routes(), middleware=middleware, exception_handlers=HANDLERS, lifespan=lifespan
+    )
 
 
 def create_app_from_env() -> Starlette:

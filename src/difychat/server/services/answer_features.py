@@ -15,8 +15,6 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy.ext.asyncio import AsyncEngine
-
 from difychat.server.domain import answer_features
 from difychat.server.domain.apps import App, AppConfig
 from difychat.server.domain.events import GenerationFailed, MessageEnded, TextDelta
@@ -26,8 +24,9 @@ from difychat.server.services import moderation
 from difychat.server.services.annotations import AnnotationService
 from difychat.server.services.audio import AudioService
 from difychat.server.services.speech_stream import SentenceSpeaker
-from difychat.server.store import messages as message_store
+from difychat.server.store import writer
 from difychat.server.store.common import utcnow
+from difychat.server.store.writer import GroupWriter
 
 logger = logging.getLogger("difychat.chat")
 
@@ -46,13 +45,13 @@ class DirectAnswer:
 class AnswerFeatures:
     def __init__(
         self,
-        engine: AsyncEngine,
+        writes: GroupWriter,
         annotations: AnnotationService,
         audio: AudioService,
         *,
         character_delay: float = CHARACTER_DELAY,
     ) -> None:
-        self._engine = engine
+        self._writer = writes
         self._annotations = annotations
         self._audio = audio
         self._delay = character_delay
@@ -106,9 +105,8 @@ class AnswerFeatures:
         text = "".join(sent)
         usage = Usage(latency=time.perf_counter() - started)
         try:
-            async with self._engine.begin() as conn:
-                await message_store.finish(
-                    conn,
+            await self._writer.write(
+                writer.finish_message(
                     generation.message_id,
                     answer=text,
                     status="stopped" if stopped else "normal",
@@ -118,6 +116,7 @@ class AnswerFeatures:
                     usage=usage.to_wire(),
                     updated_at=utcnow(),
                 )
+            )
         except Exception:
             logger.exception("saving the answer of %s failed", generation.message_id)
             if speaker is not None:

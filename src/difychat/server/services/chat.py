@@ -25,12 +25,16 @@ from difychat.server.services.prompts import build_messages, fill_template, sele
 from difychat.server.services.speech_stream import SentenceSpeaker
 from difychat.server.store import conversations as conversation_store
 from difychat.server.store import messages as message_store
+from difychat.server.store import writer
 from difychat.server.store.common import new_id, utcnow
+from difychat.server.store.writer import GroupWriter, Write
 
 logger = logging.getLogger("difychat.chat")
 
 ROOT_PARENT_ID = "00000000-0000-0000-0000-000000000000"
-INTERNAL_FAILURE = GenerationFailed("internal_server_error", 500, "Internal Server Error, please contact support.")
+INTERNAL_FAILURE = GenerationFailed(
+    "internal_server_error", 500, "Internal Server Error, please contact support."
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,6 +59,7 @@ class ChatService:
     def __init__(
         self,
         engine: AsyncEngine,
+        writes: GroupWriter,
         registry: GenerationRegistry,
         models: ModelCatalog,
         *,
@@ -63,6 +68,7 @@ class ChatService:
         answers: AnswerFeatures | None = None,
     ) -> None:
         self._engine = engine
+        self._writer = writes
         self._registry = registry
         self._models = models
         self._max_seconds = max_generation_seconds
@@ -113,30 +119,57 @@ class ChatService:
         message_id, task_id = new_id(), new_id()
         conversation_id = turn.conversation_id or new_id()
         mode = conversation.mode if conversation is not None else app.mode
-        async with self._engine.begin() as conn:
-            if conversation is None:
-                await conversation_store.insert(
-                    conn,
-                    id=conversation_id, app_id=app.id, app_config_id=config_id, end_user_id=end_user_id,
-                    mode=mode, name=naming.initial_name(turn.query), inputs=inputs,
+        writes: list[Write] = []
+        if conversation is None:
+            writes.append(
+                writer.new_conversation(
+                    id=conversation_id,
+                    app_id=app.id,
+                    app_config_id=config_id,
+                    end_user_id=end_user_id,
+                    mode=mode,
+                    name=naming.initial_name(turn.query),
+                    inputs=inputs,
                     introduction=fill_template(config.opening_statement or "", inputs),
-                    status="normal", created_at=now, updated_at=now,
+                    status="normal",
+                    created_at=now,
+                    updated_at=now,
                 )
-            else:
-                await conversation_store.touch(conn, conversation_id, now)
-            await message_store.insert(
-                conn,
-                id=message_id, app_id=app.id, conversation_id=conversation_id, end_user_id=end_user_id,
-                task_id=task_id, parent_message_id=ROOT_PARENT_ID, query=turn.query, inputs=inputs,
-                answer="", status="running", error=None, prompt_tokens=0, completion_tokens=0,
-                usage=None, retriever_resources=None, created_at=now, updated_at=now,
             )
-            if attached is not None:
-                await attached.save(conn, message_id, app.id)
+        else:
+            writes.append(writer.touch_conversation(conversation_id, now))
+        writes.append(
+            writer.new_message(
+                id=message_id,
+                app_id=app.id,
+                conversation_id=conversation_id,
+                end_user_id=end_user_id,
+                task_id=task_id,
+                parent_message_id=ROOT_PARENT_ID,
+                query=turn.query,
+                inputs=inputs,
+                answer="",
+                status="running",
+                error=None,
+                prompt_tokens=0,
+                completion_tokens=0,
+                usage=None,
+                retriever_resources=None,
+                created_at=now,
+                updated_at=now,
+            )
+        )
+        if attached is not None:
+            writes.extend(writer.new_message_files(attached.rows(message_id, app.id)))
+        await self._writer.write(*writes)
 
         generation = Generation(
-            task_id=task_id, message_id=message_id, conversation_id=conversation_id,
-            app_id=app.id, end_user_id=end_user_id, created_at=now,
+            task_id=task_id,
+            message_id=message_id,
+            conversation_id=conversation_id,
+            app_id=app.id,
+            end_user_id=end_user_id,
+            created_at=now,
         )
         # Hook (services/answer_features.py): text-to-speech auto-play of a streaming answer.
         speaker = None
@@ -206,14 +239,18 @@ class ChatService:
             answer = replaced
         status = "error" if failure else ("stopped" if stopped else "normal")
         try:
-            async with self._engine.begin() as conn:
-                await message_store.finish(
-                    conn,
+            await self._writer.write(
+                writer.finish_message(
                     generation.message_id,
-                    answer=answer, status=status, error=failure.message if failure else None,
-                    prompt_tokens=usage.prompt_tokens, completion_tokens=usage.completion_tokens,
-                    usage=usage.to_wire(), updated_at=utcnow(),
+                    answer=answer,
+                    status=status,
+                    error=failure.message if failure else None,
+                    prompt_tokens=usage.prompt_tokens,
+                    completion_tokens=usage.completion_tokens,
+                    usage=usage.to_wire(),
+                    updated_at=utcnow(),
                 )
+            )
         except Exception:
             logger.exception("saving the answer of %s failed", generation.message_id)
             failure = INTERNAL_FAILURE
@@ -226,8 +263,7 @@ class ChatService:
 
     async def _name(self, conversation_id: str, model: ChatModel, query: str) -> None:
         title = await naming.generate_title(model, query)
-        async with self._engine.begin() as conn:
-            await conversation_store.rename(conn, conversation_id, title)
+        await self._writer.write(writer.name_conversation(conversation_id, title, utcnow()))
 
 
 def _model_params(config: AppConfig) -> dict[str, Any]:
@@ -237,7 +273,9 @@ def _model_params(config: AppConfig) -> dict[str, Any]:
     return params
 
 
-def _usage(config: AppConfig, tokens: TokenUsage, started: float, first_at: float | None, ended: float) -> Usage:
+def _usage(
+    config: AppConfig, tokens: TokenUsage, started: float, first_at: float | None, ended: float
+) -> Usage:
     pricing = config.model.pricing
     prompt_price = completion_price = None
     if pricing is not None:
@@ -252,4 +290,3 @@ def _usage(config: AppConfig, tokens: TokenUsage, started: float, first_at: floa
         time_to_first_token=None if first_at is None else first_at - started,
         time_to_generate=None if first_at is None else ended - first_at,
     )
-

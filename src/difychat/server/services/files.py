@@ -11,7 +11,7 @@ from collections.abc import AsyncIterable, AsyncIterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from difychat.server.domain.apps import App
 from difychat.server.errors import AppError, InvalidParam
@@ -185,10 +185,6 @@ class PreparedFiles:
         last = messages[-1]
         query = last.content if isinstance(last.content, str) else ""
         return [*messages[:-1], PromptMessage("user", self.user_content(query))]
-
-    async def save(self, conn: AsyncConnection, message_id: str, app_id: str) -> None:
-        """Write the message-file rows (in the caller's transaction)."""
-        await file_store.insert_message_files(conn, self.rows(message_id, app_id))
 
     def rows(self, message_id: str, app_id: str) -> list[dict[str, Any]]:
         now = utcnow()

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -12,10 +11,6 @@ from difychat.server.store.common import Record, utcnow
 from difychat.server.store.schema import conversations, message_feedbacks, messages
 
 SORT_COLUMNS = {"created_at": conversations.c.created_at, "updated_at": conversations.c.updated_at}
-
-
-async def insert(conn: AsyncConnection, **values: Any) -> None:
-    await conn.execute(conversations.insert().values(**values))
 
 
 async def owned(conn: AsyncConnection, conversation_id: str, end_user_id: str) -> Record | None:
@@ -58,12 +53,6 @@ async def rename(conn: AsyncConnection, conversation_id: str, name: str) -> date
         conversations.update().where(conversations.c.id == conversation_id).values(name=name, updated_at=now)
     )
     return now
-
-
-async def touch(conn: AsyncConnection, conversation_id: str, when: datetime) -> None:
-    await conn.execute(
-        conversations.update().where(conversations.c.id == conversation_id).values(updated_at=when)
-    )
 
 
 async def delete(conn: AsyncConnection, conversation_id: str) -> None:

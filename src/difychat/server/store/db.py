@@ -54,3 +54,10 @@ def _ensure_sqlite_dir(url: str) -> None:
     path = sa.engine.make_url(url).database
     if path and path != ":memory:":
         Path(path).parent.mkdir(parents=True, exist_ok=True)
+
+
+def create_sync_engine(url: str | sa.URL) -> sa.Engine:
+    """A blocking engine on the same SQLite file, for work done in one thread (see store/writer.py)."""
+    engine = sa.create_engine(url, connect_args={"timeout": 30, "check_same_thread": False}, pool_size=1)
+    sa.event.listen(engine, "connect", _sqlite_pragmas)
+    return engine

@@ -27,11 +27,6 @@ async def uploads(conn: AsyncConnection, file_ids: Sequence[str]) -> dict[str, R
     return {str(r.id): r for r in rows}
 
 
-async def insert_message_files(conn: AsyncConnection, rows: Sequence[dict[str, Any]]) -> None:
-    if rows:
-        await conn.execute(message_files.insert(), list(rows))
-
-
 async def for_messages(conn: AsyncConnection, message_ids: Sequence[str]) -> dict[str, list[Record]]:
     """Each message's files in attachment order, with the upload's metadata joined in."""
     if not message_ids:

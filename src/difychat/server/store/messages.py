@@ -1,22 +1,12 @@
-"""Messages: the row written before generation, finished once at the end."""
+"""Messages: lookups and pages (the chat path writes them through store/writer.py)."""
 
 from __future__ import annotations
-
-from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from difychat.server.store.common import Record
 from difychat.server.store.schema import messages
-
-
-async def insert(conn: AsyncConnection, **values: Any) -> None:
-    await conn.execute(messages.insert().values(**values))
-
-
-async def finish(conn: AsyncConnection, message_id: str, **values: Any) -> None:
-    await conn.execute(messages.update().where(messages.c.id == message_id).values(**values))
 
 
 async def owned(conn: AsyncConnection, message_id: str, end_user_id: str) -> Record | None:

@@ -1,0 +1,207 @@
+"""Group commit: the chat path's writes from many requests share one transaction.
+
+Each chat turn writes a few rows (its conversation, its message, later the answer, a
+title). Committing them one transaction each costs a round of statements per request;
+under load the writer instead takes every write queued since its last commit and applies
+them together: one transaction, one ``executemany`` per kind of statement. A caller's
+``write()`` returns once its rows are committed, so what a response reports is on disk.
+
+The kinds run in a fixed order within a batch (conversations before their messages, a
+message before its answer), which is the order any one turn writes them in. A batch
+that fails is retried one caller at a time, so one bad write (a message whose
+conversation was deleted meanwhile, say) fails only its own caller.
+
+On SQLite the batch runs in one worker thread on a plain ``sqlite3`` connection (one
+thread hop per batch instead of several per statement); on PostgreSQL it runs on the
+async engine.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from enum import IntEnum
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from difychat.server.store import db
+from difychat.server.store.schema import conversations, message_files, messages
+
+logger = logging.getLogger("difychat.store.writer")
+
+
+class Kind(IntEnum):
+    """What a write does; a batch applies the kinds in this order."""
+
+    NEW_CONVERSATION = 0
+    TOUCH_CONVERSATION = 1
+    NEW_MESSAGE = 2
+    NEW_MESSAGE_FILE = 3
+    FINISH_MESSAGE = 4
+    NAME_CONVERSATION = 5
+
+
+STATEMENTS: dict[Kind, sa.Executable] = {
+    Kind.NEW_CONVERSATION: conversations.insert(),
+    Kind.TOUCH_CONVERSATION: conversations.update()
+    .where(conversations.c.id == sa.bindparam("w_id"))
+    .values(updated_at=sa.bindparam("w_updated_at")),
+    Kind.NEW_MESSAGE: messages.insert(),
+    Kind.NEW_MESSAGE_FILE: message_files.insert(),
+    Kind.FINISH_MESSAGE: messages.update().where(messages.c.id == sa.bindparam("w_id")),
+    Kind.NAME_CONVERSATION: conversations.update()
+    .where(conversations.c.id == sa.bindparam("w_id"))
+    .values(name=sa.bindparam("w_name"), updated_at=sa.bindparam("w_updated_at")),
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Write:
+    kind: Kind
+    params: dict[str, Any]
+
+
+def new_conversation(**values: Any) -> Write:
+    return Write(Kind.NEW_CONVERSATION, values)
+
+
+def touch_conversation(conversation_id: str, when: Any) -> Write:
+    return Write(Kind.TOUCH_CONVERSATION, {"w_id": conversation_id, "w_updated_at": when})
+
+
+def new_message(**values: Any) -> Write:
+    return Write(Kind.NEW_MESSAGE, values)
+
+
+def new_message_files(rows: Sequence[dict[str, Any]]) -> list[Write]:
+    return [Write(Kind.NEW_MESSAGE_FILE, row) for row in rows]
+
+
+def finish_message(message_id: str, **values: Any) -> Write:
+    """Set the answer's columns; every finish sets the same columns, so they batch."""
+    return Write(Kind.FINISH_MESSAGE, {"w_id": message_id, **values})
+
+
+def name_conversation(conversation_id: str, name: str, when: Any) -> Write:
+    return Write(Kind.NAME_CONVERSATION, {"w_id": conversation_id, "w_name": name, "w_updated_at": when})
+
+
+@dataclass(slots=True)
+class _Pending:
+    writes: Sequence[Write]
+    done: asyncio.Future[None]
+
+
+def _apply(conn: Connection, groups: Sequence[Sequence[Write]]) -> None:
+    by_kind: dict[Kind, list[dict[str, Any]]] = {}
+    for writes in groups:
+        for write in writes:
+            by_kind.setdefault(write.kind, []).append(write.params)
+    for kind in sorted(by_kind):
+        rows = by_kind[kind]
+        if kind is Kind.FINISH_MESSAGE:
+            # executemany needs one shape: split finishes by the columns they set.
+            shapes: dict[tuple[str, ...], list[dict[str, Any]]] = {}
+            for row in rows:
+                shapes.setdefault(tuple(row), []).append(row)
+            for same in shapes.values():
+                conn.execute(STATEMENTS[kind], same)
+        else:
+            conn.execute(STATEMENTS[kind], rows)
+
+
+class GroupWriter:
+    """Commits queued writes in batches; see the module docstring."""
+
+    def __init__(self, engine: AsyncEngine, *, max_batch: int = 512) -> None:
+        self._engine = engine
+        self._max_batch = max_batch
+        self._queue: list[_Pending] = []
+        self._wakeup = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+        self._closed = False
+        self._sync: Engine | None = None
+        self._thread: ThreadPoolExecutor | None = None
+        url = engine.url
+        if url.get_backend_name() == "sqlite":
+            self._sync = db.create_sync_engine(url.set(drivername="sqlite"))
+            self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="difychat-writer")
+
+    async def write(self, *writes: Write) -> None:
+        """Queue ``writes`` (applied in one transaction, in kind order) and wait for their commit."""
+        if self._closed:
+            raise RuntimeError("the writer is closed")
+        if self._task is None or self._task.done():
+            self._task = asyncio.get_running_loop().create_task(self._run(), name="difychat-writer")
+        done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._queue.append(_Pending(writes, done))
+        self._wakeup.set()
+        await asyncio.shield(done)
+
+    async def close(self) -> None:
+        """Commit what is queued, then stop; later writes are refused."""
+        self._closed = True
+        if self._task is not None:
+            self._wakeup.set()
+            await self._task
+        if self._thread is not None:
+            self._thread.shutdown(wait=True)
+        if self._sync is not None:
+            self._sync.dispose()
+
+    async def _run(self) -> None:
+        while True:
+            await self._wakeup.wait()
+            self._wakeup.clear()
+            while self._queue:
+                await self._flush()
+            if self._closed:
+                return
+
+    async def _flush(self) -> None:
+        batch, self._queue = self._queue[: self._max_batch], self._queue[self._max_batch :]
+        try:
+            await self._commit([p.writes for p in batch])
+        except Exception as exc:
+            if len(batch) == 1:
+                _settle(batch[0], exc)
+                return
+            logger.warning("a batch of %d writes failed; retrying them one by one", len(batch), exc_info=True)
+            for pending in batch:
+                try:
+                    await self._commit([pending.writes])
+                except Exception as exc:
+                    _settle(pending, exc)
+                else:
+                    _settle(pending, None)
+            return
+        for pending in batch:
+            _settle(pending, None)
+
+    async def _commit(self, groups: Sequence[Sequence[Write]]) -> None:
+        if self._sync is not None and self._thread is not None:
+            sync = self._sync
+
+            def run() -> None:
+                with sync.begin() as conn:
+                    _apply(conn, groups)
+
+            await asyncio.get_running_loop().run_in_executor(self._thread, run)
+            return
+        async with self._engine.begin() as conn:
+            await conn.run_sync(_apply, groups)
+
+
+def _settle(pending: _Pending, exc: BaseException | None) -> None:
+    if pending.done.done():
+        return
+    if exc is None:
+        pending.done.set_result(None)
+    else:
+        pending.done.set_exception(exc)

@@ -1,0 +1,159 @@
+"""The chat path's group commit (store/writer.py) on real SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from difychat.server.store import writer
+from difychat.server.store.common import new_id, utcnow
+from difychat.server.store.schema import conversations, messages
+from difychat.server.store.writer import GroupWriter
+from tests.integration.conftest import RunningServer
+from tests.integration.helpers import chat, database
+
+pytestmark = pytest.mark.anyio
+
+
+async def owner(server: RunningServer, engine: AsyncEngine) -> dict[str, Any]:
+    """The ids a new message needs, taken from a conversation made through the API."""
+    async with server.client() as client:
+        first = await chat(client, "writer")
+    async with engine.connect() as conn:
+        row = (
+            await conn.execute(sa.select(conversations).where(conversations.c.id == first["conversation_id"]))
+        ).one()
+    return {"app_id": row.app_id, "conversation_id": row.id, "end_user_id": row.end_user_id}
+
+
+def message(ids: dict[str, Any], query: str, **overrides: Any) -> writer.Write:
+    now = utcnow()
+    values: dict[str, Any] = {
+        "id": new_id(),
+        **ids,
+        "task_id": new_id(),
+        "parent_message_id": None,
+        "query": query,
+        "inputs": {},
+        "answer": "",
+        "status": "running",
+        "error": None,
+        "prompt_tokens": 0,
+        "completion_tokens": 0,
+        "usage": None,
+        "retriever_resources": None,
+        "created_at": now,
+        "updated_at": now,
+    }
+    values.update(overrides)
+    return writer.new_message(**values)
+
+
+async def queries(engine: AsyncEngine, conversation_id: str) -> list[str]:
+    async with engine.connect() as conn:
+        rows = await conn.execute(
+            sa.select(messages.c.query).where(messages.c.conversation_id == conversation_id)
+        )
+        return sorted(r.query for r in rows)
+
+
+async def test_concurrent_writes_commit_together_and_a_bad_one_fails_alone(
+    server: RunningServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    async with database(server) as engine:
+        ids = await owner(server, engine)
+        group = GroupWriter(engine)
+        try:
+            good = [group.write(message(ids, f"q{i:02d}")) for i in range(40)]
+            bad = group.write(message(ids, "orphan", conversation_id=new_id()))
+            with caplog.at_level(logging.WARNING, logger="difychat.store.writer"):
+                results = await asyncio.gather(*good, bad, return_exceptions=True)
+        finally:
+            await group.close()
+        assert all(r is None for r in results[:-1]), results
+        assert isinstance(results[-1], IntegrityError)
+        # Every good write is on disk; the orphan is not, and it did not take the others down with it.
+        assert await queries(engine, ids["conversation_id"]) == sorted(
+            ["hi"] + [f"q{i:02d}" for i in range(40)]
+        )
+        # They went in as batches: the failing batch was retried one caller at a time.
+        assert any("retrying them one by one" in r.getMessage() for r in caplog.records)
+
+
+async def test_one_callers_writes_apply_in_order_and_are_readable_when_write_returns(
+    server: RunningServer,
+) -> None:
+    async with database(server) as engine:
+        ids = await owner(server, engine)
+        group = GroupWriter(engine)
+        try:
+            conversation_id, now = new_id(), utcnow()
+            # Given out of order on purpose: the message before its conversation, the answer first of all.
+            draft = message({**ids, "conversation_id": conversation_id}, "fresh")
+            message_id = draft.params["id"]
+            await group.write(
+                writer.finish_message(message_id, answer="done", status="normal", updated_at=now),
+                draft,
+                writer.new_conversation(
+                    id=conversation_id,
+                    app_id=ids["app_id"],
+                    end_user_id=ids["end_user_id"],
+                    app_config_id=await config_id(engine, ids["conversation_id"]),
+                    mode="chat",
+                    name="n",
+                    inputs={},
+                    introduction="",
+                    status="normal",
+                    created_at=now,
+                    updated_at=now,
+                ),
+            )
+            async with engine.connect() as conn:
+                row = (await conn.execute(sa.select(messages).where(messages.c.id == message_id))).one()
+            assert (row.answer, row.status, row.conversation_id) == ("done", "normal", conversation_id)
+
+            await group.write(writer.name_conversation(conversation_id, "A title", utcnow()))
+            async with engine.connect() as conn:
+                name = (
+                    await conn.execute(
+                        sa.select(conversations.c.name).where(conversations.c.id == conversation_id)
+                    )
+                ).scalar_one()
+            assert name == "A title"
+        finally:
+            await group.close()
+
+
+async def test_close_commits_what_is_queued(server: RunningServer) -> None:
+    async with database(server) as engine:
+        ids = await owner(server, engine)
+        group = GroupWriter(engine)
+        pending = [asyncio.ensure_future(group.write(message(ids, f"late{i}"))) for i in range(5)]
+        await asyncio.sleep(0)
+        await group.close()
+        await asyncio.gather(*pending)
+        assert await queries(engine, ids["conversation_id"]) == [
+            "hi",
+            "late0",
+            "late1",
+            "late2",
+            "late3",
+            "late4",
+        ]
+
+
+async def config_id(engine: AsyncEngine, conversation_id: str) -> str:
+    async with engine.connect() as conn:
+        return str(
+            (
+                await conn.execute(
+                    sa.select(conversations.c.app_config_id).where(conversations.c.id == conversation_id)
+                )
+            ).scalar_one()
+        )
