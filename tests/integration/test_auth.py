@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import httpx
@@ -17,7 +18,7 @@ from tests.integration.conftest import (
     ServerFactory,
     apps_file,
 )
-from tests.integration.helpers import assert_error, conversation_ids, database, new_conversation
+from tests.integration.helpers import assert_error, conversation_ids, database, new_conversation, poll
 
 pytestmark = pytest.mark.anyio
 
@@ -89,8 +90,9 @@ async def test_authentication_comes_before_everything_else_on_every_route(server
 
 
 async def test_a_key_created_at_runtime_works_at_once_and_stops_working_when_revoked(
-    server: RunningServer,
+    make_server: ServerFactory,
 ) -> None:
+    server = await make_server(cache_seconds=0.5)
     async with database(server) as engine:
         key = await keys.create_key(engine, "Plain")
         assert key.startswith("app-") and len(key) == 28
@@ -104,9 +106,28 @@ async def test_a_key_created_at_runtime_works_at_once_and_stops_working_when_rev
                 assert await conversation_ids(plain, "alice") == [created]
 
             assert await keys.revoke_key(engine, key) == 1
+            revoked_at = time.monotonic()
+
+            async def refused() -> bool:
+                response = await client.get("/conversations", params={"user": "alice"})
+                return response.status_code == 401
+
+            # A worker may reuse a valid key for cache_seconds; after that the revocation holds.
+            assert await poll(refused, timeout=5.0)
+            assert time.monotonic() - revoked_at < 2.0
             assert_unauthorized(await client.get("/conversations", params={"user": "alice"}), INVALID)
         # Revoking one key leaves the app's other keys alone.
         assert (await get_conversations(server, f"Bearer {PLAIN_KEY}")).status_code == 200
+
+
+async def test_with_no_cache_a_revoked_key_is_refused_at_once(make_server: ServerFactory) -> None:
+    server = await make_server(cache_seconds=0)
+    async with database(server) as engine:
+        key = await keys.create_key(engine, "Plain")
+        async with raw_client(server, f"Bearer {key}") as client:
+            assert (await client.get("/conversations", params={"user": "bob"})).status_code == 200
+            assert await keys.revoke_key(engine, key) == 1
+            assert_unauthorized(await client.get("/conversations", params={"user": "bob"}), INVALID)
 
 
 async def test_an_app_removed_from_the_apps_file_is_403_and_a_disabled_api_is_403(

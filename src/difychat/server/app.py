@@ -150,13 +150,13 @@ def create_app(settings: Settings | None = None) -> Starlette:
         await relay.start()
         catalog = await load_catalog(engine, live)
         models = ModelCatalog(engine, http)
-        annotations = AnnotationService(engine, registry, http)
+        annotations = AnnotationService(engine, registry, http, cache_seconds=settings.cache_seconds)
         audio = AudioService(engine, http)
         answers = AnswerFeatures(writes, annotations, audio)
         fetcher = _remote_fetcher(settings)
         files = _file_service(settings, engine, fetcher)
         app.state.services = Services(
-            authenticator=Authenticator(engine, catalog),
+            authenticator=Authenticator(engine, catalog, cache_seconds=settings.cache_seconds),
             end_users=EndUsers(engine),
             chat=ChatService(
                 engine,

@@ -38,6 +38,9 @@ class Settings(BaseSettings):
     max_json_body_bytes: int = Field(default=16 * 1024 * 1024, gt=0)
     # A stop request is noticed across worker processes within this many seconds.
     stop_poll_interval: float = Field(default=0.05, gt=0)
+    # A worker may reuse a valid API key or an app's annotation-reply setting read from the database
+    # for this many seconds: a revoked key or a setting changed elsewhere takes effect within it.
+    cache_seconds: float = Field(default=5.0, ge=0)
     # True when several processes share the database: stops are then relayed through it (or Redis).
     multi_worker: bool = False
     dify_version: str = "1.12.1"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import time
 import uuid
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -66,11 +67,19 @@ class AnnotationHit:
 
 class AnnotationService:
     def __init__(
-        self, engine: AsyncEngine, registry: GenerationRegistry, session: aiohttp.ClientSession
+        self,
+        engine: AsyncEngine,
+        registry: GenerationRegistry,
+        session: aiohttp.ClientSession,
+        *,
+        cache_seconds: float = 0.0,
     ) -> None:
         self._engine = engine
         self._registry = registry
         self._session = session
+        # Each chat turn asks whether reply is on; the answer is reused for cache_seconds per app.
+        self._cache_seconds = cache_seconds
+        self._cached: dict[str, tuple[ReplySettings | None, float]] = {}
 
     # --- CRUD -----------------------------------------------------------------------------
 
@@ -130,15 +139,24 @@ class AnnotationService:
     async def settings(self, app: App) -> ReplySettings | None:
         async with self._engine.connect() as conn:
             row = await annotation_store.settings(conn, app.id)
-        if row is None:
-            return None
-        return ReplySettings(
-            str(row.id),
-            bool(row.enabled),
-            float(row.score_threshold),
-            row.embedding_provider_name,
-            row.embedding_model_name,
-        )
+        found = None
+        if row is not None:
+            found = ReplySettings(
+                str(row.id),
+                bool(row.enabled),
+                float(row.score_threshold),
+                row.embedding_provider_name,
+                row.embedding_model_name,
+            )
+        if self._cache_seconds > 0:
+            self._cached[app.id] = (found, time.monotonic())
+        return found
+
+    async def _recent_settings(self, app: App) -> ReplySettings | None:
+        cached = self._cached.get(app.id)
+        if cached is not None and time.monotonic() - cached[1] < self._cache_seconds:
+            return cached[0]
+        return await self.settings(app)
 
     async def start_job(
         self, app: App, action: Action, *, score_threshold: float, provider_name: str, model_name: str
@@ -203,6 +221,7 @@ class AnnotationService:
                 if action == "disable":
                     await annotation_store.clear_embeddings(conn, app.id)
                 await annotation_store.set_job_status(conn, job_id, "completed", "", now)
+            self._cached.pop(app.id, None)
         except Exception as exc:
             logger.exception("annotation reply %s job %s failed", action, job_id)
             message = (
@@ -217,7 +236,7 @@ class AnnotationService:
 
     async def match(self, app: App, config: AppConfig, query: str) -> AnnotationHit | None:
         """The annotation that answers ``query`` (its hit counted), if reply is on and one is close enough."""
-        settings = await self.settings(app)
+        settings = await self._recent_settings(app)
         if settings is None or not settings.enabled:
             return None
         async with self._engine.connect() as conn:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections import OrderedDict
 
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -12,12 +13,21 @@ from difychat.server.services.keys import hash_key
 from difychat.server.store import apps as app_store
 
 DEFAULT_USER = "DEFAULT-USER"
+MAX_CACHED_KEYS = 10_000
 
 
 class Authenticator:
-    def __init__(self, engine: AsyncEngine, catalog: dict[str, App]) -> None:
+    """Checks API keys; a valid key is remembered for ``cache_seconds`` (0: ask the database every time).
+
+    Unknown keys are never remembered, so a key created while the server runs works at once; a key
+    revoked elsewhere (``difychat keys revoke``, another worker) is refused within ``cache_seconds``.
+    """
+
+    def __init__(self, engine: AsyncEngine, catalog: dict[str, App], *, cache_seconds: float = 0.0) -> None:
         self._engine = engine
         self._catalog = catalog
+        self._cache_seconds = cache_seconds
+        self._valid: dict[str, tuple[str, float]] = {}
 
     async def authenticate(self, authorization: str | None) -> App:
         """The checks of the contract, in its order; the first failure wins."""
@@ -29,11 +39,7 @@ class Authenticator:
         token = token.strip()
         if not token.startswith("app-"):
             raise Unauthorized("Access token is invalid")
-        async with self._engine.connect() as conn:
-            row = await app_store.key_by_hash(conn, hash_key(token))
-        if row is None or row.revoked_at is not None:
-            raise Unauthorized("Access token is invalid")
-        app = self._catalog.get(str(row.app_id))
+        app = self._catalog.get(await self._app_id(hash_key(token)))
         if app is None or app.status == "removed":
             raise Forbidden("The app no longer exists.")
         if app.status != "normal":
@@ -41,6 +47,23 @@ class Authenticator:
         if not app.enable_api:
             raise Forbidden("The app's API service has been disabled.")
         return app
+
+    async def _app_id(self, key_hash: str) -> str:
+        now = time.monotonic()
+        cached = self._valid.get(key_hash)
+        if cached is not None and now - cached[1] < self._cache_seconds:
+            return cached[0]
+        async with self._engine.connect() as conn:
+            row = await app_store.key_by_hash(conn, key_hash)
+        if row is None or row.revoked_at is not None:
+            self._valid.pop(key_hash, None)
+            raise Unauthorized("Access token is invalid")
+        app_id = str(row.app_id)
+        if self._cache_seconds > 0:
+            if len(self._valid) >= MAX_CACHED_KEYS:
+                self._valid.clear()
+            self._valid[key_hash] = (app_id, now)
+        return app_id
 
 
 class EndUsers:
