@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from starlette.requests import Request
-from starlette.responses import Response, StreamingResponse
+from starlette.responses import Response
 
 from difychat.server.api import sse
 from difychat.server.api.context import authenticate
@@ -42,10 +42,8 @@ async def create_chat_message(request: Request) -> Response:
         if isinstance(first, GenerationFailed):
             generation.detach()
             return _failure(first)
-        return StreamingResponse(
-            sse.event_stream(generation, encoder, first, svc.ping_interval, speech=started.speech),
-            media_type=sse.MEDIA_TYPE,
-            headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
+        return sse.EventStreamResponse(
+            sse.event_stream(generation, encoder, first, svc.ping_interval, speech=started.speech)
         )
 
     while True:

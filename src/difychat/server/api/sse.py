@@ -13,6 +13,8 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import orjson
+from starlette.responses import Response
+from starlette.types import Receive, Scope, Send
 
 from difychat.server.domain.events import (
     AnswerReplaced,
@@ -119,3 +121,35 @@ async def event_stream(
             event = await next_event(generation, ping_interval)
     finally:
         generation.detach()
+
+
+class EventStreamResponse(Response):
+    """An SSE body sent as it is produced, with Dify's headers.
+
+    Starlette's StreamingResponse runs a second task per response to watch for the client
+    leaving, so that it can cancel the body. Here nothing needs cancelling: the generation
+    does not belong to the request, and the body ends when the generation does (a client
+    that left only costs the encoding of the events it no longer reads).
+    """
+
+    media_type = MEDIA_TYPE
+
+    def __init__(self, body: AsyncIterator[bytes]) -> None:
+        self.body_iterator = body
+        self.status_code = 200
+        self.background = None
+        self.init_headers({"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        await send({"type": "http.response.start", "status": self.status_code, "headers": self.raw_headers})
+        try:
+            async for chunk in self.body_iterator:
+                await send({"type": "http.response.body", "body": chunk, "more_body": True})
+            await send({"type": "http.response.body", "body": b"", "more_body": False})
+        except OSError:
+            # Servers on ASGI 2.4 raise once the client has gone; there is no one left to answer.
+            pass
+        finally:
+            aclose = getattr(self.body_iterator, "aclose", None)
+            if aclose is not None:
+                await aclose()

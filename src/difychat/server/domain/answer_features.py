@@ -10,7 +10,7 @@ already-parsed model, so each reader accepts any of those.
 from __future__ import annotations
 
 import re
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
@@ -111,18 +111,35 @@ def _read(kind: type[Block], value: Any) -> Block | None:
         return None
 
 
+# Configs live as long as their app's version does and are read on every chat turn: each
+# block is parsed once per config. The entry holds its config, so the id cannot be reused.
+_parsed: dict[tuple[str, int], tuple[AppConfig, Any]] = {}
+_MAX_PARSED = 4096
+
+
+def _block(kind: type[Block], config: AppConfig, key: str) -> Block | None:
+    hit = _parsed.get((key, id(config)))
+    if hit is not None and hit[0] is config:
+        return cast(Block | None, hit[1])
+    value = _extra(config, key)
+    block = _read(kind, value) if value else None
+    if len(_parsed) >= _MAX_PARSED:
+        _parsed.clear()
+    _parsed[(key, id(config))] = (config, block)
+    return block
+
+
 def speech_to_text(config: AppConfig) -> SpeechToTextSettings:
-    return _read(SpeechToTextSettings, _extra(config, "speech_to_text")) or SpeechToTextSettings()
+    return _block(SpeechToTextSettings, config, "speech_to_text") or SpeechToTextSettings()
 
 
 def text_to_speech(config: AppConfig) -> TextToSpeechSettings:
-    return _read(TextToSpeechSettings, _extra(config, "text_to_speech")) or TextToSpeechSettings()
+    return _block(TextToSpeechSettings, config, "text_to_speech") or TextToSpeechSettings()
 
 
 def moderation(config: AppConfig) -> KeywordModeration:
-    return _read(KeywordModeration, _extra(config, "sensitive_word_avoidance")) or KeywordModeration()
+    return _block(KeywordModeration, config, "sensitive_word_avoidance") or KeywordModeration()
 
 
 def embedding_model(config: AppConfig) -> EmbeddingSettings | None:
-    value = _extra(config, "embedding_model")
-    return None if not value else _read(EmbeddingSettings, value)
+    return _block(EmbeddingSettings, config, "embedding_model")
