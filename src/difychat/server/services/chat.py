@@ -31,6 +31,7 @@ from difychat.server.store.writer import GroupWriter, Write
 
 logger = logging.getLogger("difychat.chat")
 
+TITLE_CONCURRENCY = 16
 ROOT_PARENT_ID = "00000000-0000-0000-0000-000000000000"
 INTERNAL_FAILURE = GenerationFailed(
     "internal_server_error", 500, "Internal Server Error, please contact support."
@@ -74,6 +75,9 @@ class ChatService:
         self._max_seconds = max_generation_seconds
         self._files = files
         self._answers = answers
+        # Titles are background work: a burst of new conversations queues its title calls here
+        # instead of opening as many upstream requests beside the answers being streamed.
+        self._titles = asyncio.Semaphore(TITLE_CONCURRENCY)
 
     async def start(self, app: App, end_user_id: str, turn: ChatTurn) -> StartedTurn:
         """Everything that can fail is checked before the rows are written and the model is called."""
@@ -262,7 +266,8 @@ class ChatService:
                 await speaker.finish()
 
     async def _name(self, conversation_id: str, model: ChatModel, query: str) -> None:
-        title = await naming.generate_title(model, query)
+        async with self._titles:
+            title = await naming.generate_title(model, query)
         await self._writer.write(writer.name_conversation(conversation_id, title, utcnow()))
 
 
