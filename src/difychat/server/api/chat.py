@@ -46,26 +46,24 @@ async def create_chat_message(request: Request) -> Response:
             sse.event_stream(generation, encoder, first, svc.ping_interval, speech=started.speech)
         )
 
-    while True:
-        event = await sse.next_event(generation, 3600.0)
-        if isinstance(event, GenerationFailed):
-            generation.detach()
-            return _failure(event)
-        if isinstance(event, MessageEnded):
-            generation.detach()
-            return JSON(
-                {
-                    "event": "message",
-                    "task_id": generation.task_id,
-                    "id": generation.message_id,
-                    "message_id": generation.message_id,
-                    "conversation_id": generation.conversation_id,
-                    "mode": started.mode,
-                    "answer": event.answer,
-                    "metadata": sse.metadata(event),
-                    "created_at": seconds(generation.created_at),
-                }
-            )
+    event = await generation.ended()
+    generation.detach()
+    if isinstance(event, GenerationFailed):
+        return _failure(event)
+    assert isinstance(event, MessageEnded)
+    return JSON(
+        {
+            "event": "message",
+            "task_id": generation.task_id,
+            "id": generation.message_id,
+            "message_id": generation.message_id,
+            "conversation_id": generation.conversation_id,
+            "mode": started.mode,
+            "answer": event.answer,
+            "metadata": sse.metadata(event),
+            "created_at": seconds(generation.created_at),
+        }
+    )
 
 
 def _failure(event: GenerationFailed) -> Response:

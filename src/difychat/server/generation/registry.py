@@ -32,6 +32,8 @@ class Generation:
     end_user_id: str
     created_at: datetime
     queue: asyncio.Queue[GenerationEvent] | None = field(default_factory=asyncio.Queue)
+    final: GenerationEvent | None = None
+    _final_waiter: asyncio.Future[GenerationEvent] | None = field(default=None, repr=False)
     stop_requested: bool = False
     # Cleared by the runner once the answer is complete, so a late stop cannot interrupt saving it.
     stoppable: bool = True
@@ -41,8 +43,19 @@ class Generation:
     def emit(self, event: GenerationEvent) -> None:
         if isinstance(event, MessageEnded | GenerationFailed):
             self.finished = True
+            self.final = event
+            if self._final_waiter is not None and not self._final_waiter.done():
+                self._final_waiter.set_result(event)
         if self.queue is not None:
             self.queue.put_nowait(event)
+
+    async def ended(self) -> GenerationEvent:
+        """The final event (message_end or error): all a blocking request waits for."""
+        if self.final is not None:
+            return self.final
+        if self._final_waiter is None:
+            self._final_waiter = asyncio.get_running_loop().create_future()
+        return await asyncio.shield(self._final_waiter)
 
     def detach(self) -> None:
         """The subscriber left: drop further events instead of queueing them."""

@@ -174,6 +174,8 @@ class ChatService:
             app_id=app.id,
             end_user_id=end_user_id,
             created_at=now,
+            # A blocking request reads only the final event; the deltas need no queue.
+            queue=asyncio.Queue() if turn.response_mode == "streaming" else None,
         )
         # Hook (services/answer_features.py): text-to-speech auto-play of a streaming answer.
         speaker = None
