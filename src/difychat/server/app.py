@@ -83,9 +83,7 @@ def _remote_fetcher(settings: Settings) -> RemoteFetcher:
 
 def _file_service(settings: Settings, engine: AsyncEngine, fetcher: RemoteFetcher) -> FileService:
     blacklist = frozenset(
-        e.strip().lower().lstrip(".")
-        for e in settings.upload_file_extension_blacklist.split(",")
-        if e.strip()
+        e.strip().lower().lstrip(".") for e in settings.upload_file_extension_blacklist.split(",") if e.strip()
     )
     limits = UploadLimits(
         image=settings.upload_image_file_size_limit,
@@ -127,9 +125,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
             result = await bootstrap(settings)
             configs = result.apps
             if result.demo is not None:
-                logger.warning(
-                    "created the demo app %r; its API key: %s", result.demo.name, result.demo.api_key
-                )
+                logger.warning("created the demo app %r; its API key: %s", result.demo.name, result.demo.api_key)
         live = {c.name: c for c in configs}
         live.setdefault(_demo(settings).name, _demo(settings))
 
@@ -200,9 +196,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
         ),
         Middleware(VersionHeaders, version=settings.dify_version, env=settings.deploy_env),
     ]
-    return Starlette(
-        routes=build_routes(), middleware=middleware, exception_handlers=HANDLERS, lifespan=lifespan
-    )
+    return Starlette(routes=build_routes(), middleware=middleware, exception_handlers=HANDLERS, lifespan=lifespan)
 
 
 def create_app_from_env() -> Starlette:

@@ -37,17 +37,19 @@ class Generation:
     stop_requested: bool = False
     # Cleared by the runner once the answer is complete, so a late stop cannot interrupt saving it.
     stoppable: bool = True
-    finished: bool = False
     task: asyncio.Task[None] | None = None
 
     def emit(self, event: GenerationEvent) -> None:
         if isinstance(event, MessageEnded | GenerationFailed):
-            self.finished = True
             self.final = event
             if self._final_waiter is not None and not self._final_waiter.done():
                 self._final_waiter.set_result(event)
         if self.queue is not None:
             self.queue.put_nowait(event)
+
+    @property
+    def finished(self) -> bool:
+        return self.final is not None
 
     async def ended(self) -> GenerationEvent:
         """The final event (message_end or error): all a blocking request waits for."""

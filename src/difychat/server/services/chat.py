@@ -33,9 +33,7 @@ logger = logging.getLogger("difychat.chat")
 
 TITLE_CONCURRENCY = 16
 ROOT_PARENT_ID = "00000000-0000-0000-0000-000000000000"
-INTERNAL_FAILURE = GenerationFailed(
-    "internal_server_error", 500, "Internal Server Error, please contact support."
-)
+INTERNAL_FAILURE = GenerationFailed("internal_server_error", 500, "Internal Server Error, please contact support.")
 
 
 @dataclass(frozen=True, slots=True)
@@ -280,9 +278,7 @@ def _model_params(config: AppConfig) -> dict[str, Any]:
     return params
 
 
-def _usage(
-    config: AppConfig, tokens: TokenUsage, started: float, first_at: float | None, ended: float
-) -> Usage:
+def _usage(config: AppConfig, tokens: TokenUsage, started: float, first_at: float | None, ended: float) -> Usage:
     pricing = config.model.pricing
     prompt_price = completion_price = None
     if pricing is not None:
