@@ -104,7 +104,7 @@ def featured_apps(upstream: FakeUpstream) -> dict[str, Any]:
                 "autoPlay": "disabled",
             },
             "retriever_resource": {"enabled": False},
-            "more_like_this": {"enabled": False, "custom": 1},
+            "more_like_this": {"enabled": False},
             "file_upload": {
                 "image": {
                     "enabled": True,
@@ -194,7 +194,7 @@ async def test_parameters_show_the_configured_form_and_features(server: RunningS
         "autoPlay": "disabled",
     }
     assert featured["retriever_resource"] == {"enabled": False}
-    assert featured["more_like_this"] == {"enabled": False, "custom": 1}
+    assert featured["more_like_this"] == {"enabled": False}
     assert list(featured["file_upload"]) == [
         "image",
         "enabled",

@@ -18,6 +18,7 @@ from pydantic import Field, ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from difychat.server.domain.apps import AppConfig
+from difychat.server.domain.config_keys import unknown_keys
 
 _ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
 
@@ -94,16 +95,45 @@ class ConfigFileError(Exception):
     """The apps file cannot be read or does not validate."""
 
 
+class UnsetVariable(Exception):
+    def __init__(self, name: str) -> None:
+        super().__init__(name)
+        self.name = name
+
+
 def expand_env(value: Any, environ: Mapping[str, str] | None = None) -> Any:
-    """Replace ``${VAR}`` and ``${VAR:-default}`` in every string of a parsed YAML document."""
+    """Replace ``${VAR}`` and ``${VAR:-default}`` in every string of a parsed YAML document.
+
+    A ``${VAR}`` that is unset and has no default raises ``UnsetVariable``: an app must not start
+    with an empty key or URL that the operator meant to set.
+    """
     env = os.environ if environ is None else environ
+
+    def one(match: re.Match[str]) -> str:
+        name, default = match.group(1), match.group(2)
+        found = env.get(name)
+        if found is not None:
+            return found
+        if default is None:
+            raise UnsetVariable(name)
+        return default
+
     if isinstance(value, str):
-        return _ENV_REF.sub(lambda m: env.get(m.group(1), m.group(2) or ""), value)
+        return _ENV_REF.sub(one, value)
     if isinstance(value, list):
         return [expand_env(v, env) for v in value]
     if isinstance(value, dict):
         return {k: expand_env(v, env) for k, v in value.items()}
     return value
+
+
+def _describe(exc: ValidationError) -> str:
+    """The validation errors without the values that failed: a value may be a credential."""
+    lines = []
+    for error in exc.errors(include_input=False, include_url=False):
+        where = ".".join(str(part) for part in error["loc"])
+        lines.append(f"  {where}: {error['msg']}")
+    return "\n".join(lines)
 
 
 def load_apps_file(path: Path, environ: Mapping[str, str] | None = None) -> list[AppConfig]:
@@ -117,17 +147,32 @@ def load_apps_file(path: Path, environ: Mapping[str, str] | None = None) -> list
         return []
     if not isinstance(raw, dict) or not isinstance(raw.get("apps", []), list):
         raise ConfigFileError(f"{path}: expected a mapping with an 'apps' list")
+    unknown_top = [k for k in raw if k != "apps"]
+    if unknown_top:
+        raise ConfigFileError(f'{path}: unknown key "{unknown_top[0]}" (the file holds one key, "apps")')
     apps: list[AppConfig] = []
     for index, entry in enumerate(raw.get("apps") or []):
+        name = entry.get("name") if isinstance(entry, dict) else None
+        where = f'{path}: app "{name}"' if isinstance(name, str) else f"{path}: apps[{index}]"
         try:
-            apps.append(AppConfig.model_validate(expand_env(entry, environ)))
+            expanded = expand_env(entry, environ)
+        except UnsetVariable as exc:
+            raise ConfigFileError(
+                f"{where}: the environment variable {exc.name} is not set and ${{{exc.name}}} has no default "
+                f"(set it, or write ${{{exc.name}:-default}})"
+            ) from exc
+        problems = list(unknown_keys(AppConfig, expanded))
+        if problems:
+            raise ConfigFileError(f"{where}: " + "; ".join(problems))
+        try:
+            apps.append(AppConfig.model_validate(expanded))
         except ValidationError as exc:
-            raise ConfigFileError(f"{path}: apps[{index}] is invalid:\n{exc}") from exc
+            raise ConfigFileError(f"{where} is invalid:\n{_describe(exc)}") from None
     names = [a.name for a in apps]
     duplicates = sorted({n for n in names if names.count(n) > 1})
     if duplicates:
         raise ConfigFileError(f"{path}: duplicate app names: {', '.join(duplicates)}")
-    keys = [k for a in apps for k in a.api_keys]
+    keys = [k.get_secret_value() for a in apps for k in a.api_keys]
     if len(keys) != len(set(keys)):
         raise ConfigFileError(f"{path}: an API key is listed for more than one app")
     return apps

@@ -6,8 +6,8 @@ from typing import Any
 
 import pytest
 
-from difychat.server.domain import answer_features
 from difychat.server.domain.apps import AppConfig
+from difychat.server.domain.features import SensitiveWordAvoidance
 from difychat.server.services import moderation
 from difychat.server.services.annotation_match import best_match, cosine, lexical_score, normalise
 from difychat.server.services.speech_stream import split_sentences
@@ -46,11 +46,11 @@ def test_best_match_honours_the_threshold_and_prefers_the_first_of_equals() -> N
     assert exact is not None and exact.item == "a"
 
 
-def moderated(**config: Any) -> answer_features.KeywordModeration:
+def moderated(**config: Any) -> SensitiveWordAvoidance:
     app = AppConfig.model_validate(
         {"name": "m", "sensitive_word_avoidance": {"enabled": True, "type": "keywords", "config": config}}
     )
-    return answer_features.moderation(app)
+    return app.sensitive_word_avoidance
 
 
 def test_keywords_split_on_newlines_and_commas() -> None:
@@ -81,8 +81,8 @@ def test_disabled_directions_and_other_types_do_nothing() -> None:
             "sensitive_word_avoidance": {"enabled": True, "type": "api", "config": {"keywords": "x"}},
         }
     )
-    assert moderation.check_output(answer_features.moderation(api_type), "x") is None
-    assert not answer_features.moderation(AppConfig(name="plain")).active
+    assert moderation.check_output(api_type.sensitive_word_avoidance, "x") is None
+    assert not AppConfig(name="plain").sensitive_word_avoidance.active
 
 
 def test_feature_blocks_read_from_the_apps_file() -> None:
@@ -94,13 +94,13 @@ def test_feature_blocks_read_from_the_apps_file() -> None:
             "embedding_model": "emb-1",
         }
     )
-    assert answer_features.speech_to_text(app).enabled
-    tts = answer_features.text_to_speech(app)
+    assert app.speech_to_text.enabled
+    tts = app.text_to_speech
     assert (tts.auto_play, tts.voice, tts.model) == (True, "nova", "tts-x")
-    embedding = answer_features.embedding_model(app)
+    embedding = app.embedding_model
     assert embedding is not None and embedding.name == "emb-1"
-    assert answer_features.embedding_model(AppConfig(name="plain")) is None
-    assert not answer_features.text_to_speech(AppConfig(name="plain")).auto_play
+    assert AppConfig(name="plain").embedding_model is None
+    assert not AppConfig(name="plain").text_to_speech.auto_play
 
 
 @pytest.mark.parametrize(

@@ -39,14 +39,16 @@ def test_bare_booleans_become_feature_objects() -> None:
     assert c.more_like_this.wire() == {"enabled": False}
 
 
-def test_configured_keys_and_extra_keys_pass_through_in_order() -> None:
+def test_configured_dify_keys_are_shown_in_order_and_difychat_settings_never() -> None:
     c = config(
         text_to_speech={
+            "model": "tts-hd",
+            "autoPlay": "enabled",
+            "api_key": "sk-tts-secret",
+            "base_url": "http://speech.internal/v1",
             "enabled": True,
             "voice": "alloy",
             "language": "en-US",
-            "autoPlay": "enabled",
-            "speed": 2,
         },
         annotation_reply={
             "enabled": True,
@@ -61,8 +63,9 @@ def test_configured_keys_and_extra_keys_pass_through_in_order() -> None:
         ("voice", "alloy"),
         ("language", "en-US"),
         ("autoPlay", "enabled"),
-        ("speed", 2),
     ]
+    assert c.text_to_speech.model == "tts-hd"
+    assert "sk-tts-secret" not in repr(c) and "sk-tts-secret" not in str(c.snapshot())
     assert list(c.annotation_reply.wire()) == ["id", "enabled", "score_threshold", "embedding_model"]
     upload = c.file_upload.wire()
     assert list(upload) == ["image", "enabled", "allowed_file_types", "number_limits"]

@@ -1,26 +1,34 @@
-"""App configuration: the YAML schema, whose keys follow Dify's app model config.
+"""App configuration: the one schema of the apps file, whose keys follow Dify's app model config.
 
-Unknown keys are kept (``extra="allow"``) so that ``/parameters`` can pass
-feature blocks through exactly as the operator wrote them.
+Unknown keys are refused when the apps file is loaded (``domain/config_keys.py``
+names them and the closest valid key); the models themselves ignore them, so a
+stored snapshot from another release still loads. Credentials are ``SecretStr``:
+they never show in ``repr``, in logs, on the wire, or in a stored snapshot.
 """
 
 from __future__ import annotations
 
 import hashlib
 import uuid
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any, Literal
 
 import orjson
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import Field, SecretStr, field_validator
+from pydantic_core import to_jsonable_python
 
+from difychat.server.domain.config_keys import unknown_keys
 from difychat.server.domain.features import (
+    AgentMode,
     AnnotationReply,
     ConversationVariableSpec,
+    EmbeddingModel,
     FileUpload,
     MoreLikeThis,
     RetrieverResource,
+    Schema,
     SensitiveWordAvoidance,
     SiteSettings,
     SpeechToText,
@@ -33,48 +41,58 @@ AppMode = Literal["chat", "agent-chat"]
 # difychat has one workspace (Dify's tenant); its id is derived, so every server reports the same one.
 WORKSPACE_ID = str(uuid.uuid5(uuid.NAMESPACE_URL, "difychat:workspace"))
 FORM_TYPES = ("text-input", "paragraph", "select", "number", "checkbox", "external_data_tool")
+PROVIDERS = ("openai", "openai-compatible", "anthropic", "echo")
 
 
-class Pricing(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class Pricing(Schema):
     input: Decimal = Decimal("0")
     output: Decimal = Decimal("0")
     unit: Decimal = Decimal("0.000001")
     currency: str = "USD"
 
 
-class ModelSettings(BaseModel):
-    model_config = ConfigDict(extra="forbid", protected_namespaces=())
-
-    provider: Literal["openai", "openai-compatible", "echo"] = "openai"
+class ModelSettings(Schema):
+    provider: Literal["openai", "openai-compatible", "anthropic", "echo"] = "openai"
     name: str = "gpt-4o-mini"
     base_url: str | None = None
-    api_key: str | None = None
+    api_key: SecretStr | None = None
     completion_params: dict[str, Any] = Field(default_factory=dict)
     pricing: Pricing | None = None
     timeout: float = Field(default=600.0, gt=0)
 
 
-class MemorySettings(BaseModel):
+class MemorySettings(Schema):
     """How much of the earlier conversation goes to the model on each turn."""
-
-    model_config = ConfigDict(extra="forbid")
 
     enabled: bool = True
     max_tokens: int = Field(default=2000, ge=0)
     max_messages: int = Field(default=50, ge=0)
 
 
-class FormField(BaseModel):
-    model_config = ConfigDict(extra="allow")
+class FormField(Schema):
+    """One ``user_input_form`` entry's body (Dify's variable entity); shown as written."""
 
     variable: str
     label: str = ""
+    description: str = ""
+    type: str | None = None
     required: bool = False
+    hide: bool = False
     max_length: int | None = None
     options: list[str] = Field(default_factory=list)
     default: Any = None
+    placeholder: str | None = None
+    hint: str | None = None
+    allowed_file_types: list[str] = Field(default_factory=list)
+    allowed_file_extensions: list[str] = Field(default_factory=list)
+    allowed_file_upload_methods: list[str] = Field(default_factory=list)
+    # external_data_tool entries
+    config: dict[str, Any] | None = None
+    icon: str | None = None
+    icon_background: str | None = None
+
+
+FormEntry = dict[str, dict[str, Any]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,20 +101,18 @@ class FormVariable:
     field: FormField
 
 
-class AppConfig(BaseModel):
+class AppConfig(Schema):
     """One entry of the ``apps:`` list."""
-
-    model_config = ConfigDict(extra="allow")
 
     name: str = Field(min_length=1, max_length=255)
     mode: AppMode = "chat"
-    api_keys: list[str] = Field(default_factory=list)
+    api_keys: list[SecretStr] = Field(default_factory=list)
     enable_api: bool = True
     model: ModelSettings = Field(default_factory=ModelSettings)
     pre_prompt: str = ""
     opening_statement: str | None = None
     suggested_questions: list[str] = Field(default_factory=list)
-    user_input_form: list[dict[str, dict[str, Any]]] = Field(default_factory=list)
+    user_input_form: list[FormEntry] = Field(default_factory=list)
     memory: MemorySettings = Field(default_factory=MemorySettings)
     max_active_requests: int = Field(default=0, ge=0)
 
@@ -117,20 +133,26 @@ class AppConfig(BaseModel):
     more_like_this: MoreLikeThis = Field(default_factory=MoreLikeThis)
     sensitive_word_avoidance: SensitiveWordAvoidance = Field(default_factory=SensitiveWordAvoidance)
     file_upload: FileUpload = Field(default_factory=FileUpload)
+    agent_mode: AgentMode = Field(default_factory=AgentMode)
+
+    # difychat's: the embedding model annotation replies match with (lexical matching without it).
+    embedding_model: EmbeddingModel | None = None
 
     conversation_variables: list[ConversationVariableSpec] = Field(default_factory=list)
 
     @field_validator("api_keys")
     @classmethod
-    def _keys_look_like_app_keys(cls, keys: list[str]) -> list[str]:
+    def _keys_look_like_app_keys(cls, keys: list[SecretStr]) -> list[SecretStr]:
         for key in keys:
-            if not key.startswith("app-") or len(key) < 12:
+            if not key.get_secret_value().startswith("app-") or len(key.get_secret_value()) < 12:
                 raise ValueError("api_keys entries must look like 'app-' followed by at least 8 characters")
         return keys
 
     @field_validator("user_input_form")
     @classmethod
-    def _form_entries_are_single_key(cls, form: list[dict[str, dict[str, Any]]]) -> list[dict[str, dict[str, Any]]]:
+    def _form_entries_are_single_key(
+        cls, form: list[dict[str, dict[str, Any]]]
+    ) -> list[dict[str, dict[str, Any]]]:
         for entry in form:
             if len(entry) != 1:
                 raise ValueError("each user_input_form entry must have exactly one key (the field type)")
@@ -148,6 +170,15 @@ class AppConfig(BaseModel):
             raise ValueError("conversation_variables names must be unique")
         return specs
 
+    @classmethod
+    def nested_unknown_keys(cls, data: Mapping[str, Any], path: str) -> Iterator[str]:
+        """Unknown keys in the bodies of ``user_input_form`` entries."""
+        form = data.get("user_input_form")
+        for index, entry in enumerate(form if isinstance(form, list) else []):
+            if isinstance(entry, Mapping):
+                for kind, body in entry.items():
+                    yield from unknown_keys(FormField, body, f"{path}user_input_form[{index}].{kind}.")
+
     def form_variables(self) -> list[FormVariable]:
         out = []
         for entry in self.user_input_form:
@@ -158,24 +189,24 @@ class AppConfig(BaseModel):
     @classmethod
     def from_snapshot(cls, snapshot: dict[str, Any], name: str) -> AppConfig:
         """A stored snapshot, read leniently: options a newer or older release dropped are ignored."""
-        data = {**snapshot, "name": name}
-        model = dict(data.get("model") or {})
-        model = {k: v for k, v in model.items() if k in ModelSettings.model_fields}
-        if isinstance(model.get("pricing"), dict):
-            model["pricing"] = {k: v for k, v in model["pricing"].items() if k in Pricing.model_fields}
-        data["model"] = model
-        if isinstance(data.get("memory"), dict):
-            data["memory"] = {k: v for k, v in data["memory"].items() if k in MemorySettings.model_fields}
-        return cls.model_validate(data)
+        return cls.model_validate({**snapshot, "name": name})
 
     def snapshot(self) -> dict[str, Any]:
-        """What a conversation pins: the config without keys and credentials."""
-        data = self.model_dump(mode="json", exclude={"api_keys"})
-        data["model"].pop("api_key", None)
-        return data
+        """What a conversation pins: the whole config, defaults included, without any credential."""
+        data = without_secrets(self.model_dump(exclude={"api_keys"}))
+        return dict(to_jsonable_python(data))
 
     def fingerprint(self) -> str:
         return hashlib.sha256(orjson.dumps(self.snapshot(), option=orjson.OPT_SORT_KEYS)).hexdigest()
+
+
+def without_secrets(value: Any) -> Any:
+    """``value`` with every ``SecretStr`` (at any depth) left out."""
+    if isinstance(value, dict):
+        return {k: without_secrets(v) for k, v in value.items() if not isinstance(v, SecretStr)}
+    if isinstance(value, list):
+        return [without_secrets(v) for v in value if not isinstance(v, SecretStr)]
+    return value
 
 
 @dataclass(slots=True)

@@ -1,19 +1,22 @@
-"""App feature blocks, with Dify's keys and defaults.
+"""App feature blocks, with Dify's keys and defaults, plus difychat's own model settings in them.
 
 Each block is an object on the wire (``{"enabled": false}`` and kin), never a
 bare boolean: typed clients bind them to classes. A bare boolean in the apps
-file is read as ``{"enabled": <bool>}``. Unknown keys are kept and passed
-through to ``/parameters`` as written.
+file is read as ``{"enabled": <bool>}``.
 
-``wire()`` renders a block the way Dify shows it: the keys Dify always sends,
-then whatever the operator set (optional keys left unset or null are omitted).
+``wire()`` renders a block the way Dify shows it in ``/parameters``: only
+Dify's keys (``_wire``, in Dify's order), the ones Dify always sends, then
+those the operator set (unset or null optional keys are omitted). difychat's
+own keys (an auxiliary model's ``model``, ``base_url``, ``api_key``,
+``timeout``) never reach the wire, and credentials are ``SecretStr``.
 """
 
 from __future__ import annotations
 
+import re
 from typing import Any, ClassVar, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StrictBool, model_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, StrictBool, model_validator
 
 from difychat.server.domain import variables
 
@@ -35,10 +38,16 @@ VariableType = Literal[
 ]
 
 
-class _Block(BaseModel):
-    model_config = ConfigDict(extra="allow")
+class Schema(BaseModel):
+    """A part of the apps file. Unknown keys are refused by the loader (``domain/config_keys.py``)
+    and ignored here, so that a stored snapshot of an older or newer release still loads."""
 
-    # Keys rendered even when the apps file does not mention them.
+    model_config = ConfigDict(extra="ignore", protected_namespaces=())
+
+
+class _Block(Schema):
+    # Dify's keys, in the order /parameters shows them; and those rendered even when unset.
+    _wire: ClassVar[tuple[str, ...]] = ("enabled",)
     _always: ClassVar[tuple[str, ...]] = ("enabled",)
 
     @model_validator(mode="before")
@@ -51,34 +60,23 @@ class _Block(BaseModel):
         return value
 
     def wire(self) -> dict[str, Any]:
-        dumped = self.model_dump(mode="json")
-        extras = set(self.model_extra or {})
-        keep = {
+        shown = [
             name
-            for name in type(self).model_fields
-            if name in self._always or (name in self.model_fields_set and dumped.get(name) is not None)
-        }
-        return {k: v for k, v in dumped.items() if k in keep or k in extras}
+            for name in self._wire
+            if name in self._always or (name in self.model_fields_set and getattr(self, name) is not None)
+        ]
+        dumped = self.model_dump(mode="json", include=set(shown))
+        return {name: dumped[name] for name in shown}
 
 
 class Feature(_Block):
-    """A feature switch with optional settings."""
+    """A feature switch."""
 
     enabled: StrictBool = False
 
 
 class SuggestedQuestionsAfterAnswer(Feature):
     pass
-
-
-class SpeechToText(Feature):
-    pass
-
-
-class TextToSpeech(Feature):
-    voice: str | None = None
-    language: str | None = None
-    autoPlay: Literal["enabled", "disabled"] | None = None  # noqa: N815 (Dify's key)
 
 
 class RetrieverResource(Feature):
@@ -89,27 +87,106 @@ class MoreLikeThis(Feature):
     pass
 
 
-class EmbeddingModelRef(BaseModel):
-    model_config = ConfigDict(extra="allow", protected_namespaces=())
+class AuxiliaryModel(Schema):
+    """Where an auxiliary model (speech, embeddings) lives: its own endpoint and key when set,
+    else the app's chat model's."""
 
+    provider: str | None = None
+    base_url: str | None = None
+    api_key: SecretStr | None = None
+    timeout: float = Field(default=60.0, gt=0)
+
+
+class SpeechToText(Feature, AuxiliaryModel):
+    _wire: ClassVar[tuple[str, ...]] = ("enabled",)
+
+    model: str = "whisper-1"
+
+
+class TextToSpeech(Feature, AuxiliaryModel):
+    _wire: ClassVar[tuple[str, ...]] = ("enabled", "voice", "language", "autoPlay")
+
+    voice: str | None = None
+    language: str | None = None
+    autoPlay: Literal["enabled", "disabled"] | None = None  # noqa: N815 (Dify's key)
+    model: str = "tts-1"
+
+    @property
+    def auto_play(self) -> bool:
+        return self.enabled and self.autoPlay == "enabled"
+
+
+class EmbeddingModel(AuxiliaryModel):
+    """``embedding_model:`` (difychat's): the model annotation replies match with; a bare name is allowed."""
+
+    name: str
+
+    @model_validator(mode="before")
+    @classmethod
+    def _bare_name(cls, value: Any) -> Any:
+        return {"name": value} if isinstance(value, str) else value
+
+
+class EmbeddingModelRef(Schema):
     embedding_provider_name: str = ""
     embedding_model_name: str = ""
 
 
 class AnnotationReply(_Block):
     # ``id`` comes first on the wire when present, as in Dify.
+    _wire: ClassVar[tuple[str, ...]] = ("id", "enabled", "score_threshold", "embedding_model")
+
     id: str | None = None
     enabled: StrictBool = False
     score_threshold: float | None = None
     embedding_model: EmbeddingModelRef | None = None
 
 
+class ModerationIO(Schema):
+    """``inputs_config`` / ``outputs_config`` of ``sensitive_word_avoidance``."""
+
+    enabled: StrictBool = False
+    preset_response: str = ""
+
+
+class ModerationConfig(Schema):
+    keywords: str | list[str] = ""
+    inputs_config: ModerationIO = Field(default_factory=ModerationIO)
+    outputs_config: ModerationIO = Field(default_factory=ModerationIO)
+    api_based_extension_id: str | None = None
+
+
 class SensitiveWordAvoidance(Feature):
+    """Moderation; difychat runs ``type: keywords``."""
+
+    _wire: ClassVar[tuple[str, ...]] = ("enabled", "type", "config", "configs")
     _always: ClassVar[tuple[str, ...]] = ("enabled", "type", "configs")
 
     type: str = ""
-    config: dict[str, Any] | None = None
+    config: ModerationConfig | None = None
     configs: list[Any] = Field(default_factory=list)
+
+    @property
+    def active(self) -> bool:
+        return self.enabled and self.type == "keywords" and bool(self.keywords())
+
+    def keywords(self) -> list[str]:
+        raw = self.config.keywords if self.config is not None else ""
+        parts = raw if isinstance(raw, list) else re.split(r"[\n,]", raw)
+        return [p.strip() for p in (str(x) for x in parts) if p.strip()]
+
+    def wire(self) -> dict[str, Any]:
+        out = super().wire()
+        if self.config is not None and "config" in out:
+            # As the operator wrote it, like Dify's stored block.
+            out["config"] = self.config.model_dump(mode="json", exclude_unset=True)
+        return out
+
+    def inputs(self) -> ModerationIO:
+        return self.config.inputs_config if self.config is not None else ModerationIO()
+
+    def outputs(self) -> ModerationIO:
+        return self.config.outputs_config if self.config is not None else ModerationIO()
 
 
 TransferMethod = Literal["remote_url", "local_file"]
@@ -119,10 +196,8 @@ def _both_methods() -> list[TransferMethod]:
     return ["remote_url", "local_file"]
 
 
-class ImageUpload(BaseModel):
+class ImageUpload(Schema):
     """The legacy image-only upload switch, still shown under ``file_upload.image``."""
-
-    model_config = ConfigDict(extra="allow")
 
     enabled: StrictBool = False
     number_limits: int = Field(default=3, ge=0)
@@ -137,6 +212,14 @@ class FileUpload(_Block):
     ``image.enabled``) is true; see ``is_enabled``.
     """
 
+    _wire: ClassVar[tuple[str, ...]] = (
+        "image",
+        "enabled",
+        "allowed_file_types",
+        "allowed_file_extensions",
+        "allowed_file_upload_methods",
+        "number_limits",
+    )
     _always: ClassVar[tuple[str, ...]] = ("image",)
 
     image: ImageUpload = Field(default_factory=ImageUpload)
@@ -153,10 +236,18 @@ class FileUpload(_Block):
         return self.enabled or self.image.enabled
 
 
-class SiteSettings(BaseModel):
-    """What ``GET /site`` shows (Dify's web-app settings)."""
+class AgentMode(Schema):
+    """``agent_mode``: the tools of an agent app (``/meta`` shows their icons)."""
 
-    model_config = ConfigDict(extra="allow")
+    enabled: StrictBool = False
+    strategy: str | None = None
+    max_iteration: int = Field(default=5, ge=1)
+    tools: list[dict[str, Any]] = Field(default_factory=list)
+    prompt: Any = None
+
+
+class SiteSettings(Schema):
+    """What ``GET /site`` shows (Dify's web-app settings)."""
 
     title: str | None = None  # the app's name when unset
     chat_color_theme: str | None = None
@@ -176,10 +267,8 @@ class SiteSettings(BaseModel):
     use_icon_as_answer_icon: StrictBool = False
 
 
-class ConversationVariableSpec(BaseModel):
+class ConversationVariableSpec(Schema):
     """A variable every conversation of the app carries (``conversation_variables:``)."""
-
-    model_config = ConfigDict(extra="forbid")
 
     name: str = Field(min_length=1, max_length=255, pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")
     value_type: VariableType = "string"

@@ -22,7 +22,7 @@ def build_model(settings: ModelSettings, session: aiohttp.ClientSession) -> Chat
             session,
             model=settings.name,
             base_url=settings.base_url or "https://api.openai.com/v1",
-            api_key=settings.api_key,
+            api_key=settings.api_key.get_secret_value() if settings.api_key else None,
             timeout=settings.timeout,
         )
     raise ProviderNotInitialized(f"Provider {settings.provider} is not supported; use one of {', '.join(PROVIDERS)}.")

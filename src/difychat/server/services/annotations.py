@@ -9,9 +9,9 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 import aiohttp
+from pydantic import SecretStr
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from difychat.server.domain.answer_features import embedding_model
 from difychat.server.domain.apps import App, AppConfig
 from difychat.server.errors import InvalidParam, NotFound, ProviderError
 from difychat.server.generation.registry import GenerationRegistry
@@ -261,7 +261,7 @@ class AnnotationService:
         return AnnotationHit(str(row.id), row.answer, str(row.account_id), row.account_name, best.score)
 
     def _embeddings(self, app: App, config: AppConfig) -> EmbeddingModel | None:
-        settings = embedding_model(config) or embedding_model(app.config)
+        settings = config.embedding_model or app.config.embedding_model
         if settings is None:
             return None
         base_url = settings.base_url or app.config.model.base_url
@@ -271,7 +271,7 @@ class AnnotationService:
             self._session,
             model=settings.name,
             base_url=base_url,
-            api_key=settings.api_key or app.config.model.api_key,
+            api_key=_secret(settings.api_key or app.config.model.api_key),
             timeout=settings.timeout,
         )
 
@@ -296,3 +296,7 @@ class AnnotationService:
             async with self._engine.begin() as conn:
                 for row, vector in zip(batch, vectors, strict=True):
                     await annotation_store.set_embedding(conn, str(row.id), vector, model.name)
+
+
+def _secret(value: SecretStr | None) -> str | None:
+    return value.get_secret_value() if value is not None else None

@@ -15,7 +15,6 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from difychat.server.domain import answer_features
 from difychat.server.domain.apps import App, AppConfig
 from difychat.server.domain.events import GenerationFailed, MessageEnded, TextDelta
 from difychat.server.domain.usage import Usage
@@ -59,7 +58,7 @@ class AnswerFeatures:
     async def direct_answer(
         self, app: App, config: AppConfig, inputs: Mapping[str, Any], query: str
     ) -> DirectAnswer | None:
-        preset = moderation.check_inputs(answer_features.moderation(config), inputs, query)
+        preset = moderation.check_inputs(config.sensitive_word_avoidance, inputs, query)
         if preset is not None:
             return DirectAnswer(preset)
         hit = await self._annotations.match(app, config, query)
@@ -68,7 +67,7 @@ class AnswerFeatures:
         return None
 
     def replace_output(self, config: AppConfig, answer: str) -> str | None:
-        return moderation.check_output(answer_features.moderation(config), answer)
+        return moderation.check_output(config.sensitive_word_avoidance, answer)
 
     def speaker(self, app: App, config: AppConfig, generation: Generation) -> SentenceSpeaker | None:
         found = self._audio.speaker_for(app, config)

@@ -62,10 +62,8 @@ def _annotation_reply(config: AppConfig, reply: ReplySettings | None) -> dict[st
 def meta(config: AppConfig) -> dict[str, Any]:
     """Tool icons of an agent app's tools, from ``agent_mode.tools`` entries that name one."""
     icons: dict[str, Any] = {}
-    agent_mode = (config.model_extra or {}).get("agent_mode")
-    tools = agent_mode.get("tools") if isinstance(agent_mode, dict) else None
-    for tool in tools if isinstance(tools, list) else []:
-        if isinstance(tool, dict) and isinstance(tool.get("tool_name"), str) and "icon" in tool:
+    for tool in config.agent_mode.tools:
+        if isinstance(tool.get("tool_name"), str) and "icon" in tool:
             icons[tool["tool_name"]] = tool["icon"]
     return {"tool_icons": icons}
 

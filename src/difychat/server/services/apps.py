@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from pydantic import SecretStr
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from difychat.server.domain.apps import App, AppConfig, ModelSettings
@@ -55,22 +56,33 @@ async def _upsert(conn: AsyncConnection, config: AppConfig, source: str) -> str:
     if config_id is None:
         config_id = await app_store.insert_config_version(conn, app_id, fingerprint, config.snapshot())
     await app_store.update_app(
-        conn, app_id, mode=config.mode, source=source, status="normal",
-        enable_api=config.enable_api, config_id=config_id,
+        conn,
+        app_id,
+        mode=config.mode,
+        source=source,
+        status="normal",
+        enable_api=config.enable_api,
+        config_id=config_id,
     )
     return app_id
 
 
-async def _sync_fixed_keys(conn: AsyncConnection, app_id: str, keys: list[str]) -> None:
+async def _sync_fixed_keys(conn: AsyncConnection, app_id: str, keys: list[SecretStr]) -> None:
     """Keys listed in the apps file exist exactly while they are listed."""
-    wanted = {hash_key(k): k for k in keys}
+    wanted = {hash_key(k.get_secret_value()): k.get_secret_value() for k in keys}
     existing = await app_store.list_keys(conn, app_id)
-    stale = [str(r.id) for r in existing if r.source == "config" and r.key_hash not in wanted and r.revoked_at is None]
+    stale = [
+        str(r.id)
+        for r in existing
+        if r.source == "config" and r.key_hash not in wanted and r.revoked_at is None
+    ]
     await app_store.revoke_keys(conn, stale)
     for key_hash, key in wanted.items():
         found = await app_store.key_by_hash(conn, key_hash)
         if found is None:
-            await app_store.insert_key(conn, app_id=app_id, key_hash=key_hash, hint=key_hint(key), source="config")
+            await app_store.insert_key(
+                conn, app_id=app_id, key_hash=key_hash, hint=key_hint(key), source="config"
+            )
 
 
 async def sync_apps(engine: AsyncEngine, configs: list[AppConfig], *, live_demo: AppConfig | None) -> None:
@@ -94,7 +106,9 @@ async def ensure_demo_app(engine: AsyncEngine, config: AppConfig) -> DemoApp | N
             return None
         app_id = await _upsert(conn, config, "demo")
         key = generate_key()
-        await app_store.insert_key(conn, app_id=app_id, key_hash=hash_key(key), hint=key_hint(key), source="cli")
+        await app_store.insert_key(
+            conn, app_id=app_id, key_hash=hash_key(key), hint=key_hint(key), source="cli"
+        )
     return DemoApp(config.name, key, config.model)
 
 

@@ -11,13 +11,8 @@ from collections.abc import AsyncIterator
 import aiohttp
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from difychat.server.domain.answer_features import (
-    Endpoint,
-    TextToSpeechSettings,
-    speech_to_text,
-    text_to_speech,
-)
 from difychat.server.domain.apps import App, AppConfig
+from difychat.server.domain.features import AuxiliaryModel, TextToSpeech
 from difychat.server.errors import MESSAGE_NOT_EXISTS, AppError, InvalidParam, NotFound
 from difychat.server.providers.speech import OpenAICompatibleSpeech, SpeechModel
 from difychat.server.store import messages as message_store
@@ -38,7 +33,7 @@ class AudioService:
         self._session = session
 
     def speech_model(
-        self, app: App, endpoint: Endpoint, *, stt_model: str, tts_model: str
+        self, app: App, endpoint: AuxiliaryModel, *, stt_model: str, tts_model: str
     ) -> SpeechModel | None:
         live = app.config.model
         base_url = endpoint.base_url or (live.base_url if live.provider != "echo" else None)
@@ -47,7 +42,7 @@ class AudioService:
         return OpenAICompatibleSpeech(
             self._session,
             base_url=base_url,
-            api_key=endpoint.api_key or live.api_key,
+            api_key=(secret.get_secret_value() if (secret := endpoint.api_key or live.api_key) else None),
             stt_model=stt_model,
             tts_model=tts_model,
             timeout=endpoint.timeout,
@@ -55,7 +50,7 @@ class AudioService:
 
     def speaker_for(self, app: App, config: AppConfig) -> tuple[SpeechModel, str] | None:
         """The model and voice that read answers aloud, when auto-play is on for ``config``."""
-        settings = text_to_speech(config)
+        settings = config.text_to_speech
         if not settings.auto_play:
             return None
         model = self._tts_model(app, settings)
@@ -63,17 +58,17 @@ class AudioService:
             return None
         return model, settings.voice or model.voices[0]
 
-    def _tts_model(self, app: App, settings: TextToSpeechSettings) -> SpeechModel | None:
+    def _tts_model(self, app: App, settings: TextToSpeech) -> SpeechModel | None:
         return self.speech_model(app, settings, stt_model="whisper-1", tts_model=settings.model)
 
     # --- audio to text ------------------------------------------------------------------------
 
     def check_speech_to_text(self, app: App) -> None:
-        if not speech_to_text(app.config).enabled:
+        if not app.config.speech_to_text.enabled:
             raise InvalidParam("Speech to text is not enabled")
 
     async def transcribe(self, app: App, audio: bytes, filename: str, content_type: str) -> str:
-        settings = speech_to_text(app.config)
+        settings = app.config.speech_to_text
         if not settings.enabled:
             raise InvalidParam("Speech to text is not enabled")
         model = self.speech_model(app, settings, stt_model=settings.model, tts_model="tts-1")
@@ -95,7 +90,7 @@ class AudioService:
 
     async def synthesize(self, app: App, text: str, voice: str | None) -> AsyncIterator[bytes]:
         """MP3 bytes; the upstream call is made (and may fail) before the first chunk is returned."""
-        settings = text_to_speech(app.config)
+        settings = app.config.text_to_speech
         if not settings.enabled:
             raise InvalidParam("TTS is not enabled")
         model = self._tts_model(app, settings)

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from difychat.server.domain.answer_features import KeywordModeration
+from difychat.server.domain.features import SensitiveWordAvoidance
 
 
 def _hits(keywords: list[str], texts: Iterable[str]) -> bool:
@@ -26,7 +26,7 @@ def _input_texts(inputs: Mapping[str, Any], query: str) -> list[str]:
     ]
 
 
-def check_inputs(settings: KeywordModeration, inputs: Mapping[str, Any], query: str) -> str | None:
+def check_inputs(settings: SensitiveWordAvoidance, inputs: Mapping[str, Any], query: str) -> str | None:
     """The preset response when the inputs or query are flagged, else None."""
     rule = settings.inputs()
     if not settings.active or not rule.enabled:
@@ -34,7 +34,7 @@ def check_inputs(settings: KeywordModeration, inputs: Mapping[str, Any], query: 
     return rule.preset_response if _hits(settings.keywords(), _input_texts(inputs, query)) else None
 
 
-def check_output(settings: KeywordModeration, answer: str) -> str | None:
+def check_output(settings: SensitiveWordAvoidance, answer: str) -> str | None:
     """The preset response that replaces a flagged answer, else None."""
     rule = settings.outputs()
     if not settings.active or not rule.enabled or not answer:
