@@ -1,22 +1,35 @@
-"""Errors that carry the wire contract's ``code``, HTTP status and message.
+"""Errors that carry the wire contract's ``code``, HTTP status and message: every one the server
+raises is declared here.
 
 Every layer raises these; one handler in the API layer renders them as
 ``{"code": ..., "message": ..., "status": ...}``.
 
     AppError
-    ├── InvalidParam            400 invalid_param
-    │   └── TooManyRequests     429 too_many_requests
-    ├── BadRequest              400 bad_request
-    ├── AppUnavailable          400 app_unavailable
-    ├── NotChatApp              400 not_chat_app
-    ├── Unauthorized            401 unauthorized
-    ├── Forbidden               403 forbidden
-    ├── NotFound                404 not_found
-    ├── MethodNotAllowed        405 method_not_allowed
-    ├── PayloadTooLarge         413 request_entity_too_large
-    ├── UnsupportedMediaType    415 unsupported_media_type
-    ├── ProviderError           400 completion_request_error (and kin), see providers
-    └── InternalServerError     500 internal_server_error
+    ├── InvalidParam                     400 invalid_param
+    │   └── TooManyRequests              429 too_many_requests
+    ├── BadRequest                       400 bad_request
+    │   └── BadRequestKeyError           400 bad_request_key_error
+    ├── AppUnavailable                   400 app_unavailable
+    ├── NotChatApp                       400 not_chat_app
+    ├── NoFileUploaded                   400 no_file_uploaded
+    ├── TooManyFiles                     400 too_many_files
+    ├── FilenameNotExists                400 filename_not_exists_error
+    ├── ProviderNotSupportSpeechToText   400 provider_not_support_speech_to_text
+    ├── Unauthorized                     401 unauthorized
+    ├── Forbidden                        403 forbidden
+    ├── FileAccessDenied                 403 file_access_denied
+    ├── NotFound                         404 not_found
+    │   └── EndUserNotFound              404 end_user_not_found
+    ├── FileNotFound                     404 file_not_found
+    ├── MethodNotAllowed                 405 method_not_allowed
+    ├── PayloadTooLarge                  413 request_entity_too_large
+    ├── FileTooLarge                     413 file_too_large
+    ├── AudioTooLarge                    413 audio_too_large
+    ├── UnsupportedMediaType             415 unsupported_media_type
+    ├── UnsupportedFileType              415 unsupported_file_type
+    ├── UnsupportedAudioType             415 unsupported_audio_type
+    ├── ProviderError                    400 completion_request_error (and kin), see providers
+    └── InternalServerError              500 internal_server_error
 """
 
 from __future__ import annotations
@@ -57,6 +70,12 @@ class BadRequest(AppError):
     default_message = "The browser (or proxy) sent a request that this server could not understand."
 
 
+class BadRequestKeyError(BadRequest):
+    """A required multipart part is missing (``/audio-to-text`` without ``file``)."""
+
+    code = "bad_request_key_error"
+
+
 class AppUnavailable(AppError):
     code = "app_unavailable"
     status = 400
@@ -67,6 +86,30 @@ class NotChatApp(AppError):
     code = "not_chat_app"
     status = 400
     default_message = "Please check if your app mode matches the right API route."
+
+
+class NoFileUploaded(AppError):
+    code = "no_file_uploaded"
+    status = 400
+    default_message = "Please upload your file."
+
+
+class TooManyFiles(AppError):
+    code = "too_many_files"
+    status = 400
+    default_message = "Only one file is allowed."
+
+
+class FilenameNotExists(AppError):
+    code = "filename_not_exists_error"
+    status = 400
+    default_message = "The specified filename does not exist."
+
+
+class ProviderNotSupportSpeechToText(AppError):
+    code = "provider_not_support_speech_to_text"
+    status = 400
+    default_message = "Provider not support speech to text."
 
 
 class Unauthorized(AppError):
@@ -84,6 +127,12 @@ class Forbidden(AppError):
     )
 
 
+class FileAccessDenied(AppError):
+    code = "file_access_denied"
+    status = 403
+    default_message = "File access denied: not owned by requesting app"
+
+
 class NotFound(AppError):
     code = "not_found"
     status = 404
@@ -91,6 +140,17 @@ class NotFound(AppError):
         "The requested URL was not found on the server. "
         "If you entered the URL manually please check your spelling and try again."
     )
+
+
+class EndUserNotFound(NotFound):
+    code = "end_user_not_found"
+    default_message = "End user not found."
+
+
+class FileNotFound(AppError):
+    code = "file_not_found"
+    status = 404
+    default_message = "File not found in message context"
 
 
 class MethodNotAllowed(AppError):
@@ -105,12 +165,36 @@ class PayloadTooLarge(AppError):
     default_message = "The data value transmitted exceeds the capacity limit."
 
 
+class FileTooLarge(AppError):
+    code = "file_too_large"
+    status = 413
+    default_message = "File size exceeded."
+
+
+class AudioTooLarge(AppError):
+    code = "audio_too_large"
+    status = 413
+    default_message = "Audio size larger than 30 mb"
+
+
 class UnsupportedMediaType(AppError):
     code = "unsupported_media_type"
     status = 415
     default_message = (
         "Did not attempt to load JSON data because the request Content-Type was not 'application/json'."
     )
+
+
+class UnsupportedFileType(AppError):
+    code = "unsupported_file_type"
+    status = 415
+    default_message = "File type not allowed."
+
+
+class UnsupportedAudioType(AppError):
+    code = "unsupported_audio_type"
+    status = 415
+    default_message = "Audio type not allowed."
 
 
 class InternalServerError(AppError):
@@ -145,3 +229,9 @@ CONVERSATION_NOT_EXISTS = "Conversation Not Exists."
 LAST_CONVERSATION_NOT_EXISTS = "Last Conversation Not Exists."
 FIRST_MESSAGE_NOT_EXISTS = "First Message Not Exists."
 MESSAGE_NOT_EXISTS = "Message Not Exists."
+VARIABLE_NOT_EXISTS = "Conversation Variable Not Exists."
+ANNOTATION_NOT_FOUND = "Annotation not found"
+JOB_NOT_EXISTS = "The job does not exist."
+SUGGESTIONS_DISABLED = "Suggested Questions Is Disabled."
+UPLOAD_RECORD_NOT_FOUND = "Upload file record not found"
+SIGNED_FILE_NOT_FOUND = "File not found or signature is invalid"

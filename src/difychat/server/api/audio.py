@@ -13,26 +13,17 @@ from difychat.server.api.multipart_audio import read_audio_form
 from difychat.server.api.parsing import json_body, user_of, validate
 from difychat.server.api.responses import JSON
 from difychat.server.api.schemas import TextToAudioPayload
-from difychat.server.errors import MESSAGE_NOT_EXISTS, AppError, BadRequest, InvalidParam, NotFound
+from difychat.server.errors import (
+    MESSAGE_NOT_EXISTS,
+    AudioTooLarge,
+    BadRequestKeyError,
+    InvalidParam,
+    NotFound,
+    UnsupportedAudioType,
+)
 from difychat.server.services.audio import AUDIO_MAX_BYTES, AUDIO_TYPES
 
 ALLOWED_AUDIO_MIMETYPES = frozenset(f"audio/{ext}" for ext in AUDIO_TYPES)
-
-
-class BadRequestKeyError(BadRequest):
-    code = "bad_request_key_error"
-
-
-class UnsupportedAudioType(AppError):
-    code = "unsupported_audio_type"
-    status = 415
-    default_message = "Audio type not allowed."
-
-
-class AudioTooLarge(AppError):
-    code = "audio_too_large"
-    status = 413
-    default_message = "Audio size larger than 30 mb"
 
 
 async def audio_to_text(request: Request) -> Response:

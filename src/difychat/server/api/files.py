@@ -15,16 +15,8 @@ from difychat.server.api.multipart import MultipartReader
 from difychat.server.api.responses import JSON
 from difychat.server.api.serializers import seconds
 from difychat.server.domain.apps import WORKSPACE_ID
-from difychat.server.errors import InvalidParam
-from difychat.server.services.files import (
-    FileBody,
-    FileNotFound,
-    NoFileUploaded,
-    TooManyFiles,
-    UploadName,
-    is_html,
-    is_streamable,
-)
+from difychat.server.errors import FileNotFound, InvalidParam, NoFileUploaded, TooManyFiles
+from difychat.server.services.files import FileBody, UploadName, is_html, is_streamable
 from difychat.server.store.common import Record
 
 _TRUE = {"true", "1", "yes", "on", "y", "t"}

@@ -14,8 +14,8 @@ from difychat.server.api.parsing import json_body, path_uuid, query, user_of
 from difychat.server.api.responses import JSON
 from difychat.server.api.serializers import seconds
 from difychat.server.domain import variables
-from difychat.server.errors import CONVERSATION_NOT_EXISTS, InvalidParam
-from difychat.server.services.variables import VARIABLE_NOT_EXISTS, check_name_filter
+from difychat.server.errors import CONVERSATION_NOT_EXISTS, VARIABLE_NOT_EXISTS, InvalidParam
+from difychat.server.services.variables import check_name_filter
 from difychat.server.store.common import Record
 
 

@@ -14,14 +14,13 @@ from collections.abc import Sequence
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from difychat.server.domain.apps import App
-from difychat.server.errors import MESSAGE_NOT_EXISTS, BadRequest, NotFound
+from difychat.server.errors import MESSAGE_NOT_EXISTS, SUGGESTIONS_DISABLED, BadRequest, NotFound
 from difychat.server.providers.base import ModelRequest, PromptMessage
 from difychat.server.services.models import ModelCatalog
 from difychat.server.store import messages as message_store
 
 logger = logging.getLogger("difychat")
 
-SUGGESTIONS_DISABLED = "Suggested Questions Is Disabled."
 HISTORY_TURNS = 3
 # About 3000 tokens of history; the oldest text is cut first.
 HISTORY_MAX_CHARS = 12000

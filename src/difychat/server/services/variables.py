@@ -15,14 +15,18 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from difychat.server.domain import variables
 from difychat.server.domain.apps import App
 from difychat.server.domain.features import ConversationVariableSpec
-from difychat.server.errors import CONVERSATION_NOT_EXISTS, BadRequest, InvalidParam, NotFound
+from difychat.server.errors import (
+    CONVERSATION_NOT_EXISTS,
+    VARIABLE_NOT_EXISTS,
+    BadRequest,
+    InvalidParam,
+    NotFound,
+)
 from difychat.server.services.conversations import Page
 from difychat.server.services.models import ModelCatalog
 from difychat.server.store import conversations as conversation_store
 from difychat.server.store import variables as variable_store
 from difychat.server.store.common import Record, new_id, utcnow
-
-VARIABLE_NOT_EXISTS = "Conversation Variable Not Exists."
 
 _FORBIDDEN_IN_NAMES = ("'", '"', ";", "--", "/*", "*/", "xp_", "sp_")
 
