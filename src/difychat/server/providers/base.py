@@ -6,11 +6,9 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from difychat.server.providers.prompt import PromptMessage
 
-@dataclass(frozen=True, slots=True)
-class PromptMessage:
-    role: str  # "system" | "user" | "assistant"
-    content: str | list[dict[str, Any]]
+__all__ = ["ChatModel", "ModelChunk", "ModelRequest", "ModelResult", "PromptMessage", "TokenUsage"]
 
 
 @dataclass(frozen=True, slots=True)

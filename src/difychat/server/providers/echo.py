@@ -14,9 +14,7 @@ NOTICE = "No model is configured, so this is difychat's echo provider answering.
 def _last_user_text(request: ModelRequest) -> str:
     for message in reversed(request.messages):
         if message.role == "user":
-            if isinstance(message.content, str):
-                return message.content
-            return " ".join(str(part.get("text", "")) for part in message.content if part.get("type") == "text")
+            return message.text()
     return ""
 
 

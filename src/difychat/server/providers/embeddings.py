@@ -7,8 +7,9 @@ from typing import Protocol
 import aiohttp
 import orjson
 
-from difychat.server.errors import ProviderError
-from difychat.server.providers.speech import status_error, transport_error
+from difychat.server.providers.failures import Failure, failure, status_error, transport_error
+
+LABEL = "openai"
 
 
 class EmbeddingModel(Protocol):
@@ -47,14 +48,14 @@ class OpenAICompatibleEmbeddings:
             ) as response:
                 raw = await response.read()
                 if response.status >= 400:
-                    raise status_error(response.status, raw)
+                    raise status_error(LABEL, response.status, raw)
         except (TimeoutError, aiohttp.ClientError) as exc:
-            raise transport_error(exc) from exc
+            raise transport_error(LABEL, exc, self._url) from exc
         try:
             items = sorted(orjson.loads(raw)["data"], key=lambda item: int(item.get("index", 0)))
             vectors = [[float(x) for x in item["embedding"]] for item in items]
         except (orjson.JSONDecodeError, KeyError, TypeError, ValueError, AttributeError) as exc:
-            raise ProviderError("[openai] Error: malformed embeddings response.") from exc
+            raise failure(Failure.MALFORMED, LABEL, "embeddings response") from exc
         if len(vectors) != len(texts):
-            raise ProviderError("[openai] Error: the embeddings response has the wrong number of vectors.")
+            raise failure(Failure.MALFORMED, LABEL, "embeddings response: the wrong number of vectors")
         return vectors

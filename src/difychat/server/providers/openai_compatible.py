@@ -7,15 +7,27 @@ aiohttp's connector stays flat; see benchmarks/.
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator
 from typing import Any
 
 import aiohttp
 import orjson
 
-from difychat.server.errors import ModelNotSupported, ProviderError, ProviderNotInitialized
-from difychat.server.providers.base import ModelChunk, ModelRequest, ModelResult, PromptMessage, TokenUsage
+from difychat.server.providers.base import ModelChunk, ModelRequest, ModelResult, TokenUsage
+from difychat.server.providers.failures import (
+    Failure,
+    failure,
+    in_stream_error,
+    status_error,
+    transport_error,
+)
+from difychat.server.providers.prompt import (
+    ImagePart,
+    PromptMessage,
+    ToolCallPart,
+    ToolResultPart,
+    text_runs,
+)
 
 _DONE = b"[DONE]"
 
@@ -56,7 +68,7 @@ class OpenAICompatibleModel:
                 self._url, data=body, headers=self._headers, timeout=self._timeout
             ) as response:
                 if response.status >= 400:
-                    raise self._status_error(response.status, await response.read())
+                    raise status_error(self._label, response.status, await response.read())
                 finished = False
                 async for raw_line in response.content:
                     line = raw_line.strip()
@@ -71,9 +83,9 @@ class OpenAICompatibleModel:
                     if chunk is not None:
                         yield chunk
                 if not finished:
-                    raise ProviderError(f"[{self._label}] Error: the model's stream ended before the answer was complete.")
+                    raise failure(Failure.INCOMPLETE, self._label)
         except (TimeoutError, aiohttp.ClientError) as exc:
-            raise self._transport_error(exc) from exc
+            raise transport_error(self._label, exc, self._url) from exc
 
     async def complete(self, request: ModelRequest) -> ModelResult:
         body = self._body(request, stream=False)
@@ -83,26 +95,26 @@ class OpenAICompatibleModel:
             ) as response:
                 raw = await response.read()
                 if response.status >= 400:
-                    raise self._status_error(response.status, raw)
+                    raise status_error(self._label, response.status, raw)
         except (TimeoutError, aiohttp.ClientError) as exc:
-            raise self._transport_error(exc) from exc
+            raise transport_error(self._label, exc, self._url) from exc
         try:
             data = orjson.loads(raw)
             message = data["choices"][0]["message"]
             text = message.get("content") or ""
         except (orjson.JSONDecodeError, KeyError, IndexError, TypeError, AttributeError) as exc:
-            raise ProviderError(f"[{self._label}] Error: malformed response from the model.") from exc
+            raise failure(Failure.MALFORMED, self._label, "response from the model") from exc
         return ModelResult(str(text), _usage(data.get("usage")))
 
     def _parse_chunk(self, payload: bytes) -> tuple[ModelChunk | None, bool]:
         try:
             data = orjson.loads(payload)
         except orjson.JSONDecodeError as exc:
-            raise ProviderError(f"[{self._label}] Error: malformed chunk in the model's stream.") from exc
+            raise failure(Failure.MALFORMED, self._label, "chunk in the model's stream") from exc
         if not isinstance(data, dict):
-            raise ProviderError(f"[{self._label}] Error: malformed chunk in the model's stream.")
+            raise failure(Failure.MALFORMED, self._label, "chunk in the model's stream")
         if "error" in data:
-            raise ProviderError(f"[{self._label}] Error: {_error_text(data['error'])}")
+            raise in_stream_error(self._label, data["error"])
         text = ""
         done = False
         choices = data.get("choices") or []
@@ -118,36 +130,59 @@ class OpenAICompatibleModel:
             return None, done
         return ModelChunk(text=text, usage=usage), done
 
-    def _status_error(self, status: int, raw: bytes) -> ProviderError:
-        detail = _error_detail(raw)
-        if status == 401:
-            return ProviderError("Incorrect API key provided")
-        if status == 404 and "model" in detail.lower():
-            return ModelNotSupported(f"[{self._label}] Error code: 404 - {detail}")
-        if status == 429:
-            return ProviderError(f"[{self._label}] Rate limit exceeded: {detail}")
-        return ProviderError(f"[{self._label}] Error code: {status} - {detail}")
-
-    def _transport_error(self, exc: BaseException) -> ProviderError:
-        if isinstance(exc, asyncio.TimeoutError):
-            return ProviderError(f"[{self._label}] Error: Request timed out.")
-        if isinstance(exc, aiohttp.ClientConnectorError):
-            return ProviderError(f"[{self._label}] Error: Connection error: cannot connect to {self._url}")
-        if isinstance(exc, aiohttp.ClientPayloadError | aiohttp.ServerDisconnectedError):
-            return ProviderError(f"[{self._label}] Error: the model's stream was cut off.")
-        return ProviderError(f"[{self._label}] Error: {type(exc).__name__}: {exc}")
-
 
 def build_openai_compatible(
     session: aiohttp.ClientSession, *, model: str, base_url: str | None, api_key: str | None, timeout: float
 ) -> OpenAICompatibleModel:
     if not base_url:
-        raise ProviderNotInitialized("Provider openai is not initialized: set model.base_url.")
+        raise failure(Failure.NOT_CONFIGURED, "openai", "set model.base_url.")
     return OpenAICompatibleModel(session, model=model, base_url=base_url, api_key=api_key, timeout=timeout)
 
 
 def _messages(messages: list[PromptMessage]) -> list[dict[str, Any]]:
-    return [{"role": m.role, "content": m.content} for m in messages]
+    out: list[dict[str, Any]] = []
+    for m in messages:
+        if isinstance(m.content, str):
+            out.append({"role": m.role, "content": m.content})
+        else:
+            out.extend(render_parts(m))
+    return out
+
+
+def render_parts(message: PromptMessage) -> list[dict[str, Any]]:
+    """One message with parts, as OpenAI's chat messages.
+
+    Text and documents read as one text; with images, the content is
+    ``[{"type": "text"}, {"type": "image_url"}, ...]``; an assistant's tool calls
+    go in ``tool_calls``; each tool result is a message of its own with role ``tool``.
+    Plain-text messages never come here (see ``_messages``).
+    """
+    content: list[dict[str, Any]] = []
+    calls: list[dict[str, Any]] = []
+    results: list[dict[str, Any]] = []
+    for run in text_runs(message.parts):
+        if isinstance(run, str):
+            content.append({"type": "text", "text": run})
+        elif isinstance(run, ImagePart):
+            content.append({"type": "image_url", "image_url": {"url": run.data_url(), "detail": run.detail}})
+        elif isinstance(run, ToolCallPart):
+            calls.append(
+                {"id": run.id, "type": "function", "function": {"name": run.name, "arguments": run.arguments}}
+            )
+        elif isinstance(run, ToolResultPart):
+            results.append({"role": "tool", "tool_call_id": run.call_id, "content": run.content})
+    # Tool results answer the previous assistant message, so they come first.
+    out = results
+    if content or calls or not results:
+        only_text = len(content) == 1 and content[0]["type"] == "text"
+        rendered: dict[str, Any] = {
+            "role": message.role,
+            "content": content[0]["text"] if only_text else (content or None),
+        }
+        if calls:
+            rendered["tool_calls"] = calls
+        out.append(rendered)
+    return out
 
 
 def _usage(raw: Any) -> TokenUsage | None:
@@ -157,19 +192,3 @@ def _usage(raw: Any) -> TokenUsage | None:
         return TokenUsage(int(raw.get("prompt_tokens") or 0), int(raw.get("completion_tokens") or 0))
     except (TypeError, ValueError):
         return None
-
-
-def _error_text(error: Any) -> str:
-    if isinstance(error, dict):
-        return str(error.get("message") or error)
-    return str(error)
-
-
-def _error_detail(raw: bytes) -> str:
-    try:
-        data = orjson.loads(raw)
-    except orjson.JSONDecodeError:
-        return raw.decode("utf-8", "replace")[:500]
-    if isinstance(data, dict) and "error" in data:
-        return _error_text(data["error"])
-    return raw.decode("utf-8", "replace")[:500]

@@ -7,18 +7,18 @@ passed on as they arrive.
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator
 from typing import Protocol
 
 import aiohttp
 import orjson
 
-from difychat.server.errors import ProviderError, ProviderNotInitialized
+from difychat.server.providers.failures import Failure, failure, status_error, transport_error
 
 # OpenAI's voices, in its order: the fallback when neither the request nor the app names one.
 OPENAI_VOICES = ("alloy", "ash", "coral", "echo", "fable", "onyx", "nova", "sage", "shimmer")
 STREAM_CHUNK = 16 * 1024
+LABEL = "openai"
 
 
 class SpeechModel(Protocol):
@@ -45,7 +45,7 @@ class OpenAICompatibleSpeech:
         timeout: float,
     ) -> None:
         if not base_url:
-            raise ProviderNotInitialized("Provider openai is not initialized: set model.base_url.")
+            raise failure(Failure.NOT_CONFIGURED, LABEL, "set model.base_url.")
         self.voices: tuple[str, ...] = OPENAI_VOICES
         self._session = session
         self._base = base_url.rstrip("/")
@@ -64,13 +64,13 @@ class OpenAICompatibleSpeech:
             ) as response:
                 raw = await response.read()
                 if response.status >= 400:
-                    raise status_error(response.status, raw)
+                    raise status_error(LABEL, response.status, raw)
         except (TimeoutError, aiohttp.ClientError) as exc:
-            raise transport_error(exc) from exc
+            raise transport_error(LABEL, exc, self._base) from exc
         try:
             text = orjson.loads(raw)["text"]
         except (orjson.JSONDecodeError, KeyError, TypeError) as exc:
-            raise ProviderError("[openai] Error: malformed transcription response.") from exc
+            raise failure(Failure.MALFORMED, LABEL, "transcription response") from exc
         return str(text)
 
     async def synthesize(self, text: str, voice: str) -> AsyncIterator[bytes]:
@@ -83,27 +83,8 @@ class OpenAICompatibleSpeech:
                 self._base + "/audio/speech", data=body, headers=headers, timeout=self._timeout
             ) as response:
                 if response.status >= 400:
-                    raise status_error(response.status, await response.read())
+                    raise status_error(LABEL, response.status, await response.read())
                 async for chunk in response.content.iter_chunked(STREAM_CHUNK):
                     yield chunk
         except (TimeoutError, aiohttp.ClientError) as exc:
-            raise transport_error(exc) from exc
-
-
-def status_error(status: int, raw: bytes) -> ProviderError:
-    if status == 401:
-        return ProviderError("Incorrect API key provided")
-    detail = raw.decode("utf-8", "replace")[:500]
-    try:
-        data = orjson.loads(raw)
-        if isinstance(data, dict) and isinstance(data.get("error"), dict):
-            detail = str(data["error"].get("message") or detail)
-    except orjson.JSONDecodeError:
-        pass
-    return ProviderError(f"[openai] Error code: {status} - {detail}")
-
-
-def transport_error(exc: BaseException) -> ProviderError:
-    if isinstance(exc, asyncio.TimeoutError):
-        return ProviderError("[openai] Error: Request timed out.")
-    return ProviderError(f"[openai] Error: {type(exc).__name__}: {exc}")
+            raise transport_error(LABEL, exc, self._base) from exc

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import base64
 import contextlib
 import hashlib
 import mimetypes
@@ -19,7 +18,8 @@ from difychat.server.files.extract import DOCUMENT_EXTENSIONS, ExtractionError, 
 from difychat.server.files.remote import RemoteFetcher, RemoteFetchError
 from difychat.server.files.signing import UrlSigner
 from difychat.server.files.storage import FileStorage, StorageError, read_all
-from difychat.server.providers.base import PromptMessage
+from difychat.server.net import MalformedURL, parse_url
+from difychat.server.providers.prompt import DocumentPart, ImagePart, Part, PromptMessage, TextPart
 from difychat.server.store import files as file_store
 from difychat.server.store.common import Record, new_id, utcnow
 
@@ -166,24 +166,19 @@ class PreparedFiles:
     """Validated chat attachments: the rows to write and what the model sees."""
 
     attachments: list[Attachment] = field(default_factory=list)
-    image_parts: list[dict[str, Any]] = field(default_factory=list)
-    documents: list[tuple[str, str]] = field(default_factory=list)
+    images: list[ImagePart] = field(default_factory=list)
+    documents: list[DocumentPart] = field(default_factory=list)
 
-    def user_content(self, query: str) -> str | list[dict[str, Any]]:
-        text = query
-        if self.documents:
-            blocks = [f'<file name="{name}">\n{body}\n</file>' for name, body in self.documents]
-            text = "\n\n".join(blocks) + "\n\n" + query
-        if not self.image_parts:
-            return text
-        return [{"type": "text", "text": text}, *self.image_parts]
+    def user_content(self, query: str) -> tuple[Part, ...]:
+        """The documents, then the query, then the images."""
+        return (*self.documents, TextPart(query), *self.images)
 
     def attach_to(self, messages: list[PromptMessage]) -> list[PromptMessage]:
         """The prompt with the files added to its last (user) message."""
-        if not (self.documents or self.image_parts) or not messages or messages[-1].role != "user":
+        if not (self.documents or self.images) or not messages or messages[-1].role != "user":
             return messages
         last = messages[-1]
-        query = last.content if isinstance(last.content, str) else ""
+        query = last.content if isinstance(last.content, str) else last.text()
         return [*messages[:-1], PromptMessage("user", self.user_content(query))]
 
     def rows(self, message_id: str, app_id: str) -> list[dict[str, Any]]:
@@ -368,6 +363,11 @@ class FileService:
                 upload_ids.append(upload_id)
             elif not isinstance(url, str) or not url.startswith("http"):
                 raise InvalidParam("Invalid file url")
+            else:
+                try:
+                    parse_url(url)
+                except MalformedURL as exc:
+                    raise InvalidParam(f"Invalid file url: {exc}") from None
             wanted.append((item, upload_id))
 
         async with self._engine.connect() as conn:
@@ -435,11 +435,10 @@ class FileService:
         if attachment.type == "image":
             if attachment.upload is not None:
                 data = await self._read(attachment.upload, self._attach.image_bytes)
-                mime = attachment.mime_type or "image/png"
-                url = f"data:{mime};base64,{base64.b64encode(data).decode()}"
+                image = ImagePart(data=data, mime_type=attachment.mime_type or "image/png", detail=detail)
             else:
-                url = str(attachment.url)
-            prepared.image_parts.append({"type": "image_url", "image_url": {"url": url, "detail": detail}})
+                image = ImagePart(url=str(attachment.url), detail=detail)
+            prepared.images.append(image)
         elif attachment.type == "document":
             if attachment.upload is not None:
                 content = await self._read(attachment.upload, self._attach.document_bytes)
@@ -452,7 +451,7 @@ class FileService:
             except ExtractionError as exc:
                 raise InvalidParam(f"Failed to read file {attachment.filename}: {exc}") from None
             if text is not None:
-                prepared.documents.append((attachment.filename, text))
+                prepared.documents.append(DocumentPart(attachment.filename, text))
 
     async def _read(self, row: Record, limit: int) -> bytes:
         try:

@@ -8,7 +8,7 @@ from typing import Any
 
 from difychat.server.domain.apps import MemorySettings
 from difychat.server.domain.usage import estimate_tokens
-from difychat.server.providers.base import PromptMessage
+from difychat.server.providers.prompt import PromptMessage
 
 _VARIABLE = re.compile(r"\{\{([A-Za-z0-9_]{1,100})\}\}")
 
