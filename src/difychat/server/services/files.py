@@ -18,7 +18,6 @@ from difychat.server.files.extract import DOCUMENT_EXTENSIONS, ExtractionError, 
 from difychat.server.files.remote import RemoteFetcher, RemoteFetchError
 from difychat.server.files.signing import UrlSigner
 from difychat.server.files.storage import FileStorage, StorageError, read_all
-from difychat.server.net import MalformedURL, parse_url
 from difychat.server.providers.prompt import DocumentPart, ImagePart, Part, PromptMessage, TextPart
 from difychat.server.store import files as file_store
 from difychat.server.store.common import Record, new_id, utcnow
@@ -363,11 +362,6 @@ class FileService:
                 upload_ids.append(upload_id)
             elif not isinstance(url, str) or not url.startswith("http"):
                 raise InvalidParam("Invalid file url")
-            else:
-                try:
-                    parse_url(url)
-                except MalformedURL as exc:
-                    raise InvalidParam(f"Invalid file url: {exc}") from None
             wanted.append((item, upload_id))
 
         async with self._engine.connect() as conn:
