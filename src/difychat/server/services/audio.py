@@ -13,18 +13,13 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from difychat.server.domain.apps import App, AppConfig
 from difychat.server.domain.features import AuxiliaryModel, TextToSpeech
-from difychat.server.errors import MESSAGE_NOT_EXISTS, AppError, InvalidParam, NotFound
+from difychat.server.errors import MESSAGE_NOT_EXISTS, InvalidParam, NotFound, ProviderNotSupportSpeechToText
 from difychat.server.providers.speech import OpenAICompatibleSpeech, SpeechModel
+from difychat.server.services.speech_stream import SentenceSpeaker
 from difychat.server.store import messages as message_store
 
 AUDIO_MAX_BYTES = 30 * 1024 * 1024
 AUDIO_TYPES = ("mp3", "m4a", "wav", "amr", "mpga")
-
-
-class ProviderNotSupportSpeechToText(AppError):
-    code = "provider_not_support_speech_to_text"
-    status = 400
-    default_message = "Provider not support speech to text."
 
 
 class AudioService:
@@ -48,15 +43,15 @@ class AudioService:
             timeout=endpoint.timeout,
         )
 
-    def speaker_for(self, app: App, config: AppConfig) -> tuple[SpeechModel, str] | None:
-        """The model and voice that read answers aloud, when auto-play is on for ``config``."""
+    def speaker_for(self, app: App, config: AppConfig) -> SentenceSpeaker | None:
+        """What reads answers aloud, when auto-play is on for ``config``."""
         settings = config.text_to_speech
         if not settings.auto_play:
             return None
         model = self._tts_model(app, settings)
         if model is None:
             return None
-        return model, settings.voice or model.voices[0]
+        return SentenceSpeaker(model, settings.voice or model.voices[0])
 
     def _tts_model(self, app: App, settings: TextToSpeech) -> SpeechModel | None:
         return self.speech_model(app, settings, stt_model="whisper-1", tts_model=settings.model)
