@@ -26,7 +26,6 @@ from difychat.server.files.storage import LocalFileStorage
 from difychat.server.generation.registry import GenerationRegistry
 from difychat.server.generation.relay import DatabaseStopRelay, LocalStopRelay, RedisStopRelay, StopRelay
 from difychat.server.services.annotations import AnnotationService
-from difychat.server.services.answer_features import AnswerFeatures
 from difychat.server.services.app_info import AppInfoService
 from difychat.server.services.apps import DemoApp, demo_config, ensure_demo_app, load_catalog, sync_apps
 from difychat.server.services.audio import AudioService
@@ -148,7 +147,6 @@ def create_app(settings: Settings | None = None) -> Starlette:
         models = ModelCatalog(engine, http)
         annotations = AnnotationService(engine, registry, http, cache_seconds=settings.cache_seconds)
         audio = AudioService(engine, http)
-        answers = AnswerFeatures(writes, annotations, audio)
         fetcher = _remote_fetcher(settings)
         files = _file_service(settings, engine, fetcher)
         app.state.services = Services(
@@ -159,9 +157,10 @@ def create_app(settings: Settings | None = None) -> Starlette:
                 writes,
                 registry,
                 models,
+                files,
+                annotations,
+                audio,
                 max_generation_seconds=settings.max_generation_seconds,
-                answers=answers,
-                files=files,
             ),
             stops=StopService(engine, registry, relay),
             conversations=ConversationService(engine, models),

@@ -42,9 +42,7 @@ async def create_chat_message(request: Request) -> Response:
         if isinstance(first, GenerationFailed):
             generation.detach()
             return _failure(first)
-        return sse.EventStreamResponse(
-            sse.event_stream(generation, encoder, first, svc.ping_interval, speech=started.speech)
-        )
+        return sse.EventStreamResponse(sse.event_stream(generation, encoder, first, svc.ping_interval))
 
     event = await generation.ended()
     generation.detach()

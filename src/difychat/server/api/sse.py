@@ -18,12 +18,13 @@ from starlette.types import Receive, Scope, Send
 
 from difychat.server.domain.events import (
     AnswerReplaced,
+    FileProduced,
     GenerationEvent,
-    GenerationFailed,
     MessageEnded,
     SpeechChunk,
     SpeechEnded,
     TextDelta,
+    ThoughtUpdated,
 )
 from difychat.server.generation.registry import Generation
 
@@ -34,7 +35,7 @@ MEDIA_TYPE = "text/event-stream; charset=utf-8"
 def metadata(ended: MessageEnded) -> dict[str, Any]:
     return {
         "annotation_reply": ended.annotation_reply,
-        "retriever_resources": [],
+        "retriever_resources": list(ended.retriever_resources),
         "usage": ended.usage.to_wire(),
     }
 
@@ -54,7 +55,14 @@ class EventEncoder:
         agent = mode == "agent-chat"
         kind = b"agent_message" if agent else b"message"
         self._delta_head = (
-            b'data: {"event":"' + kind + b'",' + head + task + b',"id":' + orjson.dumps(self._message_id) + b',"answer":'
+            b'data: {"event":"'
+            + kind
+            + b'",'
+            + head
+            + task
+            + b',"id":'
+            + orjson.dumps(self._message_id)
+            + b',"answer":'
         )
         self._delta_tail = b"}\n\n" if agent else b',"from_variable_selector":null}\n\n'
 
@@ -64,10 +72,43 @@ class EventEncoder:
         if isinstance(event, MessageEnded):
             return self._frame(
                 "message_end",
-                {"task_id": self._task_id, "id": self._message_id, "metadata": metadata(event), "files": None},
+                {
+                    "task_id": self._task_id,
+                    "id": self._message_id,
+                    "metadata": metadata(event),
+                    "files": None,
+                },
+            )
+        if isinstance(event, ThoughtUpdated):
+            return self._frame(
+                "agent_thought",
+                {
+                    "task_id": self._task_id,
+                    "id": event.id,
+                    "position": event.position,
+                    "thought": event.thought,
+                    "observation": event.observation,
+                    "tool": event.tool,
+                    "tool_labels": event.tool_labels,
+                    "tool_input": event.tool_input,
+                    "message_files": list(event.files),
+                },
+            )
+        if isinstance(event, FileProduced):
+            return self._frame(
+                "message_file",
+                {
+                    "task_id": self._task_id,
+                    "id": event.id,
+                    "type": event.type,
+                    "belongs_to": event.belongs_to,
+                    "url": event.url,
+                },
             )
         if isinstance(event, AnswerReplaced):
-            return self._frame("message_replace", {"task_id": self._task_id, "answer": event.answer, "reason": event.reason})
+            return self._frame(
+                "message_replace", {"task_id": self._task_id, "answer": event.answer, "reason": event.reason}
+            )
         if isinstance(event, SpeechChunk):
             return self._frame("tts_message", {"task_id": self._task_id, "audio": event.audio})
         if isinstance(event, SpeechEnded):
@@ -78,8 +119,16 @@ class EventEncoder:
         return b"data: " + orjson.dumps({"event": name, **self._ids, **fields}) + b"\n\n"
 
 
-async def next_event(generation: Generation, timeout: float) -> GenerationEvent | None:
-    """The generation's next event, or None after ``timeout`` seconds of silence."""
+class Silence:
+    """No event for a ping interval: time for a keep-alive."""
+
+
+SILENCE = Silence()
+
+
+async def next_event(generation: Generation, timeout: float) -> GenerationEvent | Silence | None:
+    """The generation's next event, ``SILENCE`` after ``timeout`` seconds without one, or
+    ``None`` (``END_OF_STREAM``) once the stream is over."""
     queue = generation.queue
     assert queue is not None
     try:
@@ -90,34 +139,21 @@ async def next_event(generation: Generation, timeout: float) -> GenerationEvent 
         async with asyncio.timeout(timeout):
             return await queue.get()
     except TimeoutError:
-        return None
-
-
-def is_final(event: GenerationEvent, *, speech: bool = False) -> bool:
-    """With text-to-speech auto-play, audio goes on after ``message_end`` until ``tts_message_end``."""
-    if speech:
-        return isinstance(event, SpeechEnded | GenerationFailed)
-    return isinstance(event, MessageEnded | GenerationFailed)
+        return SILENCE
 
 
 async def event_stream(
     generation: Generation,
     encoder: EventEncoder,
-    first: GenerationEvent | None,
+    first: GenerationEvent | Silence | None,
     ping_interval: float,
-    *,
-    speech: bool = False,
 ) -> AsyncIterator[bytes]:
-    """The SSE body. A client that leaves only detaches: the generation goes on and is saved."""
+    """The SSE body, until the generation's stream ends. A client that leaves only detaches:
+    the generation goes on and is saved."""
     try:
         event = first
-        while True:
-            if event is None:
-                yield PING
-            else:
-                yield encoder.encode(event)
-                if is_final(event, speech=speech):
-                    return
+        while event is not None:  # END_OF_STREAM
+            yield PING if isinstance(event, Silence) else encoder.encode(event)
             event = await next_event(generation, ping_interval)
     finally:
         generation.detach()

@@ -21,9 +21,18 @@ from difychat.server.errors import TooManyRequests
 logger = logging.getLogger("difychat.generation")
 
 
+# Put in a subscriber's queue after the last event: the stream is over.
+END_OF_STREAM = None
+
+
 @dataclass(eq=False)
 class Generation:
-    """A running answer: its ids, its event queue and its stop flag."""
+    """A running answer: its ids, its event queue, its subscribers and its stop flag.
+
+    The final event (``message_end`` or ``error``) is what a blocking request waits for. The
+    stream ends later, once every subscriber that adds events of its own (text-to-speech) has
+    released its hold: the HTTP stream reads until ``END_OF_STREAM`` and needs no other rule.
+    """
 
     task_id: str
     message_id: str
@@ -31,21 +40,46 @@ class Generation:
     app_id: str
     end_user_id: str
     created_at: datetime
-    queue: asyncio.Queue[GenerationEvent] | None = field(default_factory=asyncio.Queue)
+    queue: asyncio.Queue[GenerationEvent | None] | None = field(default_factory=asyncio.Queue)
     final: GenerationEvent | None = None
     _final_waiter: asyncio.Future[GenerationEvent] | None = field(default=None, repr=False)
+    _subscribers: list[Callable[[GenerationEvent], None]] = field(default_factory=list, repr=False)
+    _holds: int = 0
+    closed: bool = False
     stop_requested: bool = False
     # Cleared by the runner once the answer is complete, so a late stop cannot interrupt saving it.
     stoppable: bool = True
     task: asyncio.Task[None] | None = None
 
     def emit(self, event: GenerationEvent) -> None:
+        if self.closed:
+            return
         if isinstance(event, MessageEnded | GenerationFailed):
             self.final = event
             if self._final_waiter is not None and not self._final_waiter.done():
                 self._final_waiter.set_result(event)
         if self.queue is not None:
             self.queue.put_nowait(event)
+        for subscriber in self._subscribers:
+            subscriber(event)
+        self._close_when_done()
+
+    def subscribe(self, subscriber: Callable[[GenerationEvent], None], *, holds: bool = False) -> None:
+        """Call ``subscriber`` with every event from now on; with ``holds``, keep the stream open
+        after the final event until ``release()`` (for a subscriber that emits events of its own)."""
+        self._subscribers.append(subscriber)
+        if holds:
+            self._holds += 1
+
+    def release(self) -> None:
+        self._holds -= 1
+        self._close_when_done()
+
+    def _close_when_done(self) -> None:
+        if self.final is not None and self._holds <= 0 and not self.closed:
+            self.closed = True
+            if self.queue is not None:
+                self.queue.put_nowait(END_OF_STREAM)
 
     @property
     def finished(self) -> bool:
@@ -110,7 +144,9 @@ class GenerationRegistry:
     def start(self, generation: Generation, runner: Coroutine[Any, Any, None]) -> None:
         """Run ``runner`` for ``generation``; the app slot (already reserved) is released at the end."""
         self._running[generation.task_id] = generation
-        generation.task = asyncio.get_running_loop().create_task(runner, name=f"generation-{generation.task_id}")
+        generation.task = asyncio.get_running_loop().create_task(
+            runner, name=f"generation-{generation.task_id}"
+        )
         generation.task.add_done_callback(lambda task: self._finished(generation, task))
         self._notify()
 

@@ -1,9 +1,10 @@
 """Text-to-speech auto-play: the answer read aloud while it streams.
 
-Text deltas are buffered into sentences; each finished sentence is
-synthesized in order by one worker, whose audio goes out as ``tts_message``
-events interleaved with the text. After the answer ends, the rest is read for
-at most ``tail_seconds`` more, then one ``tts_message_end`` closes the stream.
+The speaker subscribes to a generation like the HTTP stream does. Text deltas
+are buffered into sentences; each finished sentence is synthesized in order by
+one worker, whose audio goes out as ``tts_message`` events interleaved with the
+text. After ``message_end`` the rest is read for at most ``tail_seconds`` more,
+then one ``tts_message_end`` goes out and the speaker releases the stream.
 """
 
 from __future__ import annotations
@@ -14,8 +15,16 @@ import logging
 import re
 from collections.abc import Callable
 
-from difychat.server.domain.events import GenerationEvent, SpeechChunk, SpeechEnded
+from difychat.server.domain.events import (
+    GenerationEvent,
+    GenerationFailed,
+    MessageEnded,
+    SpeechChunk,
+    SpeechEnded,
+    TextDelta,
+)
 from difychat.server.errors import AppError
+from difychat.server.generation.registry import Generation
 from difychat.server.providers.speech import SpeechModel
 
 logger = logging.getLogger("difychat.speech")
@@ -42,17 +51,40 @@ class SentenceSpeaker:
         self,
         speech: SpeechModel,
         voice: str,
-        emit: Callable[[GenerationEvent], None],
         *,
         tail_seconds: float = TAIL_SECONDS,
     ) -> None:
         self._speech = speech
         self._voice = voice
-        self._emit = emit
+        self._emit: Callable[[GenerationEvent], None] = lambda event: None
         self._tail = tail_seconds
         self._buffer = ""
         self._sentences: asyncio.Queue[str | None] = asyncio.Queue()
         self._worker: asyncio.Task[None] | None = None
+        self._finishing: asyncio.Task[None] | None = None
+
+    def attach(self, generation: Generation) -> None:
+        """Read ``generation``'s answer aloud; its stream stays open until the audio has ended."""
+        self._emit = generation.emit
+
+        def on_event(event: GenerationEvent) -> None:
+            if isinstance(event, TextDelta):
+                self.feed(event.text)
+            elif isinstance(event, MessageEnded):
+                self._finishing = asyncio.get_running_loop().create_task(
+                    self._finish_then(generation.release)
+                )
+            elif isinstance(event, GenerationFailed):
+                self.cancel()
+                generation.release()
+
+        generation.subscribe(on_event, holds=True)
+
+    async def _finish_then(self, release: Callable[[], None]) -> None:
+        try:
+            await self.finish()
+        finally:
+            release()
 
     def feed(self, text: str) -> None:
         sentences, self._buffer = split_sentences(self._buffer + text)

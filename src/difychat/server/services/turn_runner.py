@@ -1,0 +1,153 @@
+"""One runner for every chat turn's lifecycle, whatever produces the answer.
+
+    prepare (services/chat.py)                          subscribers
+    ─────────────────────────                           ───────────
+    reserve slot, conversation, config, inputs,         HTTP stream (api/sse.py)
+    enrichers → typed prompt parts, rows written        blocking waiter
+              │                                         text-to-speech speaker
+              ▼                                                ▲
+    AnswerSource.events()  ──►  TurnRunner.run  ──► Generation.emit
+    (model, preset; next:       stop / timeout / failure,
+     agent loop)                finishing (output moderation),
+                                usage, save once, final event
+
+A source only yields domain events (text deltas, thoughts, files); everything
+that must happen exactly once per turn happens here.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from difychat.server.domain.events import (
+    AnswerReplaced,
+    GenerationEvent,
+    GenerationFailed,
+    MessageEnded,
+    TextDelta,
+)
+from difychat.server.domain.usage import Usage
+from difychat.server.errors import AppError
+from difychat.server.generation.registry import Generation
+from difychat.server.store import writer
+from difychat.server.store.common import utcnow
+from difychat.server.store.writer import GroupWriter
+
+logger = logging.getLogger("difychat.chat")
+
+INTERNAL_FAILURE = GenerationFailed(
+    "internal_server_error", 500, "Internal Server Error, please contact support."
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Timing:
+    started: float
+    first_token: float | None
+    ended: float
+
+
+class AnswerSource(Protocol):
+    """What produces an answer: yields domain events, reports usage when asked."""
+
+    # Extra keys for ``message_end``'s metadata (an annotation reply, say).
+    annotation_reply: dict[str, Any] | None
+
+    def events(self) -> AsyncIterator[GenerationEvent]:
+        """The answer as it is produced. Closing the iterator must stop the work behind it."""
+        ...
+
+    def usage(self, answer: str, *, stopped: bool, timing: Timing) -> Usage:
+        """The turn's usage once the answer is complete (or cut short by a stop)."""
+        ...
+
+
+# A finishing step sees the complete answer and may replace it (output moderation).
+Finisher = Callable[[str], str | None]
+
+
+class TurnRunner:
+    def __init__(self, writes: GroupWriter, *, max_seconds: float) -> None:
+        self._writer = writes
+        self._max_seconds = max_seconds
+
+    async def run(
+        self,
+        generation: Generation,
+        source: AnswerSource,
+        *,
+        finishers: tuple[Finisher, ...] = (),
+        retriever_resources: tuple[dict[str, Any], ...] = (),
+    ) -> None:
+        """Produce, finish, save once, then emit exactly one final event."""
+        started = time.perf_counter()
+        first_at: float | None = None
+        parts: list[str] = []
+        stopped = False
+        failure: GenerationFailed | None = None
+        try:
+            async with asyncio.timeout(self._max_seconds):
+                async for event in source.events():
+                    if type(event) is TextDelta:
+                        if first_at is None:
+                            first_at = time.perf_counter()
+                        parts.append(event.text)
+                    generation.emit(event)
+        except asyncio.CancelledError:
+            if not generation.stop_requested:
+                generation.emit(INTERNAL_FAILURE)
+                raise
+            current = asyncio.current_task()
+            if current is not None:
+                current.uncancel()
+            stopped = True
+        except TimeoutError:
+            stopped = True
+        except AppError as exc:
+            failure = GenerationFailed(exc.code, exc.status, exc.message)
+        except Exception:
+            logger.exception("generation %s failed", generation.task_id)
+            failure = INTERNAL_FAILURE
+        generation.stoppable = False
+        timing = Timing(started, first_at, time.perf_counter())
+
+        answer = "".join(parts)
+        usage = source.usage(answer, stopped=stopped, timing=timing)
+        if failure is None:
+            for finish in finishers:
+                replaced = finish(answer)
+                if replaced is not None:
+                    generation.emit(AnswerReplaced(replaced))
+                    answer = replaced
+        status = "error" if failure else ("stopped" if stopped else "normal")
+        try:
+            await self._writer.write(
+                writer.finish_message(
+                    generation.message_id,
+                    answer=answer,
+                    status=status,
+                    error=failure.message if failure else None,
+                    prompt_tokens=usage.prompt_tokens,
+                    completion_tokens=usage.completion_tokens,
+                    usage=usage.to_wire(),
+                    updated_at=utcnow(),
+                )
+            )
+        except Exception:
+            logger.exception("saving the answer of %s failed", generation.message_id)
+            failure = INTERNAL_FAILURE
+        generation.emit(
+            failure
+            or MessageEnded(
+                answer,
+                usage,
+                stopped=stopped,
+                annotation_reply=source.annotation_reply,
+                retriever_resources=retriever_resources,
+            )
+        )
