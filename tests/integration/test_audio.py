@@ -90,6 +90,27 @@ async def test_transcription_failure_is_a_provider_error(server: RunningServer) 
     assert_error(response, 400, "completion_request_error")
 
 
+@pytest.mark.parametrize(
+    ("status", "code", "message"),
+    [
+        # The same table as chat: an unknown model is model_currently_not_support, and a
+        # provider's rate limit is a completion_request_error (400), as the contract says.
+        (404, "model_currently_not_support", "[openai] Error code: 404 - upstream exploded"),
+        (429, "completion_request_error", "[openai] Rate limit exceeded: upstream exploded"),
+        (401, "completion_request_error", "Incorrect API key provided"),
+    ],
+)
+async def test_speech_provider_errors_map_like_chat_errors(
+    server: RunningServer, status: int, code: str, message: str
+) -> None:
+    server.upstream.behaviour.aux_status = status
+    async with server.client(VOICE_KEY) as client:
+        transcribed = await client.post("/audio-to-text", files=audio_file())
+        spoken = await speak(client, text="Hi")
+    assert_error(transcribed, 400, code, message)
+    assert_error(spoken, 400, code, message)
+
+
 async def speak(client: httpx.AsyncClient, **body: Any) -> httpx.Response:
     async with client.stream("POST", "/text-to-audio", json=body) as response:
         await response.aread()

@@ -145,8 +145,8 @@ def create_app(settings: Settings | None = None) -> Starlette:
         await relay.start()
         catalog = await load_catalog(engine, live)
         models = ModelCatalog(engine, http)
-        annotations = AnnotationService(engine, registry, http, cache_seconds=settings.cache_seconds)
-        audio = AudioService(engine, http)
+        annotations = AnnotationService(engine, registry, models, cache_seconds=settings.cache_seconds)
+        audio = AudioService(engine, models)
         fetcher = _remote_fetcher(settings)
         files = _file_service(settings, engine, fetcher)
         app.state.services = Services(

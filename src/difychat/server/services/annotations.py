@@ -8,15 +8,14 @@ import uuid
 from dataclasses import dataclass
 from typing import Any, Literal
 
-import aiohttp
-from pydantic import SecretStr
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from difychat.server.domain.apps import App, AppConfig
 from difychat.server.errors import InvalidParam, NotFound, ProviderError
 from difychat.server.generation.registry import GenerationRegistry
-from difychat.server.providers.embeddings import EmbeddingModel, OpenAICompatibleEmbeddings
+from difychat.server.providers.embeddings import EmbeddingModel
 from difychat.server.services.annotation_match import best_match, cosine, lexical_score
+from difychat.server.services.models import ModelCatalog
 from difychat.server.store import annotations as annotation_store
 from difychat.server.store.common import Record, new_id, utcnow
 
@@ -70,13 +69,13 @@ class AnnotationService:
         self,
         engine: AsyncEngine,
         registry: GenerationRegistry,
-        session: aiohttp.ClientSession,
+        models: ModelCatalog,
         *,
         cache_seconds: float = 0.0,
     ) -> None:
         self._engine = engine
         self._registry = registry
-        self._session = session
+        self._models = models
         # Each chat turn asks whether reply is on; the answer is reused for cache_seconds per app.
         self._cache_seconds = cache_seconds
         self._cached: dict[str, tuple[ReplySettings | None, float]] = {}
@@ -202,7 +201,7 @@ class AnnotationService:
         assert job is not None
         try:
             if action == "enable":
-                model = self._embeddings(app, app.config)
+                model = self._models.embeddings(app, app.config)
                 if model is not None:
                     await self._embed_missing(app.id, model)
             async with self._engine.begin() as conn:
@@ -244,12 +243,12 @@ class AnnotationService:
         if not rows:
             return None
         scored: list[tuple[Record, float]] | None = None
-        model = self._embeddings(app, config)
-        if model is not None:
-            try:
+        try:
+            model = self._models.embeddings(app, config)
+            if model is not None:
                 scored = await self._embedding_scores(model, rows, query)
-            except ProviderError as exc:
-                logger.warning("annotation matching falls back to text similarity: %s", exc.message)
+        except ProviderError as exc:
+            logger.warning("annotation matching falls back to text similarity: %s", exc.message)
         if scored is None:
             scored = [(row, lexical_score(query, row.question)) for row in rows]
         best = best_match(scored, settings.score_threshold)
@@ -259,21 +258,6 @@ class AnnotationService:
         async with self._engine.begin() as conn:
             await annotation_store.count_hit(conn, str(row.id))
         return AnnotationHit(str(row.id), row.answer, str(row.account_id), row.account_name, best.score)
-
-    def _embeddings(self, app: App, config: AppConfig) -> EmbeddingModel | None:
-        settings = config.embedding_model or app.config.embedding_model
-        if settings is None:
-            return None
-        base_url = settings.base_url or app.config.model.base_url
-        if not base_url:
-            return None
-        return OpenAICompatibleEmbeddings(
-            self._session,
-            model=settings.name,
-            base_url=base_url,
-            api_key=_secret(settings.api_key or app.config.model.api_key),
-            timeout=settings.timeout,
-        )
 
     async def _embedding_scores(
         self, model: EmbeddingModel, rows: list[Record], query: str
@@ -296,7 +280,3 @@ class AnnotationService:
             async with self._engine.begin() as conn:
                 for row, vector in zip(batch, vectors, strict=True):
                     await annotation_store.set_embedding(conn, str(row.id), vector, model.name)
-
-
-def _secret(value: SecretStr | None) -> str | None:
-    return value.get_secret_value() if value is not None else None

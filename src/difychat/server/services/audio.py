@@ -1,60 +1,47 @@
-"""POST /audio-to-text and POST /text-to-audio, and the speech model an app uses.
+"""POST /audio-to-text and POST /text-to-audio, and text-to-speech auto-play of answers.
 
-The speech endpoint is the app's chat model endpoint (base_url, api_key)
-unless the ``speech_to_text`` / ``text_to_speech`` block names its own.
+The speech models come from the model catalog: the app's chat model endpoint and
+key unless the ``speech_to_text`` / ``text_to_speech`` block names its own.
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator
 
-import aiohttp
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from difychat.server.domain.apps import App, AppConfig
-from difychat.server.domain.features import AuxiliaryModel, TextToSpeech
-from difychat.server.errors import MESSAGE_NOT_EXISTS, InvalidParam, NotFound, ProviderNotSupportSpeechToText
-from difychat.server.providers.speech import OpenAICompatibleSpeech, SpeechModel
+from difychat.server.errors import MESSAGE_NOT_EXISTS, AppError, InvalidParam, NotFound
+from difychat.server.services.models import ModelCatalog
 from difychat.server.services.speech_stream import SentenceSpeaker
 from difychat.server.store import messages as message_store
+
+logger = logging.getLogger("difychat.audio")
 
 AUDIO_MAX_BYTES = 30 * 1024 * 1024
 AUDIO_TYPES = ("mp3", "m4a", "wav", "amr", "mpga")
 
 
 class AudioService:
-    def __init__(self, engine: AsyncEngine, session: aiohttp.ClientSession) -> None:
+    def __init__(self, engine: AsyncEngine, models: ModelCatalog) -> None:
         self._engine = engine
-        self._session = session
-
-    def speech_model(
-        self, app: App, endpoint: AuxiliaryModel, *, stt_model: str, tts_model: str
-    ) -> SpeechModel | None:
-        live = app.config.model
-        base_url = endpoint.base_url or (live.base_url if live.provider != "echo" else None)
-        if not base_url:
-            return None
-        return OpenAICompatibleSpeech(
-            self._session,
-            base_url=base_url,
-            api_key=(secret.get_secret_value() if (secret := endpoint.api_key or live.api_key) else None),
-            stt_model=stt_model,
-            tts_model=tts_model,
-            timeout=endpoint.timeout,
-        )
+        self._models = models
 
     def speaker_for(self, app: App, config: AppConfig) -> SentenceSpeaker | None:
-        """What reads answers aloud, when auto-play is on for ``config``."""
+        """What reads answers aloud, when auto-play is on for ``config``.
+
+        A text-to-speech model the app cannot have is logged, and the answer is streamed without it.
+        """
         settings = config.text_to_speech
         if not settings.auto_play:
             return None
-        model = self._tts_model(app, settings)
-        if model is None:
+        try:
+            model = self._models.text_to_speech(app, config)
+        except AppError as exc:
+            logger.warning("app %r: answers are not read aloud: %s", app.name, exc.message)
             return None
         return SentenceSpeaker(model, settings.voice or model.voices[0])
-
-    def _tts_model(self, app: App, settings: TextToSpeech) -> SpeechModel | None:
-        return self.speech_model(app, settings, stt_model="whisper-1", tts_model=settings.model)
 
     # --- audio to text ------------------------------------------------------------------------
 
@@ -66,9 +53,7 @@ class AudioService:
         settings = app.config.speech_to_text
         if not settings.enabled:
             raise InvalidParam("Speech to text is not enabled")
-        model = self.speech_model(app, settings, stt_model=settings.model, tts_model="tts-1")
-        if model is None:
-            raise ProviderNotSupportSpeechToText()
+        model = self._models.speech_to_text(app)
         return await model.transcribe(audio, filename, content_type)
 
     # --- text to audio ------------------------------------------------------------------------
@@ -88,9 +73,7 @@ class AudioService:
         settings = app.config.text_to_speech
         if not settings.enabled:
             raise InvalidParam("TTS is not enabled")
-        model = self._tts_model(app, settings)
-        if model is None:
-            raise InvalidParam("Sorry, no voice available.")
+        model = self._models.text_to_speech(app, app.config)
         chosen = voice or settings.voice or (model.voices[0] if model.voices else None)
         if not chosen:
             raise InvalidParam("Sorry, no voice available.")
