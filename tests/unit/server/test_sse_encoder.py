@@ -4,15 +4,27 @@ import json
 from datetime import datetime
 
 from difychat.server.api.sse import EventEncoder
-from difychat.server.domain.events import AnswerReplaced, GenerationFailed, MessageEnded, TextDelta
+from difychat.server.domain.events import (
+    AnswerReplaced,
+    FileProduced,
+    GenerationFailed,
+    MessageEnded,
+    TextDelta,
+    ThoughtUpdated,
+)
 from difychat.server.domain.usage import Usage
 from difychat.server.generation.registry import Generation
 
 
 def generation() -> Generation:
     return Generation(
-        task_id="t-1", message_id="m-1", conversation_id="c-1", app_id="a", end_user_id="u",
-        created_at=datetime(2025, 1, 1), queue=None,
+        task_id="t-1",
+        message_id="m-1",
+        conversation_id="c-1",
+        app_id="a",
+        end_user_id="u",
+        created_at=datetime(2025, 1, 1),
+        queue=None,
     )
 
 
@@ -25,7 +37,14 @@ def test_delta_frames_carry_the_wrapper_keys_first_and_escape_nothing_needlessly
     frame = EventEncoder(generation(), 1735689600, "chat").encode(TextDelta('say "hi" / 你好\n'))
     body = payload(frame)
     assert list(body) == [
-        "event", "conversation_id", "message_id", "created_at", "task_id", "id", "answer", "from_variable_selector"
+        "event",
+        "conversation_id",
+        "message_id",
+        "created_at",
+        "task_id",
+        "id",
+        "answer",
+        "from_variable_selector",
     ]
     assert body["answer"] == 'say "hi" / 你好\n' and body["created_at"] == 1735689600
     assert "你好".encode() in frame
@@ -43,4 +62,65 @@ def test_end_replace_and_error_frames_follow_the_contract_order() -> None:
     replaced = payload(encoder.encode(AnswerReplaced("safe", "")))
     assert list(replaced)[4:] == ["task_id", "answer", "reason"]
     error = payload(encoder.encode(GenerationFailed("completion_request_error", 400, "boom")))
-    assert list(error) == ["event", "conversation_id", "message_id", "created_at", "code", "status", "message"]
+    assert list(error) == [
+        "event",
+        "conversation_id",
+        "message_id",
+        "created_at",
+        "code",
+        "status",
+        "message",
+    ]
+
+
+def test_agent_thought_and_message_file_frames_follow_the_agent_contract() -> None:
+    encoder = EventEncoder(generation(), 1735689600, "agent-chat")
+    thought = payload(
+        encoder.encode(
+            ThoughtUpdated(
+                id="th-1",
+                position=1,
+                tool="current_time",
+                tool_labels={"current_time": {"en_US": "Current Time"}},
+                tool_input='{"current_time": {}}',
+                files=("f-1",),
+            )
+        )
+    )
+    assert list(thought) == [
+        "event",
+        "conversation_id",
+        "message_id",
+        "created_at",
+        "task_id",
+        "id",
+        "position",
+        "thought",
+        "observation",
+        "tool",
+        "tool_labels",
+        "tool_input",
+        "message_files",
+    ]
+    assert thought["event"] == "agent_thought" and thought["message_files"] == ["f-1"]
+    file = payload(encoder.encode(FileProduced(id="f-1", type="image", url="/files/tools/f-1.png?sign=x")))
+    assert list(file) == [
+        "event",
+        "conversation_id",
+        "message_id",
+        "created_at",
+        "task_id",
+        "id",
+        "type",
+        "belongs_to",
+        "url",
+    ]
+    assert (file["event"], file["belongs_to"]) == ("message_file", "assistant")
+
+
+def test_message_end_carries_the_citations_it_was_given() -> None:
+    citation = {"position": 1, "dataset_id": "d", "content": "c", "score": 0.9}
+    ended = MessageEnded("a", Usage(), retriever_resources=(citation,))
+    body = payload(EventEncoder(generation(), 1, "chat").encode(ended))
+    metadata = body["metadata"]
+    assert isinstance(metadata, dict) and metadata["retriever_resources"] == [citation]

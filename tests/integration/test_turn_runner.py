@@ -1,0 +1,159 @@
+"""The turn runner with answer sources other than the model: the lifecycle happens once, for any source."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from difychat.server.domain.events import (
+    AnswerReplaced,
+    FileProduced,
+    GenerationEvent,
+    GenerationFailed,
+    MessageEnded,
+    TextDelta,
+    ThoughtUpdated,
+)
+from difychat.server.domain.usage import Usage
+from difychat.server.errors import ProviderError
+from difychat.server.generation.registry import Generation, GenerationRegistry
+from difychat.server.services.turn_runner import Finisher, Timing, TurnRunner
+from difychat.server.store.common import new_id, utcnow
+from difychat.server.store.schema import messages
+from difychat.server.store.writer import GroupWriter
+from tests.integration.conftest import RunningServer
+from tests.integration.helpers import database
+from tests.integration.test_group_writer import message, owner
+
+pytestmark = pytest.mark.anyio
+
+
+class ScriptedSource:
+    """An answer source that plays a script: events, pauses (None waits forever), or an exception."""
+
+    annotation_reply: dict[str, Any] | None = None
+
+    def __init__(self, *script: GenerationEvent | BaseException | None) -> None:
+        self._script = script
+        self.closed = False
+
+    async def events(self) -> AsyncIterator[GenerationEvent]:
+        try:
+            for step in self._script:
+                if step is None:
+                    await asyncio.Event().wait()
+                elif isinstance(step, BaseException):
+                    raise step
+                else:
+                    yield step
+        finally:
+            self.closed = True
+
+    def usage(self, answer: str, *, stopped: bool, timing: Timing) -> Usage:
+        return Usage(prompt_tokens=7, completion_tokens=len(answer), latency=timing.ended - timing.started)
+
+
+async def run(
+    server: RunningServer,
+    engine: AsyncEngine,
+    source: ScriptedSource,
+    *,
+    stop_after: float | None = None,
+    finishers: tuple[Finisher, ...] = (),
+) -> tuple[list[GenerationEvent], Any, float]:
+    ids = await owner(server, engine)
+    writes = GroupWriter(engine)
+    message_id = new_id()
+    await writes.write(message({k: str(v) for k, v in ids.items()}, "q", id=message_id))
+    generation = Generation(
+        task_id=new_id(),
+        message_id=message_id,
+        conversation_id=str(ids["conversation_id"]),
+        app_id="a",
+        end_user_id=str(ids["end_user_id"]),
+        created_at=utcnow(),
+        queue=None,
+    )
+    seen: list[GenerationEvent] = []
+    generation.subscribe(seen.append)
+    registry = GenerationRegistry()
+    registry.start(
+        generation, TurnRunner(writes, max_seconds=30).run(generation, source, finishers=finishers)
+    )
+    stop_to_end = 0.0
+    if stop_after is not None:
+        await asyncio.sleep(stop_after)
+        asked = time.perf_counter()
+        assert generation.request_stop()
+        await generation.ended()
+        stop_to_end = time.perf_counter() - asked
+    await generation.ended()
+    assert generation.task is not None
+    await generation.task
+    await writes.close()
+    async with engine.connect() as conn:
+        row = (await conn.execute(sa.select(messages).where(messages.c.id == message_id))).one()
+    return seen, row, stop_to_end
+
+
+THOUGHT = ThoughtUpdated(id="th", position=1, tool="calculator", tool_input='{"x": 1}')
+PICTURE = FileProduced(id="f", type="image", url="/files/tools/f.png")
+
+
+async def test_every_event_of_a_source_is_published_in_order_then_one_final_event(
+    server: RunningServer,
+) -> None:
+    async with database(server) as engine:
+        seen, row, _ = await run(
+            server, engine, ScriptedSource(THOUGHT, TextDelta("a"), PICTURE, TextDelta("b"))
+        )
+    assert seen[:4] == [THOUGHT, TextDelta("a"), PICTURE, TextDelta("b")]
+    (ended,) = seen[4:]
+    assert isinstance(ended, MessageEnded) and ended.answer == "ab" and not ended.stopped
+    assert (row.answer, row.status, row.prompt_tokens, row.completion_tokens) == ("ab", "normal", 7, 2)
+
+
+async def test_a_stop_mid_source_closes_it_saves_the_partial_answer_and_ends_at_once(
+    server: RunningServer,
+) -> None:
+    source = ScriptedSource(THOUGHT, TextDelta("par"), None)
+    async with database(server) as engine:
+        seen, row, stop_to_end = await run(server, engine, source, stop_after=0.2)
+    ended = seen[-1]
+    assert isinstance(ended, MessageEnded) and ended.stopped and ended.answer == "par"
+    assert (row.answer, row.status) == ("par", "stopped") and source.closed
+    assert stop_to_end < 1.0
+
+
+async def test_a_failing_source_saves_what_it_said_and_ends_with_the_error(server: RunningServer) -> None:
+    async with database(server) as engine:
+        seen, row, _ = await run(
+            server,
+            engine,
+            ScriptedSource(TextDelta("x"), ProviderError("[openai] Error: cut")),
+            finishers=(lambda answer: "replaced",),
+        )
+    assert isinstance(seen[-1], GenerationFailed) and seen[-1].code == "completion_request_error"
+    # A failed answer is not finished (no replacement) and is stored as an error with its text so far.
+    assert not any(isinstance(event, AnswerReplaced) for event in seen)
+    assert (row.answer, row.status, row.error) == ("x", "error", "[openai] Error: cut")
+
+
+async def test_finishing_steps_replace_the_answer_before_it_is_saved(server: RunningServer) -> None:
+    async with database(server) as engine:
+        seen, row, _ = await run(
+            server,
+            engine,
+            ScriptedSource(TextDelta("secret plan")),
+            finishers=(lambda answer: None, lambda answer: "[removed]" if "secret" in answer else None),
+        )
+    assert seen[-2:-1] == [AnswerReplaced("[removed]")]
+    ended = seen[-1]
+    assert isinstance(ended, MessageEnded) and ended.answer == "[removed]"
+    assert row.answer == "[removed]"
