@@ -6,9 +6,9 @@ from collections.abc import AsyncIterator, Iterator
 
 import httpx
 import pytest
-from client_fakes import API_KEY, BASE_URL, FakeServer
 
 from difychat import AsyncDifyChat, DifyChat, RetryPolicy
+from tests.unit.client.client_fakes import API_KEY, BASE_URL, FakeServer
 
 
 @pytest.fixture

@@ -8,7 +8,6 @@ from typing import Any
 
 import httpx
 import pytest
-from client_fakes import FakeServer, error_body, event, sse_response
 
 from difychat import (
     APIConnectionError,
@@ -28,6 +27,7 @@ from difychat.types import (
     StreamEvent,
     TTSMessageEvent,
 )
+from tests.unit.client.client_fakes import FakeServer, error_body, event, sse_response
 
 IDS = {"conversation_id": "c0ffee00-3333", "message_id": "7a3e9c10-2222", "created_at": 1735689600}
 TASK = "b1f0c0de-1111"
@@ -39,7 +39,7 @@ def delta(text: str, kind: str = "message") -> dict[str, Any]:
 
 def end(total_price: str = "0E-7") -> dict[str, Any]:
     usage = {"prompt_tokens": 3, "completion_tokens": 2, "total_tokens": 5, "total_price": total_price}
-    metadata = {"annotation_reply": None, "retriever_resources": [], "usage": usage}
+    metadata: dict[str, Any] = {"annotation_reply": None, "retriever_resources": [], "usage": usage}
     return {"event": "message_end", **IDS, "task_id": TASK, "id": IDS["message_id"], "metadata": metadata}
 
 
@@ -71,7 +71,7 @@ def test_ids_are_known_after_the_first_event_without_consuming_it(
 ) -> None:
     server.add(sse_response(event(delta("A")), event(delta("B")), event(end()))[0])
     with client.stream_message("hi") as stream:
-        assert stream.task_id is None
+        assert (stream.task_id, stream.message_id, stream.conversation_id) == (None, None, None)
         first = stream.peek()
         assert isinstance(first, MessageEvent)
         assert (stream.task_id, stream.message_id, stream.conversation_id) == (
@@ -154,7 +154,7 @@ def test_unknown_events_are_yielded_with_their_fields(client: DifyChat, server: 
         first = next(iter(stream))
     assert type(first) is StreamEvent
     assert first.event == "node_started"
-    assert first.data == {"node_id": "n1"}
+    assert first.model_extra == {"data": {"node_id": "n1"}}
 
 
 def test_tts_events_after_message_end_are_still_delivered(client: DifyChat, server: FakeServer) -> None:

@@ -10,12 +10,12 @@ from typing import Any
 
 import httpx
 import pytest
-from client_fakes import event, sse_response
 
 from difychat import DifyChat
 from difychat.cli import main
 from difychat.cli._console import PlainOutput
 from difychat.cli._session import ChatSession
+from tests.unit.client.client_fakes import event, sse_response
 
 PARAMS = {
     "opening_statement": "Hi, I am the test bot.",

@@ -8,10 +8,10 @@ import types
 
 import httpx
 import pytest
-from client_fakes import FakeServer
 
 import difychat
 from difychat import AsyncDifyChat, DifyChat
+from tests.unit.client.client_fakes import FakeServer
 
 INFO = {"name": "x"}
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import httpx
 import pytest
-from client_fakes import FakeServer, error_body
 
 import difychat
 from difychat import (
@@ -26,6 +25,7 @@ from difychat import (
     UnsupportedMediaTypeError,
 )
 from difychat._errors import make_status_error
+from tests.unit.client.client_fakes import FakeServer, error_body
 
 
 @pytest.mark.parametrize(

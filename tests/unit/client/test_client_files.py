@@ -10,10 +10,10 @@ from pathlib import Path
 
 import httpx
 import pytest
-from client_fakes import Chunks, FakeServer
 
 from difychat import APIConnectionError, AsyncDifyChat, DifyChat
 from difychat.types import UploadedFile
+from tests.unit.client.client_fakes import Chunks, FakeServer
 
 UPLOADED = {
     "id": "u1",

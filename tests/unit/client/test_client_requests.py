@@ -13,7 +13,6 @@ from typing import Any
 
 import httpx
 import pytest
-from client_fakes import FakeServer
 
 from difychat import AsyncDifyChat, DifyChat
 from difychat.types import (
@@ -33,6 +32,7 @@ from difychat.types import (
     FileContent,
     MessagePage,
 )
+from tests.unit.client.client_fakes import FakeServer
 
 CONVERSATION = {
     "id": "c0ffee00",

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import email.utils
+from typing import Any
 
 import httpx
 import pytest
-from client_fakes import FakeServer, error_body, event, sse_response
 
 from difychat import (
     APIConnectionError,
@@ -18,8 +18,9 @@ from difychat import (
     RetryPolicy,
 )
 from difychat._retry import parse_retry_after
+from tests.unit.client.client_fakes import FakeServer, error_body, event, sse_response
 
-INFO = {"name": "My App", "description": "", "tags": [], "mode": "chat", "author_name": None}
+INFO: dict[str, Any] = {"name": "My App", "description": "", "tags": [], "mode": "chat", "author_name": None}
 
 
 def unavailable() -> httpx.Response:

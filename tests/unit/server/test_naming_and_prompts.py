@@ -26,7 +26,8 @@ def test_long_queries_are_shortened_for_the_title_prompt() -> None:
 
 
 def test_templates_fill_known_variables_and_blank_unknown_ones() -> None:
-    assert fill_template("Hi {{name}}, from {{company}}{{missing}}.", {"name": "Ada", "company": None}) == "Hi Ada, from ."
+    filled = fill_template("Hi {{name}}, from {{company}}{{missing}}.", {"name": "Ada", "company": None})
+    assert filled == "Hi Ada, from ."
 
 
 def test_memory_keeps_the_newest_turns_that_fit_oldest_first() -> None:
@@ -39,6 +40,10 @@ def test_memory_keeps_the_newest_turns_that_fit_oldest_first() -> None:
 def test_messages_put_system_history_and_query_in_order() -> None:
     messages = build_messages("sys", [("q1", "a1"), ("q2", "")], "now")
     assert [(m.role, m.content) for m in messages] == [
-        ("system", "sys"), ("user", "q1"), ("assistant", "a1"), ("user", "q2"), ("user", "now")
+        ("system", "sys"),
+        ("user", "q1"),
+        ("assistant", "a1"),
+        ("user", "q2"),
+        ("user", "now"),
     ]
     assert build_messages("  ", [], "now")[0].role == "user"
