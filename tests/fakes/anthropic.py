@@ -99,9 +99,7 @@ class FakeAnthropic:
         await self._runner.setup()
         site = web.TCPSite(self._runner, "127.0.0.1", 0)
         await site.start()
-        server = site._server
-        assert server is not None
-        self.port = server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+        self.port = self._runner.addresses[0][1]
 
     def error_body(self, status: int) -> dict[str, Any]:
         kind = ERROR_TYPES.get(status, "api_error")

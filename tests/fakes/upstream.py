@@ -102,9 +102,7 @@ class FakeUpstream:
         await self._runner.setup()
         site = web.TCPSite(self._runner, "127.0.0.1", 0)
         await site.start()
-        server = site._server
-        assert server is not None
-        self.port = server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+        self.port = self._runner.addresses[0][1]
 
     async def _models(self, request: web.Request) -> web.Response:
         return web.json_response({"object": "list", "data": [{"id": "fake-model", "object": "model"}]})
@@ -118,11 +116,14 @@ class FakeUpstream:
 
     async def _embeddings(self, request: web.Request) -> web.Response:
         body = await request.json()
-        self.aux_requests.append(("embeddings", {**body, "authorization": request.headers.get("Authorization")}))
+        authorization = request.headers.get("Authorization")
+        self.aux_requests.append(("embeddings", {**body, "authorization": authorization}))
         if (error := self._aux_error()) is not None:
             return error
         texts = body["input"] if isinstance(body["input"], list) else [body["input"]]
-        data = [{"object": "embedding", "index": i, "embedding": fake_embedding(t)} for i, t in enumerate(texts)]
+        data = [
+            {"object": "embedding", "index": i, "embedding": fake_embedding(t)} for i, t in enumerate(texts)
+        ]
         return web.json_response({"object": "list", "data": data, "model": body.get("model")})
 
     async def _transcriptions(self, request: web.Request) -> web.Response:
@@ -170,8 +171,13 @@ class FakeUpstream:
                 {
                     "id": "cmpl-fake",
                     "object": "chat.completion",
-                    "choices": [{"index": 0, "message": {"role": "assistant", "content": b.completion},
-                                 "finish_reason": "stop"}],
+                    "choices": [
+                        {
+                            "index": 0,
+                            "message": {"role": "assistant", "content": b.completion},
+                            "finish_reason": "stop",
+                        }
+                    ],
                     "usage": {"prompt_tokens": 7, "completion_tokens": 3, "total_tokens": 10},
                 }
             )
@@ -203,18 +209,31 @@ class FakeUpstream:
                 await response.write(b'data: {"error": {"message": "overloaded mid-stream"}}\n\n')
             if index and b.gap:
                 await asyncio.sleep(b.gap)
-            chunk = {"id": "c", "object": "chat.completion.chunk",
-                     "choices": [{"index": 0, "delta": {"content": text}, "finish_reason": None}]}
+            chunk = {
+                "id": "c",
+                "object": "chat.completion.chunk",
+                "choices": [{"index": 0, "delta": {"content": text}, "finish_reason": None}],
+            }
             await response.write(b"data: " + json.dumps(chunk).encode() + b"\n\n")
         if b.omit_done:
             return True
-        final = {"id": "c", "object": "chat.completion.chunk",
-                 "choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}]}
+        final = {
+            "id": "c",
+            "object": "chat.completion.chunk",
+            "choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}],
+        }
         await response.write(b"data: " + json.dumps(final).encode() + b"\n\n")
         if b.usage is not None and (body.get("stream_options") or {}).get("include_usage"):
-            usage = {"id": "c", "object": "chat.completion.chunk", "choices": [],
-                     "usage": {"prompt_tokens": b.usage[0], "completion_tokens": b.usage[1],
-                               "total_tokens": sum(b.usage)}}
+            usage = {
+                "id": "c",
+                "object": "chat.completion.chunk",
+                "choices": [],
+                "usage": {
+                    "prompt_tokens": b.usage[0],
+                    "completion_tokens": b.usage[1],
+                    "total_tokens": sum(b.usage),
+                },
+            }
             await response.write(b"data: " + json.dumps(usage).encode() + b"\n\n")
         await response.write(b"data: [DONE]\n\n")
         return True
