@@ -17,6 +17,7 @@ import sys
 import time
 import uuid
 from pathlib import Path
+from typing import Any
 
 import aiohttp
 from aiohttp import web
@@ -61,7 +62,7 @@ def make_app(base_url: str) -> web.Application:
             "stream": True,
             "stream_options": {"include_usage": True},
         }
-        end = {
+        end: dict[str, Any] = {
             "id": msg,
             "metadata": {"annotation_reply": None, "retriever_resources": [], "usage": {}},
             "files": None,

@@ -62,7 +62,7 @@ def run_harness(tmp_path: Path, *extra: str, env: dict[str, str] | None = None) 
     png = (out / "results.png").read_bytes()
     assert png.startswith(b"\x89PNG\r\n\x1a\n") and len(png) > 10_000
 
-    results = json.loads((out / "results.json").read_text())
+    results: dict[str, Any] = json.loads((out / "results.json").read_text())
     assert results["meta"]["machine"]["cores"] >= 1
     assert results["meta"]["profile"] == "tiny"
     assert set(results["scenarios"]) | set(results["skipped"]) >= {
