@@ -32,8 +32,8 @@ def streaming_chat(client: httpx.Client, query: str = "hi", user: str = "u1", **
     with client.stream("POST", "/chat-messages", json=body) as response:
         assert response.status_code == 200, response.read()
         assert response.headers["content-type"] == "text/event-stream; charset=utf-8"
-        body = response.read()
-    return parse_frames(body)
+        raw = response.read()
+    return parse_frames(raw)
 
 
 class OpenStream:
@@ -63,7 +63,7 @@ class OpenStream:
 
 
 def messages(client: httpx.Client, conversation_id: str, user: str = "u1") -> list[dict[str, Any]]:
-    params = {"user": user, "conversation_id": conversation_id, "limit": 100}
+    params: dict[str, str | int] = {"user": user, "conversation_id": conversation_id, "limit": 100}
     response = client.get("/messages", params=params)
     assert response.status_code == 200, response.text
     data: list[dict[str, Any]] = response.json()["data"]

@@ -229,7 +229,8 @@ def test_node_sdk_against_the_server(served_sqlite: ServerProcess, upstream: Fak
     assert summary["parameters"]["keys"][:2] == ["opening_statement", "suggested_questions"]
     assert "system_parameters" in summary["parameters"]["keys"]
     size = len("Grüße aus Node".encode())
-    assert summary["upload"] == {"status": 201, "name": "greeting.txt", "size": size, "mime_type": "text/plain"}
+    upload = {"status": 201, "name": "greeting.txt", "size": size, "mime_type": "text/plain"}
+    assert summary["upload"] == upload
 
     # What the SDK saw is what the server keeps: the conversation is gone for plain HTTP too.
     params = {"user": user, "conversation_id": conversation_id}

@@ -70,7 +70,7 @@ def test_blocking_then_streaming_turns_build_one_conversation(
         assert answer_of(frames) == "Sure, it is."
         ids = {(f.data["conversation_id"], f.data["message_id"], f.data["task_id"]) for f in frames if f.data}
         assert len(ids) == 1, ids
-        (stream_conversation, stream_message, _task), = ids
+        ((stream_conversation, stream_message, _task),) = ids
         assert stream_conversation == conversation_id and stream_message != first["id"]
         end = frames[-1].data
         assert end is not None and end["metadata"]["usage"]["total_tokens"] == 16
@@ -185,11 +185,12 @@ def test_stop_works_whichever_worker_receives_it(
 
 def test_two_workers_share_conversations(served_two_workers: ServerProcess) -> None:
     user = _user("shared")
-    conversation_id = None
+    conversation_id: str | None = None
     for turn in range(4):
         with served_two_workers.client() as client:
             extra = {"conversation_id": conversation_id} if conversation_id else {}
             conversation_id = blocking_chat(client, f"turn {turn}", user, **extra)["conversation_id"]
+    assert conversation_id is not None
     with served_two_workers.client() as client:
         queries = [m["query"] for m in messages(client, conversation_id, user)]
     assert queries == [f"turn {n}" for n in range(4)]
@@ -215,8 +216,12 @@ def test_first_run_without_config_creates_a_demo_app_that_echoes(launcher: Launc
     # The printed command works as pasted.
     if shutil.which("curl"):
         pasted = subprocess.run(
-            ["bash", "-c", curl_line.group(0)], env=clean_env(),
-            capture_output=True, text=True, timeout=30, check=False,
+            ["bash", "-c", curl_line.group(0)],
+            env=clean_env(),
+            capture_output=True,
+            text=True,
+            timeout=30,
+            check=False,
         )
         assert pasted.returncode == 0, pasted.stderr
         assert "No model is configured" in pasted.stdout and "Hello!" in pasted.stdout, pasted.stdout
@@ -251,7 +256,9 @@ def test_the_demo_app_follows_the_openai_variables_across_restarts(
     # A model configured later (the openai SDK's variables) is picked up by the same app and key,
     # here by two worker processes.
     model_env = {
-        "OPENAI_BASE_URL": upstream.base_url, "OPENAI_API_KEY": "sk-demo", "OPENAI_MODEL": "fake-model",
+        "OPENAI_BASE_URL": upstream.base_url,
+        "OPENAI_API_KEY": "sk-demo",
+        "OPENAI_MODEL": "fake-model",
     }
     second = launcher.new(
         make_database("sqlite", None), data_dir=data_dir, config=False, workers=2, env=model_env
@@ -421,8 +428,16 @@ def test_restart_with_a_changed_apps_file_keeps_conversations(
 def test_a_broken_apps_file_stops_start_up_with_a_message(tmp_path: Path) -> None:
     config = tmp_path / "apps.yaml"
     config.write_text("apps:\n  - name: ''\n    api_keys: [app-brokenbrokenbroken0001]\n")
-    command = [*difychat_command(), "serve", "--port", str(free_port()), "--config", str(config),
-               "--data-dir", str(tmp_path / "d")]
+    command = [
+        *difychat_command(),
+        "serve",
+        "--port",
+        str(free_port()),
+        "--config",
+        str(config),
+        "--data-dir",
+        str(tmp_path / "d"),
+    ]
     result = subprocess.run(command, env=clean_env(), capture_output=True, text=True, timeout=30, check=False)
     assert result.returncode == 2, (result.stdout, result.stderr)
     assert "apps[0] is invalid" in result.stdout + result.stderr
