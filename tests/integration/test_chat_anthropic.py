@@ -291,6 +291,7 @@ async def test_stop_mid_stream_closes_the_call_to_claude(claude: ClaudeServer) -
                 buffer += await anext(chunks)
             head, _, rest = buffer.partition(b"\n\n")
             first = parse_frames(head + b"\n\n")[0].data
+            assert first is not None
             stop = await client.post(f"/chat-messages/{first['task_id']}/stop", json={"user": "u1"})
             rest += b"".join([chunk async for chunk in chunks])
         assert stop.json() == {"result": "success"}
