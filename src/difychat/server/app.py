@@ -161,6 +161,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
                 annotations,
                 audio,
                 max_generation_seconds=settings.max_generation_seconds,
+                stream_max_unread_bytes=settings.stream_max_unread_bytes,
             ),
             stops=StopService(engine, registry, relay),
             conversations=ConversationService(engine, models),
@@ -172,6 +173,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
             suggestions=SuggestionService(engine, models),
             variables=ConversationVariableService(engine, models),
             ping_interval=settings.ping_interval,
+            stream_send_timeout=settings.stream_send_timeout,
             max_json_body_bytes=settings.max_json_body_bytes,
             dify_version=settings.dify_version,
         )

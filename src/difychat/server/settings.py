@@ -35,6 +35,10 @@ class Settings(BaseSettings):
     files_url: str = ""
 
     ping_interval: float = Field(default=10.0, gt=0)
+    # A streaming client that leaves more than this unread is detached (its answer is still
+    # saved); one whose connection accepts nothing for this many seconds is disconnected.
+    stream_max_unread_bytes: int = Field(default=1024 * 1024, gt=0)
+    stream_send_timeout: float = Field(default=60.0, gt=0)
     max_generation_seconds: float = Field(default=1200.0, gt=0)
     max_json_body_bytes: int = Field(default=16 * 1024 * 1024, gt=0)
     # A stop request is noticed across worker processes within this many seconds.

@@ -42,7 +42,10 @@ async def create_chat_message(request: Request) -> Response:
         if isinstance(first, GenerationFailed):
             generation.detach()
             return _failure(first)
-        return sse.EventStreamResponse(sse.event_stream(generation, encoder, first, svc.ping_interval))
+        return sse.EventStreamResponse(
+            sse.event_stream(generation, encoder, first, svc.ping_interval),
+            send_timeout=svc.stream_send_timeout,
+        )
 
     event = await generation.ended()
     generation.detach()

@@ -35,6 +35,7 @@ class Services:
     suggestions: SuggestionService
     variables: ConversationVariableService
     ping_interval: float
+    stream_send_timeout: float
     max_json_body_bytes: int
     dify_version: str
 

@@ -9,6 +9,7 @@ payload is built once per stream, so a text delta costs one string encode.
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -27,6 +28,8 @@ from difychat.server.domain.events import (
     ThoughtUpdated,
 )
 from difychat.server.generation.registry import Generation
+
+logger = logging.getLogger("difychat.sse")
 
 PING = b"event: ping\n\n"
 MEDIA_TYPE = "text/event-stream; charset=utf-8"
@@ -128,16 +131,14 @@ SILENCE = Silence()
 
 async def next_event(generation: Generation, timeout: float) -> GenerationEvent | Silence | None:
     """The generation's next event, ``SILENCE`` after ``timeout`` seconds without one, or
-    ``None`` (``END_OF_STREAM``) once the stream is over."""
-    queue = generation.queue
-    assert queue is not None
+    ``None`` (``END_OF_STREAM``) once the stream is over or the reader was detached."""
     try:
-        return queue.get_nowait()
+        return generation.take_nowait()
     except asyncio.QueueEmpty:
         pass
     try:
         async with asyncio.timeout(timeout):
-            return await queue.get()
+            return await generation.take()
     except TimeoutError:
         return SILENCE
 
@@ -166,22 +167,40 @@ class EventStreamResponse(Response):
     leaving, so that it can cancel the body. Here nothing needs cancelling: the generation
     does not belong to the request, and the body ends when the generation does (a client
     that left only costs the encoding of the events it no longer reads).
+
+    A client that stops reading without leaving makes ``send`` wait (the server's flow
+    control): after ``send_timeout`` seconds of that the response is abandoned, which closes
+    the connection. Meanwhile the generation's bounded queue detaches it if it falls too far
+    behind, so what a stalled stream holds stays flat.
     """
 
     media_type = MEDIA_TYPE
 
-    def __init__(self, body: AsyncIterator[bytes]) -> None:
+    def __init__(self, body: AsyncIterator[bytes], *, send_timeout: float = 60.0) -> None:
         self.body_iterator = body
         self.status_code = 200
         self.background = None
+        self.send_timeout = send_timeout
         self.init_headers({"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        await send({"type": "http.response.start", "status": self.status_code, "headers": self.raw_headers})
+        loop = asyncio.get_running_loop()
         try:
-            async for chunk in self.body_iterator:
-                await send({"type": "http.response.body", "body": chunk, "more_body": True})
-            await send({"type": "http.response.body", "body": b"", "more_body": False})
+            # One deadline for the whole response, armed only while a send is in progress.
+            async with asyncio.timeout(None) as deadline:
+                deadline.reschedule(loop.time() + self.send_timeout)
+                await send(
+                    {"type": "http.response.start", "status": self.status_code, "headers": self.raw_headers}
+                )
+                deadline.reschedule(None)
+                async for chunk in self.body_iterator:
+                    deadline.reschedule(loop.time() + self.send_timeout)
+                    await send({"type": "http.response.body", "body": chunk, "more_body": True})
+                    deadline.reschedule(None)
+                deadline.reschedule(loop.time() + self.send_timeout)
+                await send({"type": "http.response.body", "body": b"", "more_body": False})
+        except TimeoutError:
+            logger.warning("an event stream's client read nothing for %.0f s; closing it", self.send_timeout)
         except OSError:
             # Servers on ASGI 2.4 raise once the client has gone; there is no one left to answer.
             pass

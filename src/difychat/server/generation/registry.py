@@ -15,7 +15,14 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from difychat.server.domain.events import GenerationEvent, GenerationFailed, MessageEnded
+from difychat.server.domain.events import (
+    AnswerReplaced,
+    GenerationEvent,
+    GenerationFailed,
+    MessageEnded,
+    SpeechChunk,
+    TextDelta,
+)
 from difychat.server.errors import TooManyRequests
 
 logger = logging.getLogger("difychat.generation")
@@ -23,6 +30,21 @@ logger = logging.getLogger("difychat.generation")
 
 # Put in a subscriber's queue after the last event: the stream is over.
 END_OF_STREAM = None
+# What a stream subscriber may leave unread before it is detached (see ``Generation.emit``).
+DEFAULT_MAX_UNREAD_BYTES = 1024 * 1024
+# The framing and ids around each event, roughly: what one queued event costs besides its payload.
+EVENT_OVERHEAD = 256
+
+
+def event_size(event: GenerationEvent | None) -> int:
+    """About how many bytes ``event`` takes once framed for the wire."""
+    if isinstance(event, TextDelta):
+        return EVENT_OVERHEAD + 3 * len(event.text)
+    if isinstance(event, SpeechChunk):
+        return EVENT_OVERHEAD + len(event.audio)
+    if isinstance(event, AnswerReplaced | MessageEnded):
+        return 4 * EVENT_OVERHEAD + 3 * len(event.answer)
+    return 2 * EVENT_OVERHEAD
 
 
 @dataclass(eq=False)
@@ -32,6 +54,11 @@ class Generation:
     The final event (``message_end`` or ``error``) is what a blocking request waits for. The
     stream ends later, once every subscriber that adds events of its own (text-to-speech) has
     released its hold: the HTTP stream reads until ``END_OF_STREAM`` and needs no other rule.
+
+    The HTTP stream's queue is bounded in bytes: a reader that leaves more than
+    ``max_unread_bytes`` unread (a stalled client) is detached, its queue dropped, so a
+    stalled stream holds at most that much whatever the answer's length. The generation
+    itself goes on and is saved; a blocking waiter has no queue at all.
     """
 
     task_id: str
@@ -41,6 +68,10 @@ class Generation:
     end_user_id: str
     created_at: datetime
     queue: asyncio.Queue[GenerationEvent | None] | None = field(default_factory=asyncio.Queue)
+    max_unread_bytes: int = DEFAULT_MAX_UNREAD_BYTES
+    unread_bytes: int = 0
+    # True once the stream's reader fell too far behind and was detached.
+    lagged: bool = False
     final: GenerationEvent | None = None
     _final_waiter: asyncio.Future[GenerationEvent] | None = field(default=None, repr=False)
     _subscribers: list[Callable[[GenerationEvent], None]] = field(default_factory=list, repr=False)
@@ -59,7 +90,7 @@ class Generation:
             if self._final_waiter is not None and not self._final_waiter.done():
                 self._final_waiter.set_result(event)
         if self.queue is not None:
-            self.queue.put_nowait(event)
+            self._enqueue(event)
         for subscriber in self._subscribers:
             subscriber(event)
         self._close_when_done()
@@ -81,6 +112,32 @@ class Generation:
             if self.queue is not None:
                 self.queue.put_nowait(END_OF_STREAM)
 
+    def _enqueue(self, event: GenerationEvent) -> None:
+        assert self.queue is not None
+        self.unread_bytes += event_size(event)
+        if self.unread_bytes > self.max_unread_bytes:
+            self.lagged = True
+            self.detach()
+            return
+        self.queue.put_nowait(event)
+
+    def take_nowait(self) -> GenerationEvent | None:
+        """The stream reader's next event (``END_OF_STREAM`` when detached); ``QueueEmpty`` if none yet."""
+        if self.queue is None:
+            return END_OF_STREAM
+        event = self.queue.get_nowait()
+        self.unread_bytes -= event_size(event)
+        return event
+
+    async def take(self) -> GenerationEvent | None:
+        """Wait for the stream reader's next event (``END_OF_STREAM`` when detached)."""
+        queue = self.queue
+        if queue is None:
+            return END_OF_STREAM
+        event = await queue.get()
+        self.unread_bytes -= event_size(event)
+        return event
+
     @property
     def finished(self) -> bool:
         return self.final is not None
@@ -94,8 +151,9 @@ class Generation:
         return await asyncio.shield(self._final_waiter)
 
     def detach(self) -> None:
-        """The subscriber left: drop further events instead of queueing them."""
+        """The stream's reader left (or fell too far behind): drop its queue and further events."""
         self.queue = None
+        self.unread_bytes = 0
 
     def request_stop(self) -> bool:
         if not self.stoppable or self.finished or self.stop_requested or self.task is None:

@@ -10,7 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from difychat.server.domain.apps import App, AppConfig
 from difychat.server.errors import CONVERSATION_NOT_EXISTS, NotFound
-from difychat.server.generation.registry import Generation, GenerationRegistry
+from difychat.server.generation.registry import DEFAULT_MAX_UNREAD_BYTES, Generation, GenerationRegistry
 from difychat.server.providers.base import ChatModel, ModelRequest
 from difychat.server.services import naming
 from difychat.server.services.annotations import AnnotationService
@@ -59,6 +59,7 @@ class ChatService:
         audio: AudioService,
         *,
         max_generation_seconds: float,
+        stream_max_unread_bytes: int = DEFAULT_MAX_UNREAD_BYTES,
         character_delay: float = CHARACTER_DELAY,
     ) -> None:
         self._engine = engine
@@ -70,6 +71,7 @@ class ChatService:
         self._audio = audio
         self._runner = TurnRunner(writes, max_seconds=max_generation_seconds)
         self._character_delay = character_delay
+        self._max_unread = stream_max_unread_bytes
         # Titles are background work: a burst of new conversations queues its title calls here
         # instead of opening as many upstream requests beside the answers being streamed.
         self._titles = asyncio.Semaphore(TITLE_CONCURRENCY)
@@ -176,6 +178,7 @@ class ChatService:
             created_at=now,
             # A blocking request reads only the final event; the deltas need no queue.
             queue=asyncio.Queue() if turn.response_mode == "streaming" else None,
+            max_unread_bytes=self._max_unread,
         )
         if turn.response_mode == "streaming":
             # Text-to-speech auto-play subscribes to the answer like the HTTP stream does.
