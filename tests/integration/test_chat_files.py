@@ -5,7 +5,9 @@ from __future__ import annotations
 import base64
 import io
 from collections.abc import AsyncIterator
+from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlencode
 
 import docx
 import httpx
@@ -272,11 +274,40 @@ async def test_html_is_always_an_attachment_and_media_accepts_ranges(make_server
 
 
 # -- remote files (SSRF) ---------------------------------------------------------------------------
+# Every target below is this machine's loopback: even a broken guard could only reach the test's own
+# file server, never another host. Other ranges are proven refused by decision, without connecting,
+# in tests/unit/server/test_net_guard.py and test_net_policy.py.
+
+
+@dataclass
+class RemoteSite:
+    """A file server on 127.0.0.1, a private address the server must refuse unless allow-listed."""
+
+    port: int
+    hits: list[str]
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def by_name(self) -> str:
+        return f"http://localhost:{self.port}"
+
+    def redirect(self, target: str, via: str | None = None) -> str:
+        """A URL on the site that answers 302 with ``target`` as the raw Location header."""
+        return f"{via or self.url}/to?{urlencode({'url': target})}"
 
 
 @pytest.fixture
-async def remote_site() -> AsyncIterator[str]:
-    """A file server on 127.0.0.1 (a private address the server must refuse unless allow-listed)."""
+async def remote_site() -> AsyncIterator[RemoteSite]:
+    hits: list[str] = []
+
+    @web.middleware
+    async def record(request: web.Request, handler: Any) -> web.StreamResponse:
+        hits.append(request.path)
+        response: web.StreamResponse = await handler(request)
+        return response
 
     async def doc(_: web.Request) -> web.Response:
         return web.Response(body=b"remote document words", content_type="text/plain")
@@ -287,26 +318,27 @@ async def remote_site() -> AsyncIterator[str]:
     async def image(_: web.Request) -> web.Response:
         return web.Response(body=PNG, content_type="image/png")
 
-    def redirect(target: str) -> Any:
-        async def handler(_: web.Request) -> web.Response:
-            raise web.HTTPFound(target)
+    async def to(request: web.Request) -> web.Response:
+        # Set by hand: web.HTTPFound would normalise the URL before it is sent.
+        return web.Response(status=302, headers={"Location": request.query["url"]})
 
-        return handler
+    async def hops(request: web.Request) -> web.Response:
+        left = int(request.match_info["left"])
+        location = "/doc.txt" if left == 0 else f"/hops/{left - 1}"
+        return web.Response(status=302, headers={"Location": location})
 
-    app = web.Application()
+    app = web.Application(middlewares=[record])
     app.router.add_get("/doc.txt", doc)
     app.router.add_get("/big.txt", big)
     app.router.add_route("*", "/cat.png", image)
-    app.router.add_get("/to-private.txt", redirect("http://10.1.2.3/doc.txt"))
-    app.router.add_get("/to-metadata.txt", redirect("http://169.254.169.254/latest/meta-data"))
-    app.router.add_get("/to-mapped.txt", redirect("http://[::ffff:127.0.0.1]/doc.txt"))
-    app.router.add_get("/to-doc.txt", redirect("/doc.txt"))
+    app.router.add_get("/to", to)
+    app.router.add_get("/hops/{left}", hops)
     runner = web.AppRunner(app)
     await runner.setup()
     site = web.TCPSite(runner, "127.0.0.1", 0)
     await site.start()
     port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-    yield f"http://127.0.0.1:{port}"
+    yield RemoteSite(port, hits)
     await runner.cleanup()
 
 
@@ -314,59 +346,157 @@ def remote(url: str, kind: str = "document") -> dict[str, Any]:
     return {"type": kind, "transfer_method": "remote_url", "url": url}
 
 
-async def test_loopback_urls_are_refused_by_default(server: RunningServer, remote_site: str) -> None:
-    for url in (f"{remote_site}/doc.txt", remote_site.replace("127.0.0.1", "localhost") + "/doc.txt"):
+def loopback_spellings(port: int) -> list[str]:
+    """127.0.0.1 (and ::1) as the audit wrote them: each one connects to this machine if let through."""
+    hosts = [
+        "127.0.0.1",
+        "localhost",
+        "LOCALHOST",
+        "[::1]",
+        "[::ffff:127.0.0.1]",
+        "[::ffff:7f00:1]",
+        "１２７．０．０．１",
+        "127。0。0。1",
+        "127｡0｡0｡1",
+        "127﹒0﹒0﹒1",
+        "①②⑦.⓪.⓪.①",
+        "𝟏𝟐𝟕.𝟎.𝟎.𝟏",
+        "¹²⁷.⁰.⁰.¹",
+        "１２７。⓪．𝟎.1",
+        "[::ffff:１２７.０.０.１]",
+        "127.0.0.1.",
+        "2130706433",
+        "0x7f000001",
+        "017700000001",
+        "0x7f.1",
+        "127.1",
+        "0177.0.0.01",
+        "%31%32%37.0.0.1",
+    ]
+    return [f"http://{host}:{port}/doc.txt" for host in hosts]
+
+
+async def test_every_spelling_of_loopback_is_refused_by_default(
+    server: RunningServer, remote_site: RemoteSite
+) -> None:
+    for url in loopback_spellings(remote_site.port):
         response = await chat(server, [remote(url)])
         assert response.status_code == 400, url
-        assert response.json()["code"] == "invalid_param"
-        assert "not allowed" in response.json()["message"]
+        body = response.json()
+        assert body["code"] == "invalid_param", url
+        assert "not allowed" in body["message"] or body["message"].startswith("Invalid file url: "), body
+    assert remote_site.hits == []
     assert server.upstream.chat_requests() == []
 
 
-async def test_allow_listed_server_works_and_redirects_are_rechecked(
-    make_server: ServerFactory, remote_site: str
+async def test_an_allow_listed_host_name_is_fetched_and_every_redirect_hop_is_rechecked(
+    make_server: ServerFactory, remote_site: RemoteSite
+) -> None:
+    server = await make_server(remote_fetch_allow="localhost")
+    ok = await chat(server, [remote(f"{remote_site.by_name}/doc.txt")])
+    assert ok.status_code == 200, ok.text
+    assert "remote document words" in str(last_user_content(server))
+    assert remote_site.hits == ["/doc.txt"]
+    # the same server by address is not what the operator allowed, however it is spelled
+    for url in [u for u in loopback_spellings(remote_site.port) if "localhost" not in u.lower()]:
+        remote_site.hits.clear()
+        direct = await chat(server, [remote(url)])
+        assert direct.status_code == 400, url
+        redirected = await chat(server, [remote(remote_site.redirect(url, via=remote_site.by_name))])
+        assert redirected.status_code == 400, url
+        assert redirected.json()["code"] == "invalid_param"
+        assert remote_site.hits == ["/to"], url  # the hop to the forbidden spelling never arrived
+    remote_site.hits.clear()
+    followed = await chat(
+        server, [remote(remote_site.redirect(f"{remote_site.by_name}/doc.txt", via=remote_site.by_name))]
+    )
+    assert followed.status_code == 200, followed.text
+    assert remote_site.hits == ["/to", "/doc.txt"]
+
+
+async def test_allow_listed_network_works_and_redirects_are_capped(
+    make_server: ServerFactory, remote_site: RemoteSite
 ) -> None:
     server = await make_server(remote_fetch_allow="127.0.0.1/32")
-    ok = await chat(server, [remote(f"{remote_site}/doc.txt")])
+    ok = await chat(server, [remote(f"{remote_site.url}/doc.txt")])
     assert ok.status_code == 200, ok.text
-    assert "remote document words" in last_user_content(server)
+    assert "remote document words" in str(last_user_content(server))
     [message] = await history(server, ok.json()["conversation_id"])
     [item] = message["message_files"]
-    assert item["url"] == f"{remote_site}/doc.txt" and item["transfer_method"] == "remote_url"
+    assert item["url"] == f"{remote_site.url}/doc.txt" and item["transfer_method"] == "remote_url"
     assert item["upload_file_id"] is None and item["filename"] == "doc.txt" and item["size"] == 21
-    followed = await chat(server, [remote(f"{remote_site}/to-doc.txt")])
-    assert followed.status_code == 200
-    for path in ("/to-private.txt", "/to-metadata.txt"):
-        refused = await chat(server, [remote(remote_site + path)])
-        assert refused.status_code == 400, path
-        assert "not allowed" in refused.json()["message"]
+    # the network entry covers the address in any spelling the HTTP stack reads as it
+    assert (
+        await chat(server, [remote(f"http://１２７．０．０．１:{remote_site.port}/doc.txt")])
+    ).status_code == 200
+    # five redirects are followed, a sixth is not
+    remote_site.hits.clear()
+    five = await chat(server, [remote(f"{remote_site.url}/hops/4")])
+    assert five.status_code == 200, five.text
+    assert len(remote_site.hits) == 6
+    remote_site.hits.clear()
+    six = await chat(server, [remote(f"{remote_site.url}/hops/5")])
+    assert six.status_code == 400
+    assert "more than 5 redirects" in six.json()["message"]
+    assert remote_site.hits == ["/hops/5", "/hops/4", "/hops/3", "/hops/2", "/hops/1", "/hops/0"]
+    # a redirect's target is checked as it arrives, credentials and scheme included
+    for target in (
+        f"http://user:pw@127.0.0.1:{remote_site.port}/doc.txt",
+        "file:///etc/passwd",
+        "http://[::1/",
+    ):
+        remote_site.hits.clear()
+        refused = await chat(server, [remote(remote_site.redirect(target))])
+        assert refused.status_code == 400, target
+        assert "redirect pointed to a URL that cannot be fetched" in refused.json()["message"]
+        assert remote_site.hits == ["/to"]
 
 
-async def test_ipv4_mapped_ipv6_and_metadata_literals_are_refused(server: RunningServer) -> None:
-    for url in ("http://[::ffff:127.0.0.1]/x.txt", "http://169.254.169.254/x.txt", "http://[::1]/x.txt",
-                "http://0.0.0.0/x.txt", "http://224.0.0.1/x.txt", "http://10.0.0.1/x.txt"):
-        response = await chat(server, [remote(url)])
-        assert response.status_code == 400, url
-        assert "not allowed" in response.json()["message"]
-
-
-async def test_oversize_remote_files_and_bad_schemes_are_refused(
-    make_server: ServerFactory, remote_site: str
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://[::1/x.txt",
+        "http://[zz::1]/x.txt",
+        "http://[::1]x/x.txt",
+        "http://h:99999/x.txt",
+        "http://h:abc/x.txt",
+        "http://h:0/x.txt",
+        "http:///x.txt",
+        "http://",
+        "http://user@localhost/x.txt",
+        "http://example.com@127.0.0.1/x.txt",
+        "httpx://127.0.0.1/doc.txt",
+        "http://exa mple.com/x.txt",
+        "http://ex\ufe6bample.com/x.txt",
+        "http://1.2.3.4:80:80/x.txt",
+    ],
+)
+async def test_malformed_remote_urls_are_invalid_params_not_server_errors(
+    server: RunningServer, url: str
 ) -> None:
+    response = await chat(server, [remote(url)])
+    assert response.status_code == 400, response.text
+    body = response.json()
+    assert body["code"] == "invalid_param" and body["message"].startswith("Invalid file url: "), body
+
+
+async def test_oversize_remote_files_are_refused(make_server: ServerFactory, remote_site: RemoteSite) -> None:
     server = await make_server(remote_fetch_allow="127.0.0.1", remote_fetch_max_bytes=1000)
-    big = await chat(server, [remote(f"{remote_site}/big.txt")])
+    big = await chat(server, [remote(f"{remote_site.url}/big.txt")])
     assert big.status_code == 400
     assert "larger than" in big.json()["message"]
-    scheme = await chat(server, [remote("httpx://127.0.0.1/doc.txt")])
-    assert scheme.status_code == 400
-    assert "only http and https" in scheme.json()["message"]
 
 
-async def test_remote_image_goes_to_the_model_as_its_url(make_server: ServerFactory, remote_site: str) -> None:
+async def test_remote_image_goes_to_the_model_as_its_url(
+    make_server: ServerFactory, remote_site: RemoteSite
+) -> None:
     server = await make_server(remote_fetch_allow="127.0.0.1")
-    response = await chat(server, [remote(f"{remote_site}/cat.png", "image")])
+    response = await chat(server, [remote(f"{remote_site.url}/cat.png", "image")])
     assert response.status_code == 200, response.text
     content = last_user_content(server)
-    assert content[1] == {"type": "image_url", "image_url": {"url": f"{remote_site}/cat.png", "detail": "low"}}
+    assert content[1] == {
+        "type": "image_url",
+        "image_url": {"url": f"{remote_site.url}/cat.png", "detail": "low"},
+    }
     [message] = await history(server, response.json()["conversation_id"])
     assert message["message_files"][0]["mime_type"] == "image/png"

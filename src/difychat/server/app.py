@@ -20,11 +20,12 @@ from difychat.server.api.middleware import VersionHeaders
 from difychat.server.api.routes import build_routes
 from difychat.server.domain.apps import AppConfig
 from difychat.server.domain.features import SystemParameters
-from difychat.server.files.remote import AddressPolicy, RemoteFetcher
+from difychat.server.files.remote import RemoteFetcher
 from difychat.server.files.signing import UrlSigner
 from difychat.server.files.storage import LocalFileStorage
 from difychat.server.generation.registry import GenerationRegistry
 from difychat.server.generation.relay import DatabaseStopRelay, LocalStopRelay, RedisStopRelay, StopRelay
+from difychat.server.net import AllowList, GuardedClient
 from difychat.server.services.annotations import AnnotationService
 from difychat.server.services.app_info import AppInfoService
 from difychat.server.services.apps import DemoApp, demo_config, ensure_demo_app, load_catalog, sync_apps
@@ -73,10 +74,16 @@ async def bootstrap(settings: Settings) -> BootstrapResult:
     return BootstrapResult(demo, apps)
 
 
+def _outbound_allow(settings: Settings) -> AllowList:
+    """The operator's exceptions to the SSRF guard, for every fetch of a user-supplied URL."""
+    return AllowList.parse(settings.remote_fetch_allow.split(","))
+
+
 def _remote_fetcher(settings: Settings) -> RemoteFetcher:
-    allow = [entry for entry in settings.remote_fetch_allow.split(",") if entry.strip()]
     return RemoteFetcher(
-        AddressPolicy(allow), max_bytes=settings.remote_fetch_max_bytes, timeout=settings.remote_fetch_timeout
+        GuardedClient(_outbound_allow(settings), max_redirects=5),
+        max_bytes=settings.remote_fetch_max_bytes,
+        timeout=settings.remote_fetch_timeout,
     )
 
 

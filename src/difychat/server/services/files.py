@@ -18,6 +18,7 @@ from difychat.server.files.extract import DOCUMENT_EXTENSIONS, ExtractionError, 
 from difychat.server.files.remote import RemoteFetcher, RemoteFetchError
 from difychat.server.files.signing import UrlSigner
 from difychat.server.files.storage import FileStorage, StorageError, read_all
+from difychat.server.net import MalformedURL, parse_url
 from difychat.server.providers.prompt import DocumentPart, ImagePart, Part, PromptMessage, TextPart
 from difychat.server.store import files as file_store
 from difychat.server.store.common import Record, new_id, utcnow
@@ -362,6 +363,11 @@ class FileService:
                 upload_ids.append(upload_id)
             elif not isinstance(url, str) or not url.startswith("http"):
                 raise InvalidParam("Invalid file url")
+            else:
+                try:
+                    parse_url(url)
+                except MalformedURL as exc:
+                    raise InvalidParam(f"Invalid file url: {exc}") from None
             wanted.append((item, upload_id))
 
         async with self._engine.connect() as conn:
@@ -478,9 +484,8 @@ class FileService:
 
 
 def extension_url_name(url: str) -> str:
-    from urllib.parse import unquote, urlsplit
-
-    return unquote(urlsplit(url).path.rsplit("/", 1)[-1])
+    """The last path segment of a URL that ``parse_url`` accepted (read by the same parser)."""
+    return parse_url(url).name
 
 
 def _megabytes(limit: int) -> str:
