@@ -9,11 +9,12 @@ from starlette.responses import Response
 
 from difychat.server.api import serializers
 from difychat.server.api.context import authenticate
-from difychat.server.api.parsing import json_body, path_uuid, query, validate
+from difychat.server.api.ids import path_id
+from difychat.server.api.parsing import json_body, query, validate
 from difychat.server.api.responses import JSON, no_content
 from difychat.server.api.schemas import AnnotationPayload, AnnotationReplyPayload, AnnotationsQuery
-from difychat.server.errors import InvalidParam
-from difychat.server.services.annotations import ANNOTATION_NOT_FOUND, MAX_PAGE
+from difychat.server.errors import ANNOTATION_NOT_FOUND, JOB_NOT_EXISTS, InvalidParam, NotFound
+from difychat.server.services.annotations import MAX_PAGE
 
 ACTIONS = ("enable", "disable")
 
@@ -42,7 +43,7 @@ async def create_annotation(request: Request) -> Response:
 
 async def update_annotation(request: Request) -> Response:
     svc, app = await authenticate(request)
-    annotation_id = path_uuid(request, "annotation_id", ANNOTATION_NOT_FOUND)
+    annotation_id = path_id(request, "annotation_id", NotFound, ANNOTATION_NOT_FOUND)
     payload = validate(AnnotationPayload, await json_body(request, svc.max_json_body_bytes))
     row = await svc.annotations.update(app, annotation_id, payload.question, payload.answer)
     return JSON(serializers.annotation(row))
@@ -50,7 +51,7 @@ async def update_annotation(request: Request) -> Response:
 
 async def delete_annotation(request: Request) -> Response:
     svc, app = await authenticate(request)
-    annotation_id = path_uuid(request, "annotation_id", ANNOTATION_NOT_FOUND)
+    annotation_id = path_id(request, "annotation_id", NotFound, ANNOTATION_NOT_FOUND)
     await svc.annotations.delete(app, annotation_id)
     return no_content()
 
@@ -78,5 +79,7 @@ async def annotation_reply(request: Request) -> Response:
 
 async def annotation_reply_status(request: Request) -> Response:
     svc, app = await authenticate(request)
-    job = await svc.annotations.job_status(app, request.path_params["action"], request.path_params["job_id"])
+    # An unknown job is a 400 in the contract, and so is a malformed job id.
+    job_id = path_id(request, "job_id", InvalidParam, JOB_NOT_EXISTS)
+    job = await svc.annotations.job_status(app, request.path_params["action"], job_id)
     return JSON({"job_id": str(job.id), "job_status": job.status, "error_msg": job.error_msg})

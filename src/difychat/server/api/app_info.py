@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import uuid
 from datetime import datetime
 from typing import Any
 
@@ -10,9 +9,10 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from difychat.server.api.context import authenticate
+from difychat.server.api.ids import path_id
 from difychat.server.api.responses import JSON
 from difychat.server.domain.apps import WORKSPACE_ID
-from difychat.server.errors import NotFound
+from difychat.server.errors import EndUserNotFound
 from difychat.server.services import app_info
 from difychat.server.store.common import Record
 
@@ -40,10 +40,7 @@ async def get_site(request: Request) -> Response:
 
 async def get_end_user(request: Request) -> Response:
     svc, app = await authenticate(request)
-    try:
-        end_user_id = str(uuid.UUID(request.path_params["end_user_id"]))
-    except ValueError:
-        raise NotFound(app_info.END_USER_NOT_FOUND, code="end_user_not_found") from None
+    end_user_id = path_id(request, "end_user_id", EndUserNotFound)
     row = await svc.app_info.end_user(app, end_user_id)
     return JSON(end_user(row))
 

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import AsyncIterator
 
 from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 
 from difychat.server.api.context import authenticate
+from difychat.server.api.ids import known_id
 from difychat.server.api.multipart_audio import read_audio_form
 from difychat.server.api.parsing import json_body, user_of, validate
 from difychat.server.api.responses import JSON
@@ -48,10 +48,7 @@ async def text_to_audio(request: Request) -> Response:
     user = user_of(data)
     payload = validate(TextToAudioPayload, data)
     if payload.message_id:
-        try:
-            message_id = str(uuid.UUID(payload.message_id))
-        except ValueError:
-            raise NotFound(MESSAGE_NOT_EXISTS) from None
+        message_id = known_id(payload.message_id, NotFound, MESSAGE_NOT_EXISTS)
         end_user_id = await svc.end_users.find(app, user)
         text = await svc.audio.answer_text(end_user_id, message_id)
         if text is None:

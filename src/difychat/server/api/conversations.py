@@ -7,10 +7,11 @@ from starlette.responses import Response
 
 from difychat.server.api import serializers
 from difychat.server.api.context import authenticate
-from difychat.server.api.parsing import json_body, path_uuid, query, user_of, validate
+from difychat.server.api.ids import path_id
+from difychat.server.api.parsing import json_body, query, user_of, validate
 from difychat.server.api.responses import JSON, no_content
 from difychat.server.api.schemas import ConversationsQuery, RenamePayload
-from difychat.server.errors import CONVERSATION_NOT_EXISTS
+from difychat.server.errors import CONVERSATION_NOT_EXISTS, NotFound
 
 
 async def list_conversations(request: Request) -> Response:
@@ -33,7 +34,7 @@ async def rename_conversation(request: Request) -> Response:
     svc, app = await authenticate(request)
     data = await json_body(request, svc.max_json_body_bytes)
     end_user_id = await svc.end_users.resolve(app, user_of(data), required=False)
-    conversation_id = path_uuid(request, "conversation_id", CONVERSATION_NOT_EXISTS)
+    conversation_id = path_id(request, "conversation_id", NotFound, CONVERSATION_NOT_EXISTS)
     payload = validate(RenamePayload, data)
     name = payload.name.replace("\x00", "").strip() if payload.name else None
     row = await svc.conversations.rename(
@@ -46,6 +47,6 @@ async def delete_conversation(request: Request) -> Response:
     svc, app = await authenticate(request)
     data = await json_body(request, svc.max_json_body_bytes, optional=True)
     end_user_id = await svc.end_users.find(app, user_of(data))
-    conversation_id = path_uuid(request, "conversation_id", CONVERSATION_NOT_EXISTS)
+    conversation_id = path_id(request, "conversation_id", NotFound, CONVERSATION_NOT_EXISTS)
     await svc.conversations.delete(end_user_id, conversation_id)
     return no_content()

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import uuid
 from typing import Any
 from urllib.parse import quote
 
@@ -11,16 +10,22 @@ from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 
 from difychat.server.api.context import authenticate, services
+from difychat.server.api.ids import path_id
 from difychat.server.api.multipart import MultipartReader
 from difychat.server.api.responses import JSON
 from difychat.server.api.serializers import seconds
 from difychat.server.domain.apps import WORKSPACE_ID
-from difychat.server.errors import FileNotFound, InvalidParam, NoFileUploaded, TooManyFiles
+from difychat.server.domain.values import parse_bool
+from difychat.server.errors import (
+    SIGNED_FILE_NOT_FOUND,
+    FileNotFound,
+    InvalidParam,
+    NoFileUploaded,
+    NotFound,
+    TooManyFiles,
+)
 from difychat.server.services.files import FileBody, UploadName, is_html, is_streamable
 from difychat.server.store.common import Record
-
-_TRUE = {"true", "1", "yes", "on", "y", "t"}
-_FALSE = {"false", "0", "no", "off", "n", "f", ""}
 
 
 async def upload_file(request: Request) -> Response:
@@ -78,12 +83,13 @@ def _upload(row: Record, source_url: str) -> dict[str, Any]:
 
 
 def _as_attachment(request: Request) -> bool:
-    value = request.query_params.get("as_attachment", "false").strip().lower()
-    if value in _TRUE:
-        return True
-    if value in _FALSE:
+    value = request.query_params.get("as_attachment", "")
+    if not value.strip():  # absent or empty: the default
         return False
-    raise InvalidParam("as_attachment must be a boolean")
+    flag = parse_bool(value)
+    if flag is None:
+        raise InvalidParam("as_attachment must be a boolean")
+    return flag
 
 
 def file_response(body: FileBody, as_attachment: bool) -> Response:
@@ -105,22 +111,16 @@ def file_response(body: FileBody, as_attachment: bool) -> Response:
 
 async def preview_file(request: Request) -> Response:
     svc, app = await authenticate(request)
-    try:
-        file_id = str(uuid.UUID(request.path_params["file_id"]))
-    except ValueError:
-        raise FileNotFound("File not found in message context") from None
+    file_id = path_id(request, "file_id", FileNotFound)
     as_attachment = _as_attachment(request)
     return file_response(await svc.files.preview(app, file_id), as_attachment)
 
 
 async def signed_file(request: Request) -> Response:
     svc = services(request)
-    try:
-        file_id = str(uuid.UUID(request.path_params["file_id"]))
-    except ValueError:
-        file_id = ""
-    params = request.query_params
     as_attachment = _as_attachment(request)
+    file_id = path_id(request, "file_id", NotFound, SIGNED_FILE_NOT_FOUND)
+    params = request.query_params
     body = await svc.files.signed(
         file_id, params.get("timestamp", ""), params.get("nonce", ""), params.get("sign", "")
     )

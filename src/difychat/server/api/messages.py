@@ -2,25 +2,24 @@
 
 from __future__ import annotations
 
-import uuid
-
 from starlette.requests import Request
 from starlette.responses import Response
 
 from difychat.server.api import serializers
 from difychat.server.api.context import authenticate
-from difychat.server.api.parsing import json_body, path_uuid, query, user_of, validate
+from difychat.server.api.ids import path_id, query_id
+from difychat.server.api.parsing import json_body, query, user_of, validate
 from difychat.server.api.responses import JSON, SUCCESS
 from difychat.server.api.schemas import FeedbackPayload, FeedbacksQuery, MessagesQuery
-from difychat.server.errors import MESSAGE_NOT_EXISTS, InvalidParam
+from difychat.server.errors import MESSAGE_NOT_EXISTS, NotFound
 
 
 async def list_messages(request: Request) -> Response:
     svc, app = await authenticate(request)
     params = query(request, MessagesQuery)
-    if not params.conversation_id.strip():
+    conversation_id = query_id(params.conversation_id, "conversation_id")
+    if conversation_id is None:
         return JSON({"limit": params.limit, "has_more": False, "data": []})
-    conversation_id = _uuid_or_400(params.conversation_id)
     end_user_id = await svc.end_users.find(app, params.user)
     page, ratings = await svc.messages.history(
         end_user_id, conversation_id, first_id=params.first_id, limit=params.limit
@@ -37,18 +36,11 @@ async def list_messages(request: Request) -> Response:
     )
 
 
-def _uuid_or_400(value: str) -> str:
-    try:
-        return str(uuid.UUID(value.strip()))
-    except ValueError:
-        raise InvalidParam("conversation_id must be a valid UUID") from None
-
-
 async def create_feedback(request: Request) -> Response:
     svc, app = await authenticate(request)
     data = await json_body(request, svc.max_json_body_bytes)
     end_user_id = await svc.end_users.resolve(app, user_of(data), required=True)
-    message_id = path_uuid(request, "message_id", MESSAGE_NOT_EXISTS)
+    message_id = path_id(request, "message_id", NotFound, MESSAGE_NOT_EXISTS)
     payload = validate(FeedbackPayload, data)
     await svc.messages.feedback(app, end_user_id, message_id, rating=payload.rating, content=payload.content)
     return JSON(SUCCESS)

@@ -3,14 +3,13 @@
 
 from __future__ import annotations
 
-import uuid
 from typing import Any, TypeVar
 
 import orjson
 from pydantic import BaseModel, ValidationError
 from starlette.requests import Request
 
-from difychat.server.errors import BadRequest, InvalidParam, NotFound, PayloadTooLarge, UnsupportedMediaType
+from difychat.server.errors import BadRequest, InvalidParam, PayloadTooLarge, UnsupportedMediaType
 
 Model = TypeVar("Model", bound=BaseModel)
 
@@ -72,12 +71,3 @@ def user_of(data: dict[str, Any]) -> str | None:
     if not isinstance(value, str):
         raise InvalidParam("user must be a string")
     return value
-
-
-def path_uuid(request: Request, name: str, not_found_message: str) -> str:
-    """A UUID path parameter; a malformed one is a plain 404, as for an unknown id."""
-    raw = request.path_params[name]
-    try:
-        return str(uuid.UUID(raw))
-    except ValueError:
-        raise NotFound(not_found_message) from None

@@ -2,21 +2,11 @@
 
 from __future__ import annotations
 
-import uuid
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictStr, field_validator, model_validator
 
-
-def _optional_uuid(value: Any, field: str) -> str | None:
-    if value is None or (isinstance(value, str) and not value.strip()):
-        return None
-    if not isinstance(value, str):
-        raise ValueError(f"{field} must be a valid UUID")
-    try:
-        return str(uuid.UUID(value.strip()))
-    except ValueError:
-        raise ValueError(f"{field} must be a valid UUID") from None
+from difychat.server.api.ids import optional_id
 
 
 class ChatRequestPayload(BaseModel):
@@ -32,7 +22,7 @@ class ChatRequestPayload(BaseModel):
     @field_validator("conversation_id", mode="before")
     @classmethod
     def _conversation_uuid(cls, value: Any) -> str | None:
-        return _optional_uuid(value, "conversation_id")
+        return optional_id(value, "conversation_id")
 
 
 class FeedbackPayload(BaseModel):
@@ -66,7 +56,7 @@ class MessagesQuery(BaseModel):
     @field_validator("first_id", mode="before")
     @classmethod
     def _first_uuid(cls, value: Any) -> str | None:
-        return _optional_uuid(value, "first_id")
+        return optional_id(value, "first_id")
 
 
 class ConversationsQuery(BaseModel):
@@ -80,7 +70,21 @@ class ConversationsQuery(BaseModel):
     @field_validator("last_id", mode="before")
     @classmethod
     def _last_uuid(cls, value: Any) -> str | None:
-        return _optional_uuid(value, "last_id")
+        return optional_id(value, "last_id")
+
+
+class VariablesQuery(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    user: str | None = None
+    last_id: str | None = None
+    limit: int = Field(default=20, ge=1, le=100)
+    variable_name: str | None = None
+
+    @field_validator("last_id", mode="before")
+    @classmethod
+    def _last_uuid(cls, value: Any) -> str | None:
+        return optional_id(value, "last_id")
 
 
 class FeedbacksQuery(BaseModel):

@@ -6,9 +6,9 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from difychat.server.api.context import authenticate
-from difychat.server.api.parsing import path_uuid
+from difychat.server.api.ids import path_id
 from difychat.server.api.responses import JSON
-from difychat.server.errors import MESSAGE_NOT_EXISTS, InvalidParam
+from difychat.server.errors import MESSAGE_NOT_EXISTS, InvalidParam, NotFound
 
 
 async def suggested_questions(request: Request) -> Response:
@@ -17,6 +17,6 @@ async def suggested_questions(request: Request) -> Response:
     if not user:
         raise InvalidParam("Arg user must be provided.")
     end_user_id = await svc.end_users.find(app, user)
-    message_id = path_uuid(request, "message_id", MESSAGE_NOT_EXISTS)
+    message_id = path_id(request, "message_id", NotFound, MESSAGE_NOT_EXISTS)
     questions = await svc.suggestions.suggest(app, end_user_id, message_id)
     return JSON({"result": "success", "data": questions})

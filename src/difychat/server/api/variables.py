@@ -2,40 +2,21 @@
 
 from __future__ import annotations
 
-import uuid
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
 from starlette.requests import Request
 from starlette.responses import Response
 
 from difychat.server.api.context import authenticate
-from difychat.server.api.parsing import json_body, path_uuid, query, user_of
+from difychat.server.api.ids import path_id
+from difychat.server.api.parsing import json_body, query, user_of
 from difychat.server.api.responses import JSON
+from difychat.server.api.schemas import VariablesQuery
 from difychat.server.api.serializers import seconds
 from difychat.server.domain import variables
-from difychat.server.errors import CONVERSATION_NOT_EXISTS, VARIABLE_NOT_EXISTS, InvalidParam
+from difychat.server.errors import CONVERSATION_NOT_EXISTS, VARIABLE_NOT_EXISTS, InvalidParam, NotFound
 from difychat.server.services.variables import check_name_filter
 from difychat.server.store.common import Record
-
-
-class VariablesQuery(BaseModel):
-    model_config = ConfigDict(extra="ignore")
-
-    user: str | None = None
-    last_id: str | None = None
-    limit: int = Field(default=20, ge=1, le=100)
-    variable_name: str | None = None
-
-    @field_validator("last_id", mode="before")
-    @classmethod
-    def _last_uuid(cls, value: Any) -> str | None:
-        if value is None or (isinstance(value, str) and not value.strip()):
-            return None
-        try:
-            return str(uuid.UUID(str(value).strip()))
-        except ValueError:
-            raise ValueError("last_id must be a valid UUID") from None
 
 
 def variable(row: Record) -> dict[str, Any]:
@@ -55,7 +36,7 @@ async def list_variables(request: Request) -> Response:
     params = query(request, VariablesQuery)
     name = check_name_filter(params.variable_name) if params.variable_name is not None else None
     end_user_id = await svc.end_users.find(app, params.user)
-    conversation_id = path_uuid(request, "conversation_id", CONVERSATION_NOT_EXISTS)
+    conversation_id = path_id(request, "conversation_id", NotFound, CONVERSATION_NOT_EXISTS)
     page = await svc.variables.list(
         app, end_user_id, conversation_id, last_id=params.last_id, limit=params.limit, name_contains=name
     )
@@ -66,8 +47,8 @@ async def update_variable(request: Request) -> Response:
     svc, app = await authenticate(request)
     data = await json_body(request, svc.max_json_body_bytes)
     end_user_id = await svc.end_users.find(app, user_of(data))
-    conversation_id = path_uuid(request, "conversation_id", CONVERSATION_NOT_EXISTS)
-    variable_id = path_uuid(request, "variable_id", VARIABLE_NOT_EXISTS)
+    conversation_id = path_id(request, "conversation_id", NotFound, CONVERSATION_NOT_EXISTS)
+    variable_id = path_id(request, "variable_id", NotFound, VARIABLE_NOT_EXISTS)
     if "value" not in data:
         raise InvalidParam("value is required")
     row = await svc.variables.update(app, end_user_id, conversation_id, variable_id, data["value"])

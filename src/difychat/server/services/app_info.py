@@ -8,12 +8,10 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from difychat.server.domain.apps import App, AppConfig
 from difychat.server.domain.features import SystemParameters
-from difychat.server.errors import NotFound
+from difychat.server.errors import EndUserNotFound
 from difychat.server.services.annotations import ReplySettings
 from difychat.server.store import apps as app_store
 from difychat.server.store.common import Record
-
-END_USER_NOT_FOUND = "End user not found."
 
 # Dify's default app icon, used when the apps file sets none.
 DEFAULT_ICON = "\U0001f916"
@@ -113,5 +111,5 @@ class AppInfoService:
         async with self._engine.connect() as conn:
             row = await app_store.end_user_in_app(conn, app.id, end_user_id)
         if row is None:
-            raise NotFound(END_USER_NOT_FOUND, code="end_user_not_found")
+            raise EndUserNotFound()
         return row

@@ -6,11 +6,10 @@ import math
 from typing import Any
 
 from difychat.server.domain.apps import FormVariable
+from difychat.server.domain.values import parse_bool
 from difychat.server.errors import InvalidParam
 
 _STRING_TYPES = ("text-input", "paragraph", "select")
-_TRUE = {"true", "1", "yes", "on"}
-_FALSE = {"false", "0", "no", "off"}
 
 
 def clean_inputs(form: list[FormVariable], inputs: dict[str, Any]) -> dict[str, Any]:
@@ -86,12 +85,8 @@ def _parse_number(text: str) -> int | float | None:
 
 def _checkbox(value: Any) -> Any:
     if isinstance(value, str):
-        lowered = value.strip().lower()
-        if lowered in _TRUE:
-            return True
-        if lowered in _FALSE:
-            return False
-        return value
+        flag = parse_bool(value)
+        return value if flag is None else flag
     if not isinstance(value, bool) and isinstance(value, int | float) and value in (0, 1):
         return bool(value)
     return value

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import uuid
-
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from difychat.server.domain.apps import App
+from difychat.server.domain.values import parse_uuid
 from difychat.server.generation.registry import GenerationRegistry
 from difychat.server.generation.relay import StopRelay
 from difychat.server.store import messages as message_store
@@ -25,9 +24,7 @@ class StopService:
             if generation.app_id == app.id and generation.end_user_id == end_user_id:
                 generation.request_stop()
             return
-        try:
-            uuid.UUID(task_id)
-        except ValueError:
+        if parse_uuid(task_id) is None:
             return
         async with self._engine.connect() as conn:
             row = await message_store.by_task(conn, task_id)
