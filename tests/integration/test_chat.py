@@ -9,6 +9,7 @@ from typing import Any
 import httpx
 import pytest
 
+from tests.conftest import missing_service
 from tests.integration.conftest import (
     AGENT_KEY,
     DOWN_KEY,
@@ -18,7 +19,6 @@ from tests.integration.conftest import (
     RunningServer,
     ServerFactory,
 )
-from tests.conftest import missing_service
 from tests.sse import parse_frames
 
 pytestmark = pytest.mark.anyio
@@ -26,9 +26,20 @@ pytestmark = pytest.mark.anyio
 REDIS_URL = "redis://127.0.0.1:6379/0"
 SUPPORT_INPUTS = {"name": "Ada", "company": "Acme"}
 USAGE_KEYS = [
-    "prompt_tokens", "prompt_unit_price", "prompt_price_unit", "prompt_price",
-    "completion_tokens", "completion_unit_price", "completion_price_unit", "completion_price",
-    "total_tokens", "total_price", "currency", "latency", "time_to_first_token", "time_to_generate",
+    "prompt_tokens",
+    "prompt_unit_price",
+    "prompt_price_unit",
+    "prompt_price",
+    "completion_tokens",
+    "completion_unit_price",
+    "completion_price_unit",
+    "completion_price",
+    "total_tokens",
+    "total_price",
+    "currency",
+    "latency",
+    "time_to_first_token",
+    "time_to_generate",
 ]
 
 
@@ -49,7 +60,15 @@ async def test_blocking_response_has_the_contract_keys_in_order(server: RunningS
     assert response.headers["content-type"] == "application/json; charset=utf-8"
     body = response.json()
     assert list(body) == [
-        "event", "task_id", "id", "message_id", "conversation_id", "mode", "answer", "metadata", "created_at"
+        "event",
+        "task_id",
+        "id",
+        "message_id",
+        "conversation_id",
+        "mode",
+        "answer",
+        "metadata",
+        "created_at",
     ]
     assert body["event"] == "message" and body["mode"] == "chat"
     assert body["id"] == body["message_id"]
@@ -83,15 +102,34 @@ async def test_streaming_frames_every_delta_then_message_end(server: RunningServ
     first = frames[0].data
     assert first is not None
     assert list(first) == [
-        "event", "conversation_id", "message_id", "created_at", "task_id", "id", "answer", "from_variable_selector"
+        "event",
+        "conversation_id",
+        "message_id",
+        "created_at",
+        "task_id",
+        "id",
+        "answer",
+        "from_variable_selector",
     ]
-    ids = {(f.data["conversation_id"], f.data["message_id"], f.data["created_at"], f.data["task_id"])
-           for f in frames if f.data}
+    ids = {
+        (f.data["conversation_id"], f.data["message_id"], f.data["created_at"], f.data["task_id"])
+        for f in frames
+        if f.data
+    }
     assert len(ids) == 1, "every event carries the same ids"
     assert "".join(f.data["answer"] for f in frames[:-1] if f.data) == "Hello from the fake model."
     end = frames[-1].data
     assert end is not None
-    assert list(end) == ["event", "conversation_id", "message_id", "created_at", "task_id", "id", "metadata", "files"]
+    assert list(end) == [
+        "event",
+        "conversation_id",
+        "message_id",
+        "created_at",
+        "task_id",
+        "id",
+        "metadata",
+        "files",
+    ]
     assert end["files"] is None and end["id"] == end["message_id"]
     assert list(end["metadata"]["usage"]) == USAGE_KEYS
     assert end["metadata"]["usage"]["prompt_price"] == "0.0"  # the Plain app has no pricing
@@ -99,9 +137,11 @@ async def test_streaming_frames_every_delta_then_message_end(server: RunningServ
 
 async def test_streaming_json_is_raw_utf8(server: RunningServer) -> None:
     server.upstream.behaviour.chunks = ["你好", " / ", "wörld"]
-    async with server.client() as client:
-        async with client.stream("POST", "/chat-messages", json=chat_body(mode="streaming")) as response:
-            raw = await response.aread()
+    async with (
+        server.client() as client,
+        client.stream("POST", "/chat-messages", json=chat_body(mode="streaming")) as response,
+    ):
+        raw = await response.aread()
     assert "你好".encode() in raw and b'" / "' in raw
 
 
@@ -116,11 +156,15 @@ async def test_agent_chat_apps_tag_deltas_agent_message_and_accept_blocking(serv
 
 async def test_pre_prompt_and_history_reach_the_model(server: RunningServer) -> None:
     async with server.client(SUPPORT_KEY) as client:
-        first = (await client.post("/chat-messages", json=chat_body("first question", inputs=SUPPORT_INPUTS))).json()
+        first = (
+            await client.post("/chat-messages", json=chat_body("first question", inputs=SUPPORT_INPUTS))
+        ).json()
         server.upstream.behaviour.chunks = ["second", " answer"]
         await client.post(
             "/chat-messages",
-            json=chat_body("second question", inputs={"company": "Globex"}, conversation_id=first["conversation_id"]),
+            json=chat_body(
+                "second question", inputs={"company": "Globex"}, conversation_id=first["conversation_id"]
+            ),
         )
         await client.post(
             "/chat-messages",
@@ -149,7 +193,9 @@ async def test_memory_is_bounded_by_its_budget(make_server: ServerFactory, tmp_p
     async with server.client() as client:
         conversation_id = None
         for index in range(30):
-            body = chat_body(f"question {index}", **({"conversation_id": conversation_id} if conversation_id else {}))
+            body = chat_body(
+                f"question {index}", **({"conversation_id": conversation_id} if conversation_id else {})
+            )
             conversation_id = (await client.post("/chat-messages", json=body)).json()["conversation_id"]
     last = server.upstream.chat_requests(stream=True)[-1].body["messages"]
     # The default budget is 2000 tokens: the newest turns only, never the oldest.
@@ -171,14 +217,20 @@ async def test_upstream_unreachable_is_a_json_error_before_any_stream(server: Ru
     # The turn is kept, marked as failed, as Dify keeps it.
     conversation_id = history.json()["data"][0]["id"]
     async with server.client(DOWN_KEY) as client:
-        messages = (await client.get("/messages", params={"user": "u1", "conversation_id": conversation_id})).json()
+        messages = (
+            await client.get("/messages", params={"user": "u1", "conversation_id": conversation_id})
+        ).json()
     assert messages["data"][0]["status"] == "error" and messages["data"][0]["error"]
 
 
 @pytest.mark.parametrize(
     ("status", "code", "text"),
-    [(500, "completion_request_error", "Error code: 500"), (401, "completion_request_error", "Incorrect API key"),
-     (429, "completion_request_error", "Rate limit"), (404, "model_currently_not_support", "model")],
+    [
+        (500, "completion_request_error", "Error code: 500"),
+        (401, "completion_request_error", "Incorrect API key"),
+        (429, "completion_request_error", "Rate limit"),
+        (404, "model_currently_not_support", "model"),
+    ],
 )
 async def test_upstream_http_errors_map_to_contract_codes(
     server: RunningServer, status: int, code: str, text: str
@@ -205,7 +257,15 @@ async def test_a_stream_that_breaks_midway_ends_with_an_error_event(
         assert frames[-1].event == "error"
         error = frames[-1].data
         assert error is not None
-        assert list(error) == ["event", "conversation_id", "message_id", "created_at", "code", "status", "message"]
+        assert list(error) == [
+            "event",
+            "conversation_id",
+            "message_id",
+            "created_at",
+            "code",
+            "status",
+            "message",
+        ]
         assert error["code"] == "completion_request_error" and error["status"] == 400
         assert "message_end" not in [f.event for f in frames]
         history = await client.get(
@@ -253,7 +313,9 @@ async def read_until_first_message(response: httpx.Response) -> dict[str, Any]:
     return await OpenStream(response).first_event()
 
 
-async def test_stop_ends_the_stream_with_message_end_and_saves_the_partial_answer(server: RunningServer) -> None:
+async def test_stop_ends_the_stream_with_message_end_and_saves_the_partial_answer(
+    server: RunningServer,
+) -> None:
     server.upstream.behaviour.gap = 0.3
     server.upstream.behaviour.chunks = ["one", " two", " three", " four", " five", " six"]
     async with server.client() as client:
@@ -269,7 +331,9 @@ async def test_stop_ends_the_stream_with_message_end_and_saves_the_partial_answe
         frames = parse_frames(rest)
         assert frames[-1].event == "message_end"
         assert elapsed < 1.0  # far less than the remaining 1.5 s of answer
-        history = await client.get("/messages", params={"user": "u1", "conversation_id": first["conversation_id"]})
+        history = await client.get(
+            "/messages", params={"user": "u1", "conversation_id": first["conversation_id"]}
+        )
     saved = history.json()["data"][0]
     assert saved["status"] == "normal"
     assert saved["answer"].startswith("one") and "six" not in saved["answer"]
@@ -283,12 +347,14 @@ async def test_stop_ends_the_stream_with_message_end_and_saves_the_partial_answe
 
 async def test_stop_by_another_user_does_nothing(server: RunningServer) -> None:
     server.upstream.behaviour.gap = 0.05
-    async with server.client() as client:
-        async with client.stream("POST", "/chat-messages", json=chat_body(mode="streaming")) as response:
-            stream = OpenStream(response)
-            first = await stream.first_event()
-            stop = await client.post(f"/chat-messages/{first['task_id']}/stop", json={"user": "intruder"})
-            rest = await stream.rest()
+    async with (
+        server.client() as client,
+        client.stream("POST", "/chat-messages", json=chat_body(mode="streaming")) as response,
+    ):
+        stream = OpenStream(response)
+        first = await stream.first_event()
+        stop = await client.post(f"/chat-messages/{first['task_id']}/stop", json={"user": "intruder"})
+        rest = await stream.rest()
     assert stop.json() == {"result": "success"}
     frames = parse_frames(rest)
     assert frames[-1].event == "message_end"
@@ -317,7 +383,9 @@ async def redis_available() -> bool:
 
 
 @pytest.mark.parametrize("relay", ["database", "redis"])
-async def test_stop_reaches_a_generation_running_in_another_worker(make_server: ServerFactory, relay: str) -> None:
+async def test_stop_reaches_a_generation_running_in_another_worker(
+    make_server: ServerFactory, relay: str
+) -> None:
     options: dict[str, Any] = {"multi_worker": True}
     if relay == "redis":
         if not await redis_available():
@@ -335,7 +403,9 @@ async def test_stop_reaches_a_generation_running_in_another_worker(make_server: 
             await client_b.post(f"/chat-messages/{first['task_id']}/stop", json={"user": "u1"})
             rest = await stream.rest()
             elapsed = loop.time() - asked
-        history = await client_b.get("/messages", params={"user": "u1", "conversation_id": first["conversation_id"]})
+        history = await client_b.get(
+            "/messages", params={"user": "u1", "conversation_id": first["conversation_id"]}
+        )
     assert parse_frames(rest)[-1].event == "message_end"
     assert elapsed < 1.0
     assert history.json()["data"][0]["answer"] == "Hello"
@@ -373,7 +443,9 @@ async def test_concurrency_limit_answers_429(server: RunningServer) -> None:
 
 async def test_new_conversation_gets_a_model_written_title_in_the_background(server: RunningServer) -> None:
     async with server.client(PLAIN_KEY) as client:
-        created = (await client.post("/chat-messages", json=chat_body("a question longer than twenty chars"))).json()
+        created = (
+            await client.post("/chat-messages", json=chat_body("a question longer than twenty chars"))
+        ).json()
         names = []
         for _ in range(100):
             listing = (await client.get("/conversations", params={"user": "u1"})).json()

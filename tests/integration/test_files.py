@@ -8,19 +8,30 @@ import hashlib
 import hmac
 import time
 import uuid
-from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import httpx
 import pytest
 
-from tests.integration.conftest import OTHER_APP_KEY, PLAIN_KEY, RunningServer, ServerFactory
+from tests.integration.conftest import PLAIN_KEY, RunningServer, ServerFactory
 
 pytestmark = pytest.mark.anyio
 
 UPLOAD_KEYS = [
-    "id", "name", "size", "extension", "mime_type", "created_by", "created_at", "preview_url", "source_url",
-    "original_url", "user_id", "tenant_id", "conversation_id", "file_key",
+    "id",
+    "name",
+    "size",
+    "extension",
+    "mime_type",
+    "created_by",
+    "created_at",
+    "preview_url",
+    "source_url",
+    "original_url",
+    "user_id",
+    "tenant_id",
+    "conversation_id",
+    "file_key",
 ]
 BOUNDARY = "difychat-test-boundary"
 
@@ -45,8 +56,12 @@ async def post_multipart(client: httpx.AsyncClient, body: bytes) -> httpx.Respon
 
 
 async def upload(
-    server: RunningServer, name: str = "report.txt", data: bytes = b"hello file", mime: str = "text/plain",
-    user: str = "u1", key: str = PLAIN_KEY,
+    server: RunningServer,
+    name: str = "report.txt",
+    data: bytes = b"hello file",
+    mime: str = "text/plain",
+    user: str = "u1",
+    key: str = PLAIN_KEY,
 ) -> httpx.Response:
     async with server.client(key) as client:
         return await client.post("/files/upload", files={"file": (name, data, mime)}, data={"user": user})
@@ -125,7 +140,9 @@ async def test_signed_url_expires_after_300_seconds(server: RunningServer) -> No
 async def test_files_url_setting_prefixes_signed_urls(make_server: ServerFactory) -> None:
     server = await make_server(files_url="https://files.example.com/")
     body = (await upload(server)).json()
-    assert body["source_url"].startswith(f"https://files.example.com/files/{body['id']}/file-preview?timestamp=")
+    assert body["source_url"].startswith(
+        f"https://files.example.com/files/{body['id']}/file-preview?timestamp="
+    )
 
 
 @pytest.mark.parametrize(
@@ -134,15 +151,28 @@ async def test_files_url_setting_prefixes_signed_urls(make_server: ServerFactory
         (multipart(("user", None, None, b"u1")), 400, "no_file_uploaded"),
         (multipart(("document", "a.txt", "text/plain", b"x")), 400, "no_file_uploaded"),
         (multipart(("file", None, None, b"not a file part")), 400, "no_file_uploaded"),
-        (multipart(("file", "a.txt", "text/plain", b"x"), ("extra", "b.txt", "text/plain", b"y")), 400,
-         "too_many_files"),
-        (multipart(("extra", "b.txt", "text/plain", b"y"), ("file", "a.txt", "text/plain", b"x")), 400,
-         "too_many_files"),
+        (
+            multipart(("file", "a.txt", "text/plain", b"x"), ("extra", "b.txt", "text/plain", b"y")),
+            400,
+            "too_many_files",
+        ),
+        (
+            multipart(("extra", "b.txt", "text/plain", b"y"), ("file", "a.txt", "text/plain", b"x")),
+            400,
+            "too_many_files",
+        ),
         (multipart(("file", "a.txt", None, b"x")), 415, "unsupported_file_type"),
         (multipart(("file", "", "text/plain", b"x")), 400, "filename_not_exists_error"),
     ],
-    ids=["no-file", "other-field-only", "file-as-plain-field", "two-fields", "two-fields-file-last",
-         "no-mimetype", "empty-filename"],
+    ids=[
+        "no-file",
+        "other-field-only",
+        "file-as-plain-field",
+        "two-fields",
+        "two-fields-file-last",
+        "no-mimetype",
+        "empty-filename",
+    ],
 )
 async def test_upload_refusals(server: RunningServer, body: bytes, status: int, code: str) -> None:
     async with server.client() as client:
@@ -154,7 +184,11 @@ async def test_upload_refusals(server: RunningServer, body: bytes, status: int, 
 async def test_upload_refusal_messages(server: RunningServer) -> None:
     async with server.client() as client:
         none = await post_multipart(client, multipart(("user", None, None, b"u1")))
-        assert none.json() == {"code": "no_file_uploaded", "message": "Please upload your file.", "status": 400}
+        assert none.json() == {
+            "code": "no_file_uploaded",
+            "message": "Please upload your file.",
+            "status": 400,
+        }
         not_multipart = await client.post("/files/upload", json={"user": "u1"})
         assert not_multipart.status_code == 400 and not_multipart.json()["code"] == "no_file_uploaded"
         two = await post_multipart(
@@ -171,7 +205,9 @@ async def test_two_parts_named_file_count_as_one_and_the_first_is_used(server: R
     async with server.client() as client:
         response = await post_multipart(
             client,
-            multipart(("file", "first.txt", "text/plain", b"one"), ("file", "second.txt", "text/plain", b"two!")),
+            multipart(
+                ("file", "first.txt", "text/plain", b"one"), ("file", "second.txt", "text/plain", b"two!")
+            ),
         )
     assert response.status_code == 201
     assert response.json()["name"] == "first.txt" and response.json()["size"] == 3
@@ -184,7 +220,9 @@ async def test_filename_with_invalid_characters_is_refused(server: RunningServer
         response = await post_multipart(client, multipart(("file", name, "text/plain", b"x")))
     assert response.status_code == 400
     assert response.json() == {
-        "code": "invalid_param", "message": "Filename contains invalid characters", "status": 400
+        "code": "invalid_param",
+        "message": "Filename contains invalid characters",
+        "status": 400,
     }
 
 
@@ -214,7 +252,9 @@ async def test_blacklisted_extensions_are_refused(make_server: ServerFactory) ->
         ("thing.custom", "upload_file_size_limit"),
     ],
 )
-async def test_size_limit_per_extension_class(make_server: ServerFactory, name: str, limit_setting: str) -> None:
+async def test_size_limit_per_extension_class(
+    make_server: ServerFactory, name: str, limit_setting: str
+) -> None:
     limits = {
         "upload_image_file_size_limit": 1000,
         "upload_video_file_size_limit": 3000,
@@ -286,9 +326,13 @@ async def test_a_2_gb_upload_is_refused_while_it_streams(server: RunningServer) 
     try:
         status_line = await asyncio.wait_for(reader.readline(), 30)
         headers = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 10)
-        length = int(next(
-            line.split(b":", 1)[1] for line in headers.split(b"\r\n") if line.lower().startswith(b"content-length")
-        ))
+        length = int(
+            next(
+                line.split(b":", 1)[1]
+                for line in headers.split(b"\r\n")
+                if line.lower().startswith(b"content-length")
+            )
+        )
         payload = await asyncio.wait_for(reader.readexactly(length), 10)
     finally:
         sender.cancel()

@@ -53,4 +53,7 @@ async def test_operation_is_routed(server: RunningServer, method: str, path: str
             " If you entered the URL manually please check your spelling and try again."
         ), f"{method} {path} is not routed"
     if response.status_code >= 400:
-        assert body and list(response.json())[:3] in (["code", "message", "status"], ["message", "code", "status"])
+        assert body and list(response.json())[:3] in (
+            ["code", "message", "status"],
+            ["message", "code", "status"],
+        )

@@ -51,7 +51,11 @@ async def test_suggestions_from_the_model(server: RunningServer) -> None:
         server.upstream.behaviour.chunks = ["It ships tomorrow."]
         second = await chat(client, "u1", "When will it ship?", conversation_id=conversation_id)
         server.upstream.reset()
-        server.upstream.behaviour.completion = 'Sure! Here are three questions:\n["Can I track it?", 42, "Can I cancel?", "Ship faster?"]\nHope it helps.'
+        server.upstream.behaviour.completion = (
+            "Sure! Here are three questions:\n"
+            '["Can I track it?", 42, "Can I cancel?", "Ship faster?"]\n'
+            "Hope it helps."
+        )
         response = await client.get(f"/messages/{second['message_id']}/suggested", params={"user": "u1"})
     assert response.status_code == 200
     assert response.json() == {
