@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 import pytest
@@ -35,11 +35,11 @@ pytestmark = pytest.mark.anyio
 
 
 class ScriptedSource:
-    """An answer source that plays a script: events, pauses (None waits forever), or an exception."""
+    """An answer source that plays a script: events, pauses (seconds; None waits forever), or an exception."""
 
     annotation_reply: dict[str, Any] | None = None
 
-    def __init__(self, *script: GenerationEvent | BaseException | None) -> None:
+    def __init__(self, *script: GenerationEvent | BaseException | float | None) -> None:
         self._script = script
         self.closed = False
 
@@ -48,6 +48,8 @@ class ScriptedSource:
             for step in self._script:
                 if step is None:
                     await asyncio.Event().wait()
+                elif isinstance(step, float):
+                    await asyncio.sleep(step)
                 elif isinstance(step, BaseException):
                     raise step
                 else:
@@ -65,6 +67,7 @@ async def run(
     source: ScriptedSource,
     *,
     stop_after: float | None = None,
+    while_running: Callable[[str], Awaitable[None]] | None = None,
     finishers: tuple[Finisher, ...] = (),
 ) -> tuple[list[GenerationEvent], Any, float]:
     ids = await owner(server, engine)
@@ -89,6 +92,8 @@ async def run(
     stop_to_end = 0.0
     if stop_after is not None:
         await asyncio.sleep(stop_after)
+        if while_running is not None:
+            await while_running(message_id)
         asked = time.perf_counter()
         assert generation.request_stop()
         await generation.ended()
@@ -157,3 +162,19 @@ async def test_finishing_steps_replace_the_answer_before_it_is_saved(server: Run
     ended = seen[-1]
     assert isinstance(ended, MessageEnded) and ended.answer == "[removed]"
     assert row.answer == "[removed]"
+
+
+async def test_a_long_answer_is_checkpointed_while_it_streams(server: RunningServer) -> None:
+    seen_while_running: list[tuple[str, str]] = []
+    async with database(server) as engine:
+
+        async def look(message_id: str) -> None:
+            async with engine.connect() as conn:
+                row = (await conn.execute(sa.select(messages).where(messages.c.id == message_id))).one()
+            seen_while_running.append((row.answer, row.status))
+
+        source = ScriptedSource(TextDelta("first "), 1.2, TextDelta("second"), None)
+        _, row, _ = await run(server, engine, source, stop_after=1.6, while_running=look)
+    # A second after the start, the text so far reached the database, before the answer ended.
+    assert seen_while_running == [("first second", "running")]
+    assert (row.answer, row.status) == ("first second", "stopped")

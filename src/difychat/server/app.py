@@ -32,6 +32,7 @@ from difychat.server.services.apps import DemoApp, demo_config, ensure_demo_app,
 from difychat.server.services.audio import AudioService
 from difychat.server.services.auth import Authenticator, EndUsers
 from difychat.server.services.chat import ChatService
+from difychat.server.services.recovery import WorkerLease
 from difychat.server.services.conversations import ConversationService
 from difychat.server.services.files import AttachmentLimits, FileService, UploadLimits
 from difychat.server.services.messages import MessageService
@@ -89,7 +90,9 @@ def _remote_fetcher(settings: Settings) -> RemoteFetcher:
 
 def _file_service(settings: Settings, engine: AsyncEngine, fetcher: RemoteFetcher) -> FileService:
     blacklist = frozenset(
-        e.strip().lower().lstrip(".") for e in settings.upload_file_extension_blacklist.split(",") if e.strip()
+        e.strip().lower().lstrip(".")
+        for e in settings.upload_file_extension_blacklist.split(",")
+        if e.strip()
     )
     limits = UploadLimits(
         image=settings.upload_image_file_size_limit,
@@ -131,7 +134,9 @@ def create_app(settings: Settings | None = None) -> Starlette:
             result = await bootstrap(settings)
             configs = result.apps
             if result.demo is not None:
-                logger.warning("created the demo app %r; its API key: %s", result.demo.name, result.demo.api_key)
+                logger.warning(
+                    "created the demo app %r; its API key: %s", result.demo.name, result.demo.api_key
+                )
         live = {c.name: c for c in configs}
         live.setdefault(_demo(settings).name, _demo(settings))
 
@@ -150,6 +155,8 @@ def create_app(settings: Settings | None = None) -> Starlette:
         else:
             relay = LocalStopRelay()
         await relay.start()
+        lease = WorkerLease(engine, heartbeat_seconds=settings.heartbeat_seconds, lease_seconds=settings.lease_seconds)
+        await lease.start()
         catalog = await load_catalog(engine, live)
         models = ModelCatalog(engine, http)
         annotations = AnnotationService(engine, registry, models, cache_seconds=settings.cache_seconds)
@@ -169,6 +176,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
                 audio,
                 max_generation_seconds=settings.max_generation_seconds,
                 stream_max_unread_bytes=settings.stream_max_unread_bytes,
+                worker_id=lease.worker_id,
             ),
             stops=StopService(engine, registry, relay),
             conversations=ConversationService(engine, models),
@@ -188,6 +196,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
             yield
         finally:
             await registry.drain(timeout=10)
+            await lease.stop()
             await writes.close()
             await relay.close()
             await fetcher.close()
@@ -204,7 +213,9 @@ def create_app(settings: Settings | None = None) -> Starlette:
         ),
         Middleware(VersionHeaders, version=settings.dify_version, env=settings.deploy_env),
     ]
-    return Starlette(routes=build_routes(), middleware=middleware, exception_handlers=HANDLERS, lifespan=lifespan)
+    return Starlette(
+        routes=build_routes(), middleware=middleware, exception_handlers=HANDLERS, lifespan=lifespan
+    )
 
 
 def create_app_from_env() -> Starlette:

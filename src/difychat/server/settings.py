@@ -39,6 +39,10 @@ class Settings(BaseSettings):
     # saved); one whose connection accepts nothing for this many seconds is disconnected.
     stream_max_unread_bytes: int = Field(default=1024 * 1024, gt=0)
     stream_send_timeout: float = Field(default=60.0, gt=0)
+    # Each process renews its lease this often; one silent for ``lease_seconds`` is dead, and the
+    # answers it was running are ended as interrupted (with the text saved so far).
+    heartbeat_seconds: float = Field(default=5.0, gt=0)
+    lease_seconds: float = Field(default=30.0, gt=0)
     max_generation_seconds: float = Field(default=1200.0, gt=0)
     max_json_body_bytes: int = Field(default=16 * 1024 * 1024, gt=0)
     # A stop request is noticed across worker processes within this many seconds.

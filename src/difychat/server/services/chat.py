@@ -60,6 +60,7 @@ class ChatService:
         *,
         max_generation_seconds: float,
         stream_max_unread_bytes: int = DEFAULT_MAX_UNREAD_BYTES,
+        worker_id: str | None = None,
         character_delay: float = CHARACTER_DELAY,
     ) -> None:
         self._engine = engine
@@ -72,6 +73,7 @@ class ChatService:
         self._runner = TurnRunner(writes, max_seconds=max_generation_seconds)
         self._character_delay = character_delay
         self._max_unread = stream_max_unread_bytes
+        self._worker_id = worker_id
         # Titles are background work: a burst of new conversations queues its title calls here
         # instead of opening as many upstream requests beside the answers being streamed.
         self._titles = asyncio.Semaphore(TITLE_CONCURRENCY)
@@ -164,6 +166,7 @@ class ChatService:
                 retriever_resources=None,
                 created_at=now,
                 updated_at=now,
+                worker_id=self._worker_id,
             )
         )
         writes.extend(writer.new_message_files(attached.rows(message_id, app.id)))

@@ -72,9 +72,12 @@ Finisher = Callable[[str], str | None]
 
 
 class TurnRunner:
-    def __init__(self, writes: GroupWriter, *, max_seconds: float) -> None:
+    def __init__(self, writes: GroupWriter, *, max_seconds: float, checkpoint_seconds: float = 1.0) -> None:
         self._writer = writes
         self._max_seconds = max_seconds
+        # The answer so far is saved this often while it streams (through the group writer, never
+        # per token), so a crash loses at most about this much of it.
+        self._checkpoint_seconds = checkpoint_seconds
 
     async def run(
         self,
@@ -87,6 +90,7 @@ class TurnRunner:
         """Produce, finish, save once, then emit exactly one final event."""
         started = time.perf_counter()
         first_at: float | None = None
+        next_checkpoint = started + self._checkpoint_seconds
         parts: list[str] = []
         stopped = False
         failure: GenerationFailed | None = None
@@ -94,9 +98,15 @@ class TurnRunner:
             async with asyncio.timeout(self._max_seconds):
                 async for event in source.events():
                     if type(event) is TextDelta:
+                        now = time.perf_counter()
                         if first_at is None:
-                            first_at = time.perf_counter()
+                            first_at = now
                         parts.append(event.text)
+                        if now >= next_checkpoint:
+                            next_checkpoint = now + self._checkpoint_seconds
+                            self._writer.submit(
+                                writer.checkpoint_message(generation.message_id, "".join(parts), utcnow())
+                            )
                     generation.emit(event)
         except asyncio.CancelledError:
             if not generation.stop_requested:

@@ -65,6 +65,15 @@ api_keys = sa.Table(
     sa.Column("source", sa.String(16), nullable=False),
     sa.Column("created_at", sa.DateTime(), nullable=False),
     sa.Column("revoked_at", sa.DateTime(), nullable=True),
+    # What the operator calls it (`keys create --label`).
+    sa.Column("label", sa.String(255), nullable=True),
+    # Refused from this moment on; never when empty.
+    sa.Column("expires_at", sa.DateTime(), nullable=True),
+    # Written at most about once a minute, off the request path.
+    sa.Column("last_used_at", sa.DateTime(), nullable=True),
+    # Requests per minute and requests at once; empty: the server's defaults, 0: unlimited.
+    sa.Column("rpm", sa.Integer(), nullable=True),
+    sa.Column("concurrency", sa.Integer(), nullable=True),
     sa.Index(None, "app_id"),
 )
 
@@ -101,9 +110,7 @@ messages = sa.Table(
     metadata,
     sa.Column("id", Id, primary_key=True),
     sa.Column("app_id", Id, sa.ForeignKey("apps.id", ondelete="CASCADE"), nullable=False),
-    sa.Column(
-        "conversation_id", Id, sa.ForeignKey("conversations.id", ondelete="CASCADE"), nullable=False
-    ),
+    sa.Column("conversation_id", Id, sa.ForeignKey("conversations.id", ondelete="CASCADE"), nullable=False),
     sa.Column("end_user_id", Id, sa.ForeignKey("end_users.id", ondelete="CASCADE"), nullable=False),
     sa.Column("task_id", Id, nullable=False),
     sa.Column("parent_message_id", Id, nullable=True),
@@ -119,8 +126,23 @@ messages = sa.Table(
     sa.Column("usage", sa.JSON(), nullable=True),
     sa.Column("retriever_resources", sa.JSON(), nullable=True),
     *_timestamps(),
+    # The process running the answer while it is "running" (see ``workers``).
+    sa.Column("worker_id", Id, nullable=True),
     sa.Index(None, "conversation_id", "created_at", "id"),
     sa.Index(None, "task_id"),
+    sa.Index(None, "status", "worker_id"),
+)
+
+# One row per live server process; a process whose heartbeat stops is dead, and the answers it
+# was running are marked interrupted by whichever process notices first.
+workers = sa.Table(
+    "workers",
+    metadata,
+    sa.Column("id", Id, primary_key=True),
+    sa.Column("host", sa.String(255), nullable=False),
+    sa.Column("pid", sa.Integer(), nullable=False),
+    sa.Column("started_at", sa.DateTime(), nullable=False),
+    sa.Column("heartbeat_at", sa.DateTime(), nullable=False),
 )
 
 message_feedbacks = sa.Table(
@@ -128,9 +150,7 @@ message_feedbacks = sa.Table(
     metadata,
     sa.Column("id", Id, primary_key=True),
     sa.Column("app_id", Id, sa.ForeignKey("apps.id", ondelete="CASCADE"), nullable=False),
-    sa.Column(
-        "conversation_id", Id, sa.ForeignKey("conversations.id", ondelete="CASCADE"), nullable=False
-    ),
+    sa.Column("conversation_id", Id, sa.ForeignKey("conversations.id", ondelete="CASCADE"), nullable=False),
     sa.Column("message_id", Id, sa.ForeignKey("messages.id", ondelete="CASCADE"), nullable=False),
     sa.Column("rating", sa.String(16), nullable=False),
     sa.Column("content", sa.Text(), nullable=True),
@@ -242,9 +262,7 @@ conversation_variables = sa.Table(
     "conversation_variables",
     metadata,
     sa.Column("id", Id, primary_key=True),
-    sa.Column(
-        "conversation_id", Id, sa.ForeignKey("conversations.id", ondelete="CASCADE"), nullable=False
-    ),
+    sa.Column("conversation_id", Id, sa.ForeignKey("conversations.id", ondelete="CASCADE"), nullable=False),
     sa.Column("name", sa.String(255), nullable=False),
     sa.Column("value_type", sa.String(32), nullable=False),
     # The value as JSON, so that numbers, booleans, objects and arrays keep their type.

@@ -43,8 +43,9 @@ class Kind(IntEnum):
     TOUCH_CONVERSATION = 1
     NEW_MESSAGE = 2
     NEW_MESSAGE_FILE = 3
-    FINISH_MESSAGE = 4
-    NAME_CONVERSATION = 5
+    CHECKPOINT_MESSAGE = 4
+    FINISH_MESSAGE = 5
+    NAME_CONVERSATION = 6
 
 
 STATEMENTS: dict[Kind, sa.Executable] = {
@@ -54,6 +55,10 @@ STATEMENTS: dict[Kind, sa.Executable] = {
     .values(updated_at=sa.bindparam("w_updated_at")),
     Kind.NEW_MESSAGE: messages.insert(),
     Kind.NEW_MESSAGE_FILE: message_files.insert(),
+    # The answer so far of a message still running; a finished one is never overwritten.
+    Kind.CHECKPOINT_MESSAGE: messages.update()
+    .where(messages.c.id == sa.bindparam("w_id"), messages.c.status == "running")
+    .values(answer=sa.bindparam("w_answer"), updated_at=sa.bindparam("w_updated_at")),
     Kind.FINISH_MESSAGE: messages.update().where(messages.c.id == sa.bindparam("w_id")),
     Kind.NAME_CONVERSATION: conversations.update()
     .where(conversations.c.id == sa.bindparam("w_id"))
@@ -81,6 +86,10 @@ def new_message(**values: Any) -> Write:
 
 def new_message_files(rows: Sequence[dict[str, Any]]) -> list[Write]:
     return [Write(Kind.NEW_MESSAGE_FILE, row) for row in rows]
+
+
+def checkpoint_message(message_id: str, answer: str, when: Any) -> Write:
+    return Write(Kind.CHECKPOINT_MESSAGE, {"w_id": message_id, "w_answer": answer, "w_updated_at": when})
 
 
 def finish_message(message_id: str, **values: Any) -> Write:
@@ -135,6 +144,17 @@ class GroupWriter:
 
     async def write(self, *writes: Write) -> None:
         """Queue ``writes`` (applied in one transaction, in kind order) and wait for their commit."""
+        await asyncio.shield(self._enqueue(writes))
+
+    def submit(self, *writes: Write) -> None:
+        """Queue ``writes`` without waiting (a checkpoint): a later ``write`` commits after them.
+
+        A failure is logged; a closed writer drops them."""
+        if self._closed:
+            return
+        self._enqueue(writes).add_done_callback(_log_failure)
+
+    def _enqueue(self, writes: Sequence[Write]) -> asyncio.Future[None]:
         if self._closed:
             raise RuntimeError("the writer is closed")
         if self._task is None or self._task.done():
@@ -142,7 +162,7 @@ class GroupWriter:
         done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self._queue.append(_Pending(writes, done))
         self._wakeup.set()
-        await asyncio.shield(done)
+        return done
 
     async def close(self) -> None:
         """Commit what is queued, then stop; later writes are refused."""
@@ -196,6 +216,11 @@ class GroupWriter:
             return
         async with self._engine.begin() as conn:
             await conn.run_sync(_apply, groups)
+
+
+def _log_failure(done: asyncio.Future[None]) -> None:
+    if not done.cancelled() and done.exception() is not None:
+        logger.warning("a queued write failed", exc_info=done.exception())
 
 
 def _settle(pending: _Pending, exc: BaseException | None) -> None:
