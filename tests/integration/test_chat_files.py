@@ -1,4 +1,7 @@
-"""Files attached to chat messages: validation, what the model sees, history, previews, and SSRF-safe fetching."""
+"""Files attached to chat messages.
+
+Validation, what the model sees, history, previews, and SSRF-safe fetching.
+"""
 
 from __future__ import annotations
 
@@ -26,7 +29,15 @@ from tests.integration.conftest import (
 pytestmark = pytest.mark.anyio
 
 MESSAGE_FILE_KEYS = [
-    "id", "filename", "type", "url", "mime_type", "size", "transfer_method", "belongs_to", "upload_file_id"
+    "id",
+    "filename",
+    "type",
+    "url",
+    "mime_type",
+    "size",
+    "transfer_method",
+    "belongs_to",
+    "upload_file_id",
 ]
 PNG = base64.b64decode(
     "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8BQDwAEhQGAhKmMIQAAAABJRU5ErkJggg=="
@@ -71,7 +82,9 @@ async def upload(server: RunningServer, name: str, data: bytes, mime: str, key: 
     return str(response.json()["id"])
 
 
-async def chat(server: RunningServer, files: Any, key: str = FILES_KEY, query: str = "what is in it?") -> httpx.Response:
+async def chat(
+    server: RunningServer, files: Any, key: str = FILES_KEY, query: str = "what is in it?"
+) -> httpx.Response:
     async with server.client(key) as client:
         return await client.post(
             "/chat-messages", json={"inputs": {}, "query": query, "user": "u1", "files": files}
@@ -100,7 +113,9 @@ async def history(server: RunningServer, conversation_id: str, key: str = FILES_
 # -- local files -------------------------------------------------------------------------------------
 
 
-async def test_image_upload_reaches_the_model_as_an_image_part_and_shows_in_history(server: RunningServer) -> None:
+async def test_image_upload_reaches_the_model_as_an_image_part_and_shows_in_history(
+    server: RunningServer,
+) -> None:
     file_id = await upload(server, "dot.png", PNG, "image/png")
     response = await chat(server, [local(file_id, "image")])
     assert response.status_code == 200, response.text
@@ -124,14 +139,22 @@ async def test_image_upload_reaches_the_model_as_an_image_part_and_shows_in_hist
 @pytest.mark.parametrize(
     ("name", "mime", "data", "expected"),
     [
-        ("notes.txt", "text/plain", "plain words here".encode(), "plain words here"),
+        ("notes.txt", "text/plain", b"plain words here", "plain words here"),
         ("readme.md", "text/markdown", b"# Title\n\nmarkdown body", "markdown body"),
         ("table.csv", "text/csv", b"a,b\n1,2\n", "a,b\n1,2"),
-        ("page.html", "text/html", b"<html><script>var x=1;</script><body><p>html text</p></body></html>",
-         "html text"),
+        (
+            "page.html",
+            "text/html",
+            b"<html><script>var x=1;</script><body><p>html text</p></body></html>",
+            "html text",
+        ),
         ("paper.pdf", "application/pdf", minimal_pdf("Hello from the PDF"), "Hello from the PDF"),
-        ("letter.docx", "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
-         minimal_docx("Hello from the DOCX"), "Hello from the DOCX"),
+        (
+            "letter.docx",
+            "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+            minimal_docx("Hello from the DOCX"),
+            "Hello from the DOCX",
+        ),
     ],
     ids=["txt", "md", "csv", "html", "pdf", "docx"],
 )
@@ -164,7 +187,9 @@ async def test_type_and_method_not_allowed(server: RunningServer) -> None:
     refused = await chat(server, [local(song, "audio")])
     assert refused.status_code == 400
     assert refused.json() == {
-        "code": "invalid_param", "message": "File validation failed for file: song.mp3", "status": 400
+        "code": "invalid_param",
+        "message": "File validation failed for file: song.mp3",
+        "status": 400,
     }
     remote = {"type": "image", "transfer_method": "remote_url", "url": "https://example.com/cat.png"}
     refused = await chat(server, [remote], key=FILES_LOCAL_KEY)
@@ -188,13 +213,27 @@ async def test_count_limits(server: RunningServer) -> None:
     ("item", "message"),
     [
         ({"type": "document", "transfer_method": "local_file"}, "Invalid upload file id"),
-        ({"type": "document", "transfer_method": "local_file", "upload_file_id": "nope"},
-         "Invalid upload file id format"),
-        ({"type": "document", "transfer_method": "local_file",
-          "upload_file_id": "0b6f3c52-2c59-4b0e-9a55-2d3f5d1c2e11"}, "Invalid upload file"),
+        (
+            {"type": "document", "transfer_method": "local_file", "upload_file_id": "nope"},
+            "Invalid upload file id format",
+        ),
+        (
+            {
+                "type": "document",
+                "transfer_method": "local_file",
+                "upload_file_id": "0b6f3c52-2c59-4b0e-9a55-2d3f5d1c2e11",
+            },
+            "Invalid upload file",
+        ),
         ({"type": "spreadsheet", "transfer_method": "local_file"}, "'spreadsheet' is not a valid FileType"),
-        ({"type": "image", "transfer_method": "carrier_pigeon"}, "'carrier_pigeon' is not a valid FileTransferMethod"),
-        ({"type": "image", "transfer_method": "remote_url", "url": "ftp://example.com/cat.png"}, "Invalid file url"),
+        (
+            {"type": "image", "transfer_method": "carrier_pigeon"},
+            "'carrier_pigeon' is not a valid FileTransferMethod",
+        ),
+        (
+            {"type": "image", "transfer_method": "remote_url", "url": "ftp://example.com/cat.png"},
+            "Invalid file url",
+        ),
     ],
     ids=["missing-id", "bad-id", "unknown-id", "bad-type", "bad-method", "ftp-url"],
 )
@@ -214,11 +253,22 @@ async def test_dropped_items_and_disabled_feature(server: RunningServer) -> None
     assert last_user_content(server) == "what is in it?"
 
 
-async def test_uploads_of_any_app_can_be_attached(server: RunningServer) -> None:
-    file_id = await upload(server, "notes.txt", b"shared words", "text/plain", key=OTHER_APP_KEY)
-    response = await chat(server, [local(file_id)])
-    assert response.status_code == 200
-    assert "shared words" in last_user_content(server)
+async def test_uploads_belong_to_their_app_and_end_user(server: RunningServer) -> None:
+    requests_before = len(server.upstream.requests)
+    other_app = await upload(server, "notes.txt", b"other app words", "text/plain", key=OTHER_APP_KEY)
+    refused = await chat(server, [local(other_app)])
+    assert (refused.status_code, refused.json()["message"]) == (400, "Invalid upload file")
+    mine = await upload(server, "mine.txt", b"my own words", "text/plain")
+    async with server.client(FILES_KEY) as client:
+        someone_else = await client.post(
+            "/chat-messages",
+            json={"inputs": {}, "query": "read it", "user": "u2", "files": [local(mine)]},
+        )
+    assert (someone_else.status_code, someone_else.json()["message"]) == (400, "Invalid upload file")
+    # Nothing of either file reached the model; the owner can attach their own upload.
+    assert len(server.upstream.requests) == requests_before
+    owned = await chat(server, [local(mine)])
+    assert owned.status_code == 200 and "my own words" in last_user_content(server)
 
 
 # -- preview ---------------------------------------------------------------------------------------
@@ -230,7 +280,9 @@ async def test_preview_access_rules_and_headers(server: RunningServer) -> None:
         unreferenced = await client.get(f"/files/{file_id}/preview")
         assert unreferenced.status_code == 404
         assert unreferenced.json() == {
-            "code": "file_not_found", "message": "File not found in message context", "status": 404
+            "code": "file_not_found",
+            "message": "File not found in message context",
+            "status": 404,
         }
         assert (await client.get("/files/not-a-uuid/preview")).json()["code"] == "file_not_found"
     assert (await chat(server, [local(file_id)])).status_code == 200
@@ -250,7 +302,9 @@ async def test_preview_access_rules_and_headers(server: RunningServer) -> None:
         denied = await client.get(f"/files/{file_id}/preview")
     assert denied.status_code == 403
     assert denied.json() == {
-        "code": "file_access_denied", "message": "File access denied: not owned by requesting app", "status": 403
+        "code": "file_access_denied",
+        "message": "File access denied: not owned by requesting app",
+        "status": 403,
     }
 
 
