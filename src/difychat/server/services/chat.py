@@ -106,7 +106,9 @@ class ChatService:
         config = await self._models.config(app, config_id)
         inputs = clean_inputs(config.form_variables(), turn.inputs)
         # Attached files: validated here, shown to the model, saved with the message.
-        attached = await self._files.prepare(config.file_upload, turn.files)
+        attached = await self._files.prepare(
+            config.file_upload, turn.files, app_id=app.id, end_user_id=end_user_id
+        )
         model = self._models.model(app, config, config_id)
         source: AnswerSource
         finishers: tuple[Finisher, ...] = ()

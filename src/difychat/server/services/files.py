@@ -324,8 +324,13 @@ class FileService:
 
     # -- chat attachments ------------------------------------------------------------------------
 
-    async def prepare(self, config: FileUploadConfig, items: Sequence[Any] | None) -> PreparedFiles:
-        """Validate a chat request's ``files`` against the app's ``file_upload`` feature."""
+    async def prepare(
+        self, config: FileUploadConfig, items: Sequence[Any] | None, *, app_id: str, end_user_id: str
+    ) -> PreparedFiles:
+        """Validate a chat request's ``files`` against the app's ``file_upload`` feature.
+
+        An upload can be attached only by the end user of the app that uploaded it; any other
+        id (another app's, another user's) is as unknown as an id that never existed."""
         prepared = PreparedFiles()
         if not items or not config.is_enabled:
             return prepared
@@ -371,7 +376,7 @@ class FileService:
             wanted.append((item, upload_id))
 
         async with self._engine.connect() as conn:
-            uploads = await file_store.uploads(conn, upload_ids)
+            uploads = await file_store.uploads(conn, upload_ids, app_id=app_id, end_user_id=end_user_id)
 
         attachments: list[tuple[Attachment, str]] = []
         for item, upload_id in wanted:
