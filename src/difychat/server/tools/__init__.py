@@ -1,0 +1,1 @@
+"""Agent tools: what an agent app's model may call (built-in, OpenAPI, MCP), behind one protocol."""
