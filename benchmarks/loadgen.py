@@ -26,15 +26,18 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import resource
 import time
+from collections.abc import Callable
 from typing import Any
 
 from benchmarks import _loop, procstat
 
 LOOPBACK = ("127.0.0.1", "localhost", "::1")
 
+_loads: Callable[[bytes], Any]
 try:  # orjson is optional; only used where a payload must really be parsed
     import orjson
 
@@ -91,10 +94,8 @@ class Conn:
 
     def close(self) -> None:
         if self.writer is not None:
-            try:
+            with contextlib.suppress(Exception):
                 self.writer.close()
-            except Exception:  # noqa: BLE001
-                pass
         self.reader = self.writer = None
 
     async def send(self, method: str, path: str, headers: bytes, body: bytes) -> None:
@@ -365,7 +366,11 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--spec", required=True, help="JSON file (or inline JSON) describing the load")
     ap.add_argument("--out", required=True, help="where to write the JSON result")
     a = ap.parse_args(argv)
-    spec_text = a.spec if a.spec.lstrip().startswith("{") else open(a.spec).read()
+    if a.spec.lstrip().startswith("{"):
+        spec_text = a.spec
+    else:
+        with open(a.spec) as f:
+            spec_text = f.read()
     spec = json.loads(spec_text)
     _raise_nofile()
     result = _loop.run(LoadGen(spec).run())

@@ -6,6 +6,7 @@ and all of its live descendants.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import threading
 from dataclasses import dataclass
@@ -141,8 +142,6 @@ def machine_info() -> dict[str, object]:
     for line in meminfo.splitlines():
         if line.startswith("MemTotal:"):
             info["mem_gib"] = round(int(line.split()[1]) / 1024 / 1024, 1)
-    try:
+    with contextlib.suppress(AttributeError, OSError):
         info["affinity"] = len(os.sched_getaffinity(0))
-    except (AttributeError, OSError):
-        pass
     return info

@@ -7,6 +7,7 @@ its own process group id; nothing else is ever signalled.
 
 from __future__ import annotations
 
+import contextlib
 import http.client
 import json
 import os
@@ -92,17 +93,17 @@ class Service:
         env = {**os.environ, **self.env}
         for k in self.unset:
             env.pop(k, None)
-        log = open(self.log_path, "ab")
-        self.proc = subprocess.Popen(
-            self.cmd,
-            cwd=self.cwd,
-            env=env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL,
-            start_new_session=True,
-        )
-        log.close()
+        # The child keeps its own copy of the log's descriptor; ours closes once it has started.
+        with open(self.log_path, "ab") as log:
+            self.proc = subprocess.Popen(
+                self.cmd,
+                cwd=self.cwd,
+                env=env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                start_new_session=True,
+            )
         deadline = time.monotonic() + ready_timeout
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
@@ -145,10 +146,8 @@ class Service:
         try:
             p.wait(grace)
         except subprocess.TimeoutExpired:
-            try:
+            with contextlib.suppress(ProcessLookupError):
                 os.killpg(pgid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
             p.wait(5)
 
     def __enter__(self) -> Service:
@@ -380,7 +379,7 @@ def _pg_admin(sql: str) -> None:
         return
     import asyncio
 
-    import asyncpg  # type: ignore[import-not-found]
+    import asyncpg
 
     async def go() -> None:
         c = await asyncpg.connect(host=host, port=int(port), user=user, database="postgres")
@@ -409,7 +408,5 @@ def pg_create(tag: str) -> tuple[str, str]:
 
 def pg_drop(name: str) -> None:
     assert name.startswith(PG_PREFIX)
-    try:
+    with contextlib.suppress(Exception):
         _pg_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    except Exception:  # noqa: BLE001
-        pass

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import signal
 import time
@@ -139,10 +140,8 @@ class Upstream:
         except (ConnectionError, asyncio.IncompleteReadError):
             pass
         finally:
-            try:
+            with contextlib.suppress(Exception):
                 writer.close()
-            except Exception:  # noqa: BLE001
-                pass
 
     @staticmethod
     async def send_json(writer: asyncio.StreamWriter, status: int, obj: Any, keep_alive: bool) -> None:
