@@ -47,3 +47,23 @@ def test_messages_put_system_history_and_query_in_order() -> None:
         ("user", "now"),
     ]
     assert build_messages("  ", [], "now")[0].role == "user"
+
+
+def test_enrichers_add_typed_parts_around_the_query_in_order() -> None:
+    from difychat.server.providers.prompt import DocumentPart, ImagePart, TextPart
+    from difychat.server.services.files import PreparedFiles
+    from difychat.server.services.prompts import ConversationMemory, PromptDraft
+
+    draft = PromptDraft("sys", "what is in it?")
+    files = PreparedFiles(images=[ImagePart(url="https://x/a.png")], documents=[DocumentPart("a.txt", "words")])
+    for enricher in (ConversationMemory([("q1", "a1")]), files):
+        enricher.enrich(draft)
+    messages = draft.messages()
+    assert [m.role for m in messages] == ["system", "user", "assistant", "user"]
+    assert messages[-1].content == (
+        DocumentPart("a.txt", "words"),
+        TextPart("what is in it?"),
+        ImagePart(url="https://x/a.png"),
+    )
+    # Without parts the query stays plain text (the cheap path every plain turn takes).
+    assert PromptDraft("", "hi").messages()[-1].content == "hi"

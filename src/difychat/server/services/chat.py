@@ -19,7 +19,13 @@ from difychat.server.services.audio import AudioService
 from difychat.server.services.files import FileService
 from difychat.server.services.inputs import clean_inputs
 from difychat.server.services.models import ModelCatalog
-from difychat.server.services.prompts import build_messages, fill_template, select_memory
+from difychat.server.services.prompts import (
+    ConversationMemory,
+    Enricher,
+    PromptDraft,
+    fill_template,
+    select_memory,
+)
 from difychat.server.services.turn_runner import AnswerSource, Finisher, TurnRunner
 from difychat.server.store import conversations as conversation_store
 from difychat.server.store import messages as message_store
@@ -118,9 +124,13 @@ class ChatService:
         if preset is not None:
             source = preset
         else:
-            # The prompt: the system prompt, then the enrichers' parts (memory, attached files).
-            messages = build_messages(fill_template(config.pre_prompt, inputs), history, turn.query)
-            messages = attached.attach_to(messages)
+            # The prompt: the system prompt, then what each enricher adds (memory, attached files;
+            # retrieved passages plug in here as one more enricher).
+            draft = PromptDraft(fill_template(config.pre_prompt, inputs), turn.query)
+            enrichers: tuple[Enricher, ...] = (ConversationMemory(history), attached)
+            for enricher in enrichers:
+                enricher.enrich(draft)
+            messages = draft.messages()
             model_source = ModelSource(
                 model, ModelRequest(messages=messages, params=_model_params(config)), config
             )

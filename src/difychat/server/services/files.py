@@ -20,6 +20,7 @@ from difychat.server.files.signing import UrlSigner
 from difychat.server.files.storage import FileStorage, StorageError, read_all
 from difychat.server.net import MalformedURL, parse_url
 from difychat.server.providers.prompt import DocumentPart, ImagePart, Part, PromptMessage, TextPart
+from difychat.server.services.prompts import PromptDraft
 from difychat.server.store import files as file_store
 from difychat.server.store.common import Record, new_id, utcnow
 
@@ -172,6 +173,11 @@ class PreparedFiles:
     def user_content(self, query: str) -> tuple[Part, ...]:
         """The documents, then the query, then the images."""
         return (*self.documents, TextPart(query), *self.images)
+
+    def enrich(self, draft: PromptDraft) -> None:
+        """Documents go before the query, images after it (see ``user_content``)."""
+        draft.before_query.extend(self.documents)
+        draft.after_query.extend(self.images)
 
     def attach_to(self, messages: list[PromptMessage]) -> list[PromptMessage]:
         """The prompt with the files added to its last (user) message."""
