@@ -10,7 +10,8 @@ from difychat.server.api.responses import JSON
 
 
 async def welcome(request: Request) -> Response:
-    return JSON({"welcome": "Dify OpenAPI", "api_version": "v1", "server_version": services(request).dify_version})
+    version = services(request).dify_version
+    return JSON({"welcome": "Dify OpenAPI", "api_version": "v1", "server_version": version})
 
 
 async def health(request: Request) -> Response:

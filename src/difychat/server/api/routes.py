@@ -5,7 +5,17 @@ from __future__ import annotations
 from starlette.routing import BaseRoute, Mount, Route
 
 from difychat.server.api import annotations as annotation_routes
-from difychat.server.api import app_info, audio, chat, conversations, files, index, messages, suggested, variables
+from difychat.server.api import (
+    app_info,
+    audio,
+    chat,
+    conversations,
+    files,
+    index,
+    messages,
+    suggested,
+    variables,
+)
 
 
 def build_routes() -> list[BaseRoute]:
@@ -36,7 +46,9 @@ def build_routes() -> list[BaseRoute]:
         Route("/conversations/{conversation_id}/name", conversations.rename_conversation, methods=["POST"]),
         Route("/conversations/{conversation_id}/variables", variables.list_variables, methods=["GET"]),
         Route(
-            "/conversations/{conversation_id}/variables/{variable_id}", variables.update_variable, methods=["PUT"]
+            "/conversations/{conversation_id}/variables/{variable_id}",
+            variables.update_variable,
+            methods=["PUT"],
         ),
         Route("/parameters", app_info.get_parameters, methods=["GET"]),
         Route("/meta", app_info.get_meta, methods=["GET"]),

@@ -24,7 +24,8 @@ class UrlSigner:
     def preview_url(self, file_id: str, now: float | None = None) -> str:
         timestamp = str(int(time.time() if now is None else now))
         nonce = secrets.token_hex(16)
-        query = urlencode({"timestamp": timestamp, "nonce": nonce, "sign": self._sign(file_id, timestamp, nonce)})
+        sign = self._sign(file_id, timestamp, nonce)
+        query = urlencode({"timestamp": timestamp, "nonce": nonce, "sign": sign})
         return f"{self._base}/files/{file_id}/file-preview?{query}"
 
     def verify(self, file_id: str, timestamp: str, nonce: str, sign: str, now: float | None = None) -> bool:

@@ -63,7 +63,8 @@ class FileNotFound(AppError):
 
 
 class FileAccessDenied(AppError):
-    code, status, default_message = "file_access_denied", 403, "File access denied: not owned by requesting app"
+    code, status = "file_access_denied", 403
+    default_message = "File access denied: not owned by requesting app"
 
 
 class ImageUploadConfig(Protocol):
@@ -345,7 +346,8 @@ class FileService:
             methods = set(config.allowed_file_upload_methods)
             limit = config.number_limits
         else:  # only the legacy image switch
-            allowed_types, methods, limit = {"image"}, set(config.image.transfer_methods), config.image.number_limits
+            allowed_types, methods = {"image"}, set(config.image.transfer_methods)
+            limit = config.image.number_limits
 
         wanted: list[tuple[dict[str, Any], str | None]] = []
         upload_ids: list[str] = []
@@ -391,9 +393,18 @@ class FileService:
                 row = uploads.get(upload_id)
                 if row is None:
                     raise InvalidParam("Invalid upload file")
-                kind = declared if declared and declared != "custom" else file_type(row.extension, row.mime_type)
+                if declared and declared != "custom":
+                    kind = declared
+                else:
+                    kind = file_type(row.extension, row.mime_type)
                 attachment = Attachment(
-                    kind, item["transfer_method"], row.name, row.extension, row.mime_type, int(row.size), upload=row
+                    kind,
+                    item["transfer_method"],
+                    row.name,
+                    row.extension,
+                    row.mime_type,
+                    int(row.size),
+                    upload=row,
                 )
             else:
                 url = str(item.get("url") or item.get("remote_url"))
@@ -412,7 +423,8 @@ class FileService:
 
         for attachment, checked_type in attachments:
             if checked_type == "custom":
-                ok = f".{attachment.extension}" in config.allowed_file_extensions if attachment.extension else False
+                extension = attachment.extension
+                ok = bool(extension) and f".{extension}" in config.allowed_file_extensions
             else:
                 ok = checked_type in allowed_types
             if not ok or attachment.transfer_method not in methods:
@@ -428,7 +440,8 @@ class FileService:
     async def _fetch_remote(self, attachment: Attachment) -> bytes | None:
         assert attachment.url is not None
         want_content = attachment.type == "document"
-        limit = min(self._fetcher.max_bytes, self._attach.document_bytes if want_content else self._attach.image_bytes)
+        cap = self._attach.document_bytes if want_content else self._attach.image_bytes
+        limit = min(self._fetcher.max_bytes, cap)
         try:
             remote = await self._fetcher.fetch(attachment.url, content=want_content, max_bytes=limit)
         except RemoteFetchError as exc:

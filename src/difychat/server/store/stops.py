@@ -16,7 +16,8 @@ async def add(conn: AsyncConnection, task_id: str) -> None:
 
 
 async def newest_id(conn: AsyncConnection) -> int:
-    return int((await conn.execute(sa.select(sa.func.coalesce(sa.func.max(stop_requests.c.id), 0)))).scalar_one())
+    newest = sa.select(sa.func.coalesce(sa.func.max(stop_requests.c.id), 0))
+    return int((await conn.execute(newest)).scalar_one())
 
 
 async def since(conn: AsyncConnection, after_id: int) -> list[tuple[int, str]]:
