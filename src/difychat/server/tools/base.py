@@ -88,6 +88,13 @@ class ToolCredentialsError(ToolError):
         return "Please check your tool provider credentials"
 
 
+class ToolConfigError(ValueError):
+    """A tool cannot be used as the app configures it (found when the app is loaded, not at call time).
+
+    The message names the tool or the parameter; the app must not start with it.
+    """
+
+
 # --- the seam ------------------------------------------------------------------------------------
 
 
@@ -98,6 +105,23 @@ class ToolContext:
     http: GuardedClient
     timeout: float = 30.0
     max_output_bytes: int = 1024 * 1024
+
+
+LOCALES = ("zh_Hans", "en_US", "pt_BR", "ja_JP")
+
+
+def builtin_labels(en_US: str, **others: str) -> dict[str, str]:
+    """A built-in tool's four-locale label object; a locale not given repeats ``en_US`` (contract §6)."""
+    given = {"en_US": en_US, **others}
+    unknown = set(given) - set(LOCALES)
+    if unknown:
+        raise ValueError(f"unknown locales: {', '.join(sorted(unknown))}")
+    return {locale: given.get(locale, en_US) for locale in LOCALES}
+
+
+def plain_labels(name: str) -> dict[str, str]:
+    """The label object of a tool that is not built in: its name, in English and Chinese (contract §6)."""
+    return {"en_US": name, "zh_Hans": name}
 
 
 @dataclass(frozen=True, slots=True)
