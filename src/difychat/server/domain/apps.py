@@ -16,12 +16,20 @@ from decimal import Decimal
 from typing import Any, Literal
 
 import orjson
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_core import to_jsonable_python
 
+from difychat.server.domain.agent import (
+    AgentMode,
+    BuiltinToolSettings,
+    Capabilities,
+    McpServer,
+    ModelCapabilities,
+    OpenAPIToolProvider,
+    capabilities,
+)
 from difychat.server.domain.config_keys import unknown_keys
 from difychat.server.domain.features import (
-    AgentMode,
     AnnotationReply,
     ConversationVariableSpec,
     EmbeddingModel,
@@ -59,6 +67,11 @@ class ModelSettings(Schema):
     completion_params: dict[str, Any] = Field(default_factory=dict)
     pricing: Pricing | None = None
     timeout: float = Field(default=600.0, gt=0)
+    # Function calling or ReAct for agents, and whether images reach the model.
+    capabilities: ModelCapabilities | None = None
+
+    def abilities(self) -> Capabilities:
+        return capabilities(self.provider, self.capabilities)
 
 
 class MemorySettings(Schema):
@@ -139,6 +152,39 @@ class AppConfig(Schema):
     embedding_model: EmbeddingModel | None = None
 
     conversation_variables: list[ConversationVariableSpec] = Field(default_factory=list)
+
+    # Tool providers agents of this app may use besides the built-ins (see domain/agent.py):
+    # built-in providers' credentials by provider id, OpenAPI documents, MCP servers.
+    tools: dict[str, BuiltinToolSettings] = Field(default_factory=dict)
+    openapi_tools: list[OpenAPIToolProvider] = Field(default_factory=list)
+    mcp_servers: list[McpServer] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _agent_mode_makes_an_agent(self) -> AppConfig:
+        # A chat app with agent_mode enabled and an agent strategy is an agent app (contract §1).
+        if self.mode == "chat" and self.agent_mode.is_agent:
+            self.mode = "agent-chat"
+        return self
+
+    @property
+    def is_agent(self) -> bool:
+        return self.mode == "agent-chat"
+
+    @field_validator("openapi_tools")
+    @classmethod
+    def _openapi_names_unique(cls, providers: list[OpenAPIToolProvider]) -> list[OpenAPIToolProvider]:
+        names = [p.name for p in providers]
+        if len(names) != len(set(names)):
+            raise ValueError("openapi_tools names must be unique")
+        return providers
+
+    @field_validator("mcp_servers")
+    @classmethod
+    def _mcp_identifiers_unique(cls, servers: list[McpServer]) -> list[McpServer]:
+        ids = [s.server_identifier for s in servers]
+        if len(ids) != len(set(ids)):
+            raise ValueError("mcp_servers server_identifier values must be unique")
+        return servers
 
     @field_validator("api_keys")
     @classmethod

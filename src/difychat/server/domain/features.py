@@ -236,16 +236,6 @@ class FileUpload(_Block):
         return self.enabled or self.image.enabled
 
 
-class AgentMode(Schema):
-    """``agent_mode``: the tools of an agent app (``/meta`` shows their icons)."""
-
-    enabled: StrictBool = False
-    strategy: str | None = None
-    max_iteration: int = Field(default=5, ge=1)
-    tools: list[dict[str, Any]] = Field(default_factory=list)
-    prompt: Any = None
-
-
 class SiteSettings(Schema):
     """What ``GET /site`` shows (Dify's web-app settings)."""
 
