@@ -245,7 +245,8 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
     """A failing test's report carries the output of every server process it used."""
     report = yield
     if report.failed:
-        for index, server in enumerate(item.stash.get(SERVERS, [])):
+        servers: list[ServerProcess] = item.stash.get(SERVERS, [])
+        for index, server in enumerate(servers):
             report.sections.append((f"difychat serve #{index} (port {server.port}) output", server.output()))
     return report
 
