@@ -55,7 +55,9 @@ def test_enrichers_add_typed_parts_around_the_query_in_order() -> None:
     from difychat.server.services.prompts import ConversationMemory, PromptDraft
 
     draft = PromptDraft("sys", "what is in it?")
-    files = PreparedFiles(images=[ImagePart(url="https://x/a.png")], documents=[DocumentPart("a.txt", "words")])
+    files = PreparedFiles(
+        images=[ImagePart(url="https://x/a.png")], documents=[DocumentPart("a.txt", "words")]
+    )
     for enricher in (ConversationMemory([("q1", "a1")]), files):
         enricher.enrich(draft)
     messages = draft.messages()
