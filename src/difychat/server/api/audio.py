@@ -13,6 +13,7 @@ from difychat.server.api.multipart_audio import read_audio_form
 from difychat.server.api.parsing import json_body, user_of, validate
 from difychat.server.api.responses import JSON
 from difychat.server.api.schemas import TextToAudioPayload
+from difychat.server.api.wire import audio as wire
 from difychat.server.errors import (
     MESSAGE_NOT_EXISTS,
     AudioTooLarge,
@@ -39,7 +40,7 @@ async def audio_to_text(request: Request) -> Response:
         raise AudioTooLarge()
     await svc.end_users.resolve(app, form.user, required=False)
     text = await svc.audio.transcribe(app, bytes(upload.data), upload.filename, upload.content_type)
-    return JSON({"text": text})
+    return JSON(wire.transcript(text))
 
 
 async def text_to_audio(request: Request) -> Response:

@@ -5,12 +5,12 @@ from __future__ import annotations
 from starlette.requests import Request
 from starlette.responses import Response
 
-from difychat.server.api import serializers
 from difychat.server.api.context import authenticate
 from difychat.server.api.ids import path_id
 from difychat.server.api.parsing import json_body, query, user_of, validate
 from difychat.server.api.responses import JSON, no_content
 from difychat.server.api.schemas import ConversationsQuery, RenamePayload
+from difychat.server.api.wire import conversations as wire
 from difychat.server.errors import CONVERSATION_NOT_EXISTS, NotFound
 
 
@@ -21,13 +21,7 @@ async def list_conversations(request: Request) -> Response:
     page = await svc.conversations.list(
         end_user_id, last_id=params.last_id, limit=params.limit, sort_by=params.sort_by
     )
-    return JSON(
-        {
-            "limit": params.limit,
-            "has_more": page.has_more,
-            "data": [serializers.conversation(row) for row in page.rows],
-        }
-    )
+    return JSON(wire.conversations(page))
 
 
 async def rename_conversation(request: Request) -> Response:
@@ -37,10 +31,10 @@ async def rename_conversation(request: Request) -> Response:
     conversation_id = path_id(request, "conversation_id", NotFound, CONVERSATION_NOT_EXISTS)
     payload = validate(RenamePayload, data)
     name = payload.name.replace("\x00", "").strip() if payload.name else None
-    row = await svc.conversations.rename(
+    renamed = await svc.conversations.rename(
         app, end_user_id, conversation_id, name=name, auto_generate=payload.auto_generate
     )
-    return JSON(serializers.conversation(row))
+    return JSON(wire.conversation(renamed))
 
 
 async def delete_conversation(request: Request) -> Response:

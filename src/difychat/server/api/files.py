@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-from typing import Any
 from urllib.parse import quote
 
 from starlette.requests import Request
@@ -13,8 +12,7 @@ from difychat.server.api.context import authenticate, services
 from difychat.server.api.ids import path_id
 from difychat.server.api.multipart import MultipartReader
 from difychat.server.api.responses import JSON
-from difychat.server.api.serializers import seconds
-from difychat.server.domain.apps import WORKSPACE_ID
+from difychat.server.api.wire import files as wire
 from difychat.server.domain.values import parse_bool
 from difychat.server.errors import (
     SIGNED_FILE_NOT_FOUND,
@@ -25,7 +23,7 @@ from difychat.server.errors import (
     TooManyFiles,
 )
 from difychat.server.services.files import FileBody, UploadName, is_html, is_streamable
-from difychat.server.store.common import Record
+from difychat.server.store.files import upload_of
 
 
 async def upload_file(request: Request) -> Response:
@@ -60,26 +58,8 @@ async def upload_file(request: Request) -> Response:
             with contextlib.suppress(Exception):
                 await files.discard(stored[1])
         raise
-    return JSON(_upload(row, files.signer.preview_url(str(row.id))), status_code=201)
-
-
-def _upload(row: Record, source_url: str) -> dict[str, Any]:
-    return {
-        "id": str(row.id),
-        "name": row.name,
-        "size": int(row.size),
-        "extension": row.extension,
-        "mime_type": row.mime_type,
-        "created_by": str(row.end_user_id),
-        "created_at": seconds(row.created_at),
-        "preview_url": None,
-        "source_url": source_url,
-        "original_url": None,
-        "user_id": None,
-        "tenant_id": WORKSPACE_ID,
-        "conversation_id": None,
-        "file_key": None,
-    }
+    # FileService.record still returns the raw row; it becomes the typed upload here.
+    return JSON(wire.upload(upload_of(row), files.signer.preview_url), status_code=201)
 
 
 def _as_attachment(request: Request) -> bool:

@@ -5,35 +5,29 @@ from __future__ import annotations
 from starlette.requests import Request
 from starlette.responses import Response
 
-from difychat.server.api import serializers
 from difychat.server.api.context import authenticate
 from difychat.server.api.ids import path_id, query_id
 from difychat.server.api.parsing import json_body, query, user_of, validate
 from difychat.server.api.responses import JSON, SUCCESS
 from difychat.server.api.schemas import FeedbackPayload, FeedbacksQuery, MessagesQuery
+from difychat.server.api.wire import feedbacks as feedback_wire
+from difychat.server.api.wire import messages as wire
+from difychat.server.domain.paging import Page
 from difychat.server.errors import MESSAGE_NOT_EXISTS, NotFound
 
 
 async def list_messages(request: Request) -> Response:
     svc, app = await authenticate(request)
     params = query(request, MessagesQuery)
+    file_url = svc.files.signer.preview_url
     conversation_id = query_id(params.conversation_id, "conversation_id")
-    if conversation_id is None:
-        return JSON({"limit": params.limit, "has_more": False, "data": []})
+    if conversation_id is None:  # an empty conversation_id is an empty page, not an error
+        return JSON(wire.history(Page.empty(params.limit), file_url))
     end_user_id = await svc.end_users.find(app, params.user)
-    page, ratings = await svc.messages.history(
+    page = await svc.messages.history(
         end_user_id, conversation_id, first_id=params.first_id, limit=params.limit
     )
-    files = await svc.files.message_files([str(row.id) for row in page.rows])
-    return JSON(
-        {
-            "limit": params.limit,
-            "has_more": page.has_more,
-            "data": [
-                serializers.message(row, ratings.get(str(row.id)), files.get(str(row.id))) for row in page.rows
-            ],
-        }
-    )
+    return JSON(wire.history(page, file_url))
 
 
 async def create_feedback(request: Request) -> Response:
@@ -49,6 +43,5 @@ async def create_feedback(request: Request) -> Response:
 async def list_app_feedbacks(request: Request) -> Response:
     svc, app = await authenticate(request)
     params = query(request, FeedbacksQuery)
-    rows = await svc.messages.app_feedbacks(app, page=params.page, limit=params.limit)
-    return JSON({"data": [serializers.feedback(row) for row in rows]})
-
+    found = await svc.messages.app_feedbacks(app, page=params.page, limit=params.limit)
+    return JSON(feedback_wire.feedbacks(found))

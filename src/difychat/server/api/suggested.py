@@ -8,6 +8,7 @@ from starlette.responses import Response
 from difychat.server.api.context import authenticate
 from difychat.server.api.ids import path_id
 from difychat.server.api.responses import JSON
+from difychat.server.api.wire import messages as wire
 from difychat.server.errors import MESSAGE_NOT_EXISTS, InvalidParam, NotFound
 
 
@@ -19,4 +20,4 @@ async def suggested_questions(request: Request) -> Response:
     end_user_id = await svc.end_users.find(app, user)
     message_id = path_id(request, "message_id", NotFound, MESSAGE_NOT_EXISTS)
     questions = await svc.suggestions.suggest(app, end_user_id, message_id)
-    return JSON({"result": "success", "data": questions})
+    return JSON(wire.suggested(questions))

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from starlette.requests import Request
 from starlette.responses import Response
 
@@ -12,23 +10,9 @@ from difychat.server.api.ids import path_id
 from difychat.server.api.parsing import json_body, query, user_of
 from difychat.server.api.responses import JSON
 from difychat.server.api.schemas import VariablesQuery
-from difychat.server.api.serializers import seconds
-from difychat.server.domain import variables
+from difychat.server.api.wire import variables as wire
 from difychat.server.errors import CONVERSATION_NOT_EXISTS, VARIABLE_NOT_EXISTS, InvalidParam, NotFound
 from difychat.server.services.variables import check_name_filter
-from difychat.server.store.common import Record
-
-
-def variable(row: Record) -> dict[str, Any]:
-    return {
-        "id": str(row.id),
-        "name": row.name,
-        "value_type": variables.wire_type(row.value_type),
-        "value": variables.to_text(row.value),
-        "description": row.description,
-        "created_at": seconds(row.created_at),
-        "updated_at": seconds(row.updated_at),
-    }
 
 
 async def list_variables(request: Request) -> Response:
@@ -40,7 +24,7 @@ async def list_variables(request: Request) -> Response:
     page = await svc.variables.list(
         app, end_user_id, conversation_id, last_id=params.last_id, limit=params.limit, name_contains=name
     )
-    return JSON({"limit": params.limit, "has_more": page.has_more, "data": [variable(r) for r in page.rows]})
+    return JSON(wire.variables_page(page))
 
 
 async def update_variable(request: Request) -> Response:
@@ -51,5 +35,5 @@ async def update_variable(request: Request) -> Response:
     variable_id = path_id(request, "variable_id", NotFound, VARIABLE_NOT_EXISTS)
     if "value" not in data:
         raise InvalidParam("value is required")
-    row = await svc.variables.update(app, end_user_id, conversation_id, variable_id, data["value"])
-    return JSON(variable(row))
+    updated = await svc.variables.update(app, end_user_id, conversation_id, variable_id, data["value"])
+    return JSON(wire.variable(updated))

@@ -8,18 +8,14 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from difychat.server.domain.apps import App
-from difychat.server.errors import (
-    CONVERSATION_NOT_EXISTS,
-    FIRST_MESSAGE_NOT_EXISTS,
-    MESSAGE_NOT_EXISTS,
-    InvalidParam,
-    NotFound,
-)
-from difychat.server.services.conversations import Page
-from difychat.server.store import conversations as conversation_store
+from difychat.server.domain.paging import Page
+from difychat.server.domain.records import Feedback, HistoryMessage
+from difychat.server.errors import FIRST_MESSAGE_NOT_EXISTS, InvalidParam, NotFound
+from difychat.server.services.ownership import owned_conversation, owned_message
 from difychat.server.store import feedbacks as feedback_store
+from difychat.server.store import files as file_store
 from difychat.server.store import messages as message_store
-from difychat.server.store.common import Record, new_id, utcnow
+from difychat.server.store.common import new_id, utcnow
 
 Rating = Literal["like", "dislike"]
 
@@ -30,23 +26,20 @@ class MessageService:
 
     async def history(
         self, end_user_id: str | None, conversation_id: str, *, first_id: str | None, limit: int
-    ) -> tuple[Page, dict[str, str]]:
-        """A page of messages, oldest first, and the caller's ratings of them."""
-        if end_user_id is None:
-            raise NotFound(CONVERSATION_NOT_EXISTS)
+    ) -> Page[HistoryMessage]:
+        """A page of messages, oldest first, each with the caller's rating and its files."""
         async with self._engine.connect() as conn:
-            if await conversation_store.owned(conn, conversation_id, end_user_id) is None:
-                raise NotFound(CONVERSATION_NOT_EXISTS)
+            owner = (await owned_conversation(conn, end_user_id, conversation_id)).end_user_id
             cursor = None
             if first_id is not None:
                 cursor = await message_store.in_conversation(conn, first_id, conversation_id)
                 if cursor is None:
                     raise NotFound(FIRST_MESSAGE_NOT_EXISTS)
-            rows = await message_store.newest_first(conn, conversation_id, before=cursor, limit=limit + 1)
-            page = rows[:limit]
-            page.reverse()
-            ratings = await feedback_store.ratings_by_user(conn, [str(r.id) for r in page], end_user_id)
-        return Page(page, len(rows) > limit), ratings
+            page = await message_store.page_before(conn, conversation_id, before=cursor, limit=limit)
+            ids = [message.id for message in page.data]
+            ratings = await feedback_store.ratings_by_user(conn, ids, owner)
+            files = await file_store.attached(conn, ids)
+        return page.map(lambda m: HistoryMessage(m, ratings.get(m.id), files.get(m.id, [])))
 
     async def feedback(
         self, app: App, end_user_id: str, message_id: str, *, rating: Rating | None, content: str | None
@@ -61,25 +54,31 @@ class MessageService:
         self, app: App, end_user_id: str, message_id: str, *, rating: Rating | None, content: str | None
     ) -> None:
         async with self._engine.begin() as conn:
-            message = await message_store.owned(conn, message_id, end_user_id)
-            if message is None:
-                raise NotFound(MESSAGE_NOT_EXISTS)
+            message = await owned_message(conn, end_user_id, message_id)
             existing = await feedback_store.for_message(conn, message_id)
             now = utcnow()
             if rating is None:
                 if existing is None:
                     raise InvalidParam("rating cannot be None when feedback not exists")
-                await feedback_store.delete(conn, str(existing.id))
+                await feedback_store.delete(conn, existing.id)
             elif existing is not None:
-                await feedback_store.update(conn, str(existing.id), rating=rating, content=content, updated_at=now)
+                await feedback_store.update(conn, existing.id, rating=rating, content=content, updated_at=now)
             else:
                 await feedback_store.insert(
                     conn,
-                    id=new_id(), app_id=app.id, conversation_id=str(message.conversation_id),
-                    message_id=message_id, rating=rating, content=content, from_source="user",
-                    from_end_user_id=end_user_id, from_account_id=None, created_at=now, updated_at=now,
+                    id=new_id(),
+                    app_id=app.id,
+                    conversation_id=message.conversation_id,
+                    message_id=message_id,
+                    rating=rating,
+                    content=content,
+                    from_source="user",
+                    from_end_user_id=end_user_id,
+                    from_account_id=None,
+                    created_at=now,
+                    updated_at=now,
                 )
 
-    async def app_feedbacks(self, app: App, *, page: int, limit: int) -> list[Record]:
+    async def app_feedbacks(self, app: App, *, page: int, limit: int) -> list[Feedback]:
         async with self._engine.connect() as conn:
             return await feedback_store.app_page(conn, app.id, offset=(page - 1) * limit, limit=limit)

@@ -14,9 +14,10 @@ from collections.abc import Sequence
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from difychat.server.domain.apps import App
-from difychat.server.errors import MESSAGE_NOT_EXISTS, SUGGESTIONS_DISABLED, BadRequest, NotFound
+from difychat.server.errors import SUGGESTIONS_DISABLED, BadRequest
 from difychat.server.providers.base import ModelRequest, PromptMessage
 from difychat.server.services.models import ModelCatalog
+from difychat.server.services.ownership import owned_message
 from difychat.server.store import messages as message_store
 
 logger = logging.getLogger("difychat")
@@ -70,12 +71,8 @@ class SuggestionService:
         self._models = models
 
     async def suggest(self, app: App, end_user_id: str | None, message_id: str) -> list[str]:
-        if end_user_id is None:
-            raise NotFound(MESSAGE_NOT_EXISTS)
         async with self._engine.connect() as conn:
-            message = await message_store.owned(conn, message_id, end_user_id)
-            if message is None:
-                raise NotFound(MESSAGE_NOT_EXISTS)
+            message = await owned_message(conn, end_user_id, message_id)
             if not app.config.suggested_questions_after_answer.enabled:
                 raise BadRequest(SUGGESTIONS_DISABLED)
             rows = await message_store.turns_up_to(conn, message, limit=HISTORY_TURNS)

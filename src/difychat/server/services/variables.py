@@ -15,18 +15,14 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from difychat.server.domain import variables
 from difychat.server.domain.apps import App
 from difychat.server.domain.features import ConversationVariableSpec
-from difychat.server.errors import (
-    CONVERSATION_NOT_EXISTS,
-    VARIABLE_NOT_EXISTS,
-    BadRequest,
-    InvalidParam,
-    NotFound,
-)
-from difychat.server.services.conversations import Page
+from difychat.server.domain.paging import Page
+from difychat.server.domain.records import Conversation, ConversationVariable
+from difychat.server.errors import VARIABLE_NOT_EXISTS, BadRequest, InvalidParam, NotFound
 from difychat.server.services.models import ModelCatalog
-from difychat.server.store import conversations as conversation_store
+from difychat.server.services.ownership import owned_conversation
 from difychat.server.store import variables as variable_store
-from difychat.server.store.common import Record, new_id, utcnow
+from difychat.server.store.common import new_id, utcnow
+from difychat.server.store.paging import Cursor
 
 _FORBIDDEN_IN_NAMES = ("'", '"', ";", "--", "/*", "*/", "xp_", "sp_")
 
@@ -59,23 +55,23 @@ class ConversationVariableService:
         last_id: str | None,
         limit: int,
         name_contains: str | None,
-    ) -> Page:
+    ) -> Page[ConversationVariable]:
         conversation = await self._owned(end_user_id, conversation_id)
         await self._ensure_rows(app, conversation)
         async with self._engine.connect() as conn:
-            cursor = None
+            after = None
             if last_id is not None:
-                cursor = await variable_store.in_conversation(conn, last_id, conversation_id)
-                if cursor is None:
+                last = await variable_store.in_conversation(conn, last_id, conversation_id)
+                if last is None:
                     raise InvalidParam("")
-            rows = await variable_store.page(
-                conn, conversation_id, after=cursor, name_contains=name_contains, limit=limit + 1
+                after = Cursor(last.created_at, last.id)
+            return await variable_store.page(
+                conn, conversation_id, after=after, name_contains=name_contains, limit=limit
             )
-        return Page(rows[:limit], len(rows) > limit)
 
     async def update(
         self, app: App, end_user_id: str | None, conversation_id: str, variable_id: str, value: Any
-    ) -> Record:
+    ) -> ConversationVariable:
         conversation = await self._owned(end_user_id, conversation_id)
         await self._ensure_rows(app, conversation)
         async with self._engine.begin() as conn:
@@ -89,21 +85,16 @@ class ConversationVariableService:
         assert updated is not None
         return updated
 
-    async def _owned(self, end_user_id: str | None, conversation_id: str) -> Record:
-        if end_user_id is None:
-            raise NotFound(CONVERSATION_NOT_EXISTS)
+    async def _owned(self, end_user_id: str | None, conversation_id: str) -> Conversation:
         async with self._engine.connect() as conn:
-            conversation = await conversation_store.owned(conn, conversation_id, end_user_id)
-        if conversation is None:
-            raise NotFound(CONVERSATION_NOT_EXISTS)
-        return conversation
+            return await owned_conversation(conn, end_user_id, conversation_id)
 
-    async def _ensure_rows(self, app: App, conversation: Record) -> None:
-        config = await self._models.config(app, str(conversation.app_config_id))
+    async def _ensure_rows(self, app: App, conversation: Conversation) -> None:
+        config = await self._models.config(app, conversation.app_config_id)
         specs = config.conversation_variables
         if not specs:
             return
-        conversation_id = str(conversation.id)
+        conversation_id = conversation.id
         async with self._engine.begin() as conn:
             if await variable_store.count(conn, conversation_id) >= len(specs):
                 return

@@ -8,8 +8,41 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from difychat.server.domain.records import MessageFile, UploadFile
 from difychat.server.store.common import Record
 from difychat.server.store.schema import message_files, messages, upload_files
+
+
+def upload_of(row: Record) -> UploadFile:
+    return UploadFile(
+        id=str(row.id),
+        app_id=str(row.app_id),
+        end_user_id=str(row.end_user_id),
+        name=row.name,
+        size=int(row.size),
+        extension=row.extension,
+        mime_type=row.mime_type,
+        storage_key=row.storage_key,
+        hash=row.hash,
+        created_at=row.created_at,
+    )
+
+
+def message_file_of(row: Record) -> MessageFile:
+    return MessageFile(
+        id=str(row.id),
+        message_id=str(row.message_id),
+        type=row.type,
+        transfer_method=row.transfer_method,
+        url=row.url,
+        upload_file_id=str(row.upload_file_id) if row.upload_file_id else None,
+        filename=row.filename,
+        mime_type=row.mime_type,
+        size=int(row.size),
+        belongs_to=row.belongs_to,
+        position=row.position,
+        created_at=row.created_at,
+    )
 
 
 async def insert_upload(conn: AsyncConnection, **values: Any) -> None:
@@ -49,6 +82,12 @@ async def for_messages(conn: AsyncConnection, message_ids: Sequence[str]) -> dic
     for row in await conn.execute(query):
         out.setdefault(str(row.message_id), []).append(row)
     return out
+
+
+async def attached(conn: AsyncConnection, message_ids: Sequence[str]) -> dict[str, list[MessageFile]]:
+    """Each message's files in attachment order (messages without files are left out)."""
+    found = await for_messages(conn, message_ids)
+    return {message_id: [message_file_of(row) for row in rows] for message_id, rows in found.items()}
 
 
 async def referencing_apps(conn: AsyncConnection, upload_file_id: str) -> set[str]:

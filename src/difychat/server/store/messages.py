@@ -5,40 +5,67 @@ from __future__ import annotations
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from difychat.server.domain.paging import Page
+from difychat.server.domain.records import Message
 from difychat.server.store.common import Record
+from difychat.server.store.paging import Cursor, keyset_page, past
 from difychat.server.store.schema import messages
 
 
-async def owned(conn: AsyncConnection, message_id: str, end_user_id: str) -> Record | None:
-    return (
+def message_of(row: Record) -> Message:
+    return Message(
+        id=str(row.id),
+        app_id=str(row.app_id),
+        conversation_id=str(row.conversation_id),
+        end_user_id=str(row.end_user_id),
+        task_id=str(row.task_id),
+        parent_message_id=str(row.parent_message_id) if row.parent_message_id else None,
+        query=row.query,
+        inputs=row.inputs,
+        answer=row.answer,
+        status=row.status,
+        error=row.error,
+        prompt_tokens=row.prompt_tokens,
+        completion_tokens=row.completion_tokens,
+        usage=row.usage,
+        retriever_resources=row.retriever_resources,
+        created_at=row.created_at,
+        updated_at=row.updated_at,
+    )
+
+
+async def owned(conn: AsyncConnection, message_id: str, end_user_id: str) -> Message | None:
+    row = (
         await conn.execute(
             sa.select(messages).where(messages.c.id == message_id, messages.c.end_user_id == end_user_id)
         )
     ).first()
+    return None if row is None else message_of(row)
 
 
-async def in_conversation(conn: AsyncConnection, message_id: str, conversation_id: str) -> Record | None:
-    return (
+async def in_conversation(conn: AsyncConnection, message_id: str, conversation_id: str) -> Cursor | None:
+    """Where the history resumes from the message, if it belongs to the conversation."""
+    row = (
         await conn.execute(
             sa.select(messages.c.id, messages.c.created_at).where(
                 messages.c.id == message_id, messages.c.conversation_id == conversation_id
             )
         )
     ).first()
+    return None if row is None else Cursor(row.created_at, str(row.id))
 
 
-async def newest_first(
-    conn: AsyncConnection, conversation_id: str, *, before: Record | None, limit: int
-) -> list[Record]:
-    """Up to ``limit`` messages older than the cursor, newest first."""
+async def page_before(
+    conn: AsyncConnection, conversation_id: str, *, before: Cursor | None, limit: int
+) -> Page[Message]:
+    """The ``limit`` newest messages older than the cursor, oldest first; ``has_more`` when older
+    ones remain."""
     query = sa.select(messages).where(messages.c.conversation_id == conversation_id)
     if before is not None:
-        query = query.where(
-            sa.tuple_(messages.c.created_at, messages.c.id)
-            < sa.tuple_(sa.literal(before.created_at), sa.literal(before.id, messages.c.id.type))
-        )
-    query = query.order_by(messages.c.created_at.desc(), messages.c.id.desc()).limit(limit)
-    return list(await conn.execute(query))
+        query = query.where(past(before, messages.c.created_at, messages.c.id, descending=True))
+    query = query.order_by(messages.c.created_at.desc(), messages.c.id.desc())
+    newest_first = await keyset_page(conn, query, limit, message_of)
+    return Page(newest_first.data[::-1], newest_first.has_more, limit)
 
 
 async def history_for_memory(
@@ -79,7 +106,7 @@ async def first_query(conn: AsyncConnection, conversation_id: str) -> str | None
     return None if row is None else str(row.query)
 
 
-async def turns_up_to(conn: AsyncConnection, message: Record, *, limit: int) -> list[Record]:
+async def turns_up_to(conn: AsyncConnection, message: Message, *, limit: int) -> list[Record]:
     """Up to ``limit`` answered turns of the message's conversation, ending with it, newest first."""
     query = (
         sa.select(messages.c.query, messages.c.answer)

@@ -9,8 +9,24 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from difychat.server.domain.paging import Page
+from difychat.server.domain.records import ConversationVariable
 from difychat.server.store.common import Record
+from difychat.server.store.paging import Cursor, keyset_page, past
 from difychat.server.store.schema import conversation_variables as table
+
+
+def variable_of(row: Record) -> ConversationVariable:
+    return ConversationVariable(
+        id=str(row.id),
+        conversation_id=str(row.conversation_id),
+        name=row.name,
+        value_type=row.value_type,
+        value=row.value,
+        description=row.description,
+        created_at=row.created_at,
+        updated_at=row.updated_at,
+    )
 
 
 async def count(conn: AsyncConnection, conversation_id: str) -> int:
@@ -26,12 +42,15 @@ async def insert_missing(conn: AsyncConnection, rows: list[dict[str, Any]]) -> N
     await conn.execute(insert.on_conflict_do_nothing(index_elements=["conversation_id", "name"]), rows)
 
 
-async def in_conversation(conn: AsyncConnection, variable_id: str, conversation_id: str) -> Record | None:
-    return (
+async def in_conversation(
+    conn: AsyncConnection, variable_id: str, conversation_id: str
+) -> ConversationVariable | None:
+    row = (
         await conn.execute(
             sa.select(table).where(table.c.id == variable_id, table.c.conversation_id == conversation_id)
         )
     ).first()
+    return None if row is None else variable_of(row)
 
 
 def _escape_like(text: str) -> str:
@@ -42,22 +61,19 @@ async def page(
     conn: AsyncConnection,
     conversation_id: str,
     *,
-    after: Record | None,
+    after: Cursor | None,
     name_contains: str | None,
     limit: int,
-) -> list[Record]:
+) -> Page[ConversationVariable]:
     """Up to ``limit`` variables created after the cursor, oldest first."""
     query = sa.select(table).where(table.c.conversation_id == conversation_id)
     if after is not None:
-        query = query.where(
-            sa.tuple_(table.c.created_at, table.c.id)
-            > sa.tuple_(sa.literal(after.created_at), sa.literal(after.id, table.c.id.type))
-        )
+        query = query.where(past(after, table.c.created_at, table.c.id, descending=False))
     if name_contains:
         pattern = f"%{_escape_like(name_contains.lower())}%"
         query = query.where(sa.func.lower(table.c.name).like(pattern, escape="\\"))
-    query = query.order_by(table.c.created_at.asc(), table.c.id.asc()).limit(limit)
-    return list(await conn.execute(query))
+    query = query.order_by(table.c.created_at.asc(), table.c.id.asc())
+    return await keyset_page(conn, query, limit, variable_of)
 
 
 async def set_value(conn: AsyncConnection, variable_id: str, value: Any, when: datetime) -> None:

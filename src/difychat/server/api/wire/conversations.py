@@ -1,0 +1,25 @@
+"""Conversations (``GET /conversations``, ``POST /conversations/{id}/name``)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from difychat.server.api.wire.common import keyset_page, seconds
+from difychat.server.domain.paging import Page
+from difychat.server.domain.records import Conversation
+
+
+def conversation(item: Conversation) -> dict[str, Any]:
+    return {
+        "id": item.id,
+        "name": item.name,
+        "inputs": item.inputs,
+        "status": item.status,
+        "introduction": item.introduction,
+        "created_at": seconds(item.created_at),
+        "updated_at": seconds(item.updated_at),
+    }
+
+
+def conversations(page: Page[Conversation]) -> dict[str, Any]:
+    return keyset_page(page, conversation)

@@ -1,0 +1,28 @@
+"""Message feedback as ``GET /app/feedbacks`` lists it: ISO timestamps, no paging keys."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from difychat.server.api.wire.common import iso
+from difychat.server.domain.records import Feedback
+
+
+def feedback(item: Feedback) -> dict[str, Any]:
+    return {
+        "id": item.id,
+        "app_id": item.app_id,
+        "conversation_id": item.conversation_id,
+        "message_id": item.message_id,
+        "rating": item.rating,
+        "content": item.content,
+        "from_source": item.from_source,
+        "from_end_user_id": item.from_end_user_id,
+        "from_account_id": item.from_account_id,
+        "created_at": iso(item.created_at),
+        "updated_at": iso(item.updated_at),
+    }
+
+
+def feedbacks(items: list[Feedback]) -> dict[str, Any]:
+    return {"data": [feedback(item) for item in items]}

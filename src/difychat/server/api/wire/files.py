@@ -1,0 +1,44 @@
+"""Files: an upload (``POST /files/upload``) and a message's attached files (in the history)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from difychat.server.api.wire.common import FileUrl, seconds
+from difychat.server.domain.apps import WORKSPACE_ID
+from difychat.server.domain.records import MessageFile, UploadFile
+
+
+def upload(item: UploadFile, file_url: FileUrl) -> dict[str, Any]:
+    """The 1.12 shape: the seven original keys, the signed ``source_url``, and nulls for the rest."""
+    return {
+        "id": item.id,
+        "name": item.name,
+        "size": item.size,
+        "extension": item.extension,
+        "mime_type": item.mime_type,
+        "created_by": item.end_user_id,
+        "created_at": seconds(item.created_at),
+        "preview_url": None,
+        "source_url": file_url(item.id),
+        "original_url": None,
+        "user_id": None,
+        "tenant_id": WORKSPACE_ID,
+        "conversation_id": None,
+        "file_key": None,
+    }
+
+
+def message_file(item: MessageFile, file_url: FileUrl) -> dict[str, Any]:
+    """An upload gets a fresh signed URL; a link is shown as it was sent."""
+    return {
+        "id": item.id,
+        "filename": item.filename,
+        "type": item.type,
+        "url": file_url(item.upload_file_id) if item.upload_file_id else item.url,
+        "mime_type": item.mime_type,
+        "size": item.size,
+        "transfer_method": item.transfer_method,
+        "belongs_to": item.belongs_to,
+        "upload_file_id": item.upload_file_id,
+    }
