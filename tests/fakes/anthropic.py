@@ -17,6 +17,8 @@ from typing import Any
 
 from aiohttp import web
 
+from tests.fakes.upstream import Round
+
 # HTTP status -> Anthropic's error type, as documented.
 ERROR_TYPES = {
     400: "invalid_request_error",
@@ -32,6 +34,9 @@ ERROR_TYPES = {
 
 @dataclass
 class Behaviour:
+    # Model calls that offer tools, and every streamed call, take the next round while any is left
+    # (``Round`` as for the OpenAI-compatible fake: text, then ``tool_use`` blocks).
+    rounds: list[Round] = field(default_factory=list)
     chunks: list[str] = field(default_factory=lambda: ["Hello", " from", " the", " fake", " Claude."])
     ttft: float = 0.0  # seconds before the first text
     gap: float = 0.0  # seconds between texts
@@ -116,6 +121,8 @@ class FakeAnthropic:
         if request.headers.get("anthropic-version") != "2023-06-01" or "max_tokens" not in body:
             record.finished = True
             return web.json_response(self.error_body(400), status=400)
+        if b.rounds and (body.get("stream") or body.get("tools")):
+            return await self._round(request, record, b.rounds.pop(0))
         if not body.get("stream"):
             record.finished = True
             return web.json_response(
@@ -134,6 +141,110 @@ class FakeAnthropic:
         await response.prepare(request)
         try:
             record.finished = await self._stream(request, response, body, b)
+        except asyncio.CancelledError:
+            record.disconnected = True
+            raise
+        except ConnectionResetError:
+            record.disconnected = True
+        return response
+
+    async def _round(self, request: web.Request, record: Record, scripted: Round) -> web.StreamResponse:
+        body = record.body
+        calls = [
+            (call.id or f"toolu_{len(self.requests)}_{index}", call.name, call.arguments)
+            for index, call in enumerate(scripted.calls)
+        ]
+        text = "".join(scripted.chunks)
+        stop_reason = "tool_use" if calls else "end_turn"
+        if not body.get("stream"):
+            record.finished = True
+            content: list[dict[str, Any]] = [{"type": "text", "text": text}] if text else []
+            for call_id, name, arguments in calls:
+                content.append(
+                    {"type": "tool_use", "id": call_id, "name": name, "input": json.loads(arguments)}
+                )
+            return web.json_response(
+                {
+                    "id": "msg_fake",
+                    "type": "message",
+                    "role": "assistant",
+                    "model": body["model"],
+                    "content": content,
+                    "stop_reason": stop_reason,
+                    "stop_sequence": None,
+                    "usage": {"input_tokens": scripted.usage[0], "output_tokens": scripted.usage[1]},
+                }
+            )
+        response = web.StreamResponse(headers={"Content-Type": "text/event-stream"})
+        await response.prepare(request)
+        try:
+            message = {
+                "id": "msg_fake",
+                "type": "message",
+                "role": "assistant",
+                "model": body["model"],
+                "content": [],
+                "stop_reason": None,
+                "stop_sequence": None,
+                "usage": {"input_tokens": scripted.usage[0], "output_tokens": 1},
+            }
+            await response.write(sse("message_start", {"type": "message_start", "message": message}))
+            if scripted.ttft:
+                await asyncio.sleep(scripted.ttft)
+            index = 0
+            if scripted.chunks:
+                block = {"type": "text", "text": ""}
+                await response.write(
+                    sse(
+                        "content_block_start",
+                        {"type": "content_block_start", "index": 0, "content_block": block},
+                    )
+                )
+                for piece in scripted.chunks:
+                    delta = {"type": "text_delta", "text": piece}
+                    await response.write(
+                        sse(
+                            "content_block_delta", {"type": "content_block_delta", "index": 0, "delta": delta}
+                        )
+                    )
+                await response.write(sse("content_block_stop", {"type": "content_block_stop", "index": 0}))
+                index = 1
+            if scripted.hang:
+                await asyncio.Event().wait()
+            for offset, (call_id, name, arguments) in enumerate(calls):
+                tool_block: dict[str, Any] = {"type": "tool_use", "id": call_id, "name": name, "input": {}}
+                position = index + offset
+                await response.write(
+                    sse(
+                        "content_block_start",
+                        {"type": "content_block_start", "index": position, "content_block": tool_block},
+                    )
+                )
+                middle = len(arguments) // 2
+                for piece in (arguments[:middle], arguments[middle:]):
+                    if piece:
+                        delta = {"type": "input_json_delta", "partial_json": piece}
+                        await response.write(
+                            sse(
+                                "content_block_delta",
+                                {"type": "content_block_delta", "index": position, "delta": delta},
+                            )
+                        )
+                await response.write(
+                    sse("content_block_stop", {"type": "content_block_stop", "index": position})
+                )
+            await response.write(
+                sse(
+                    "message_delta",
+                    {
+                        "type": "message_delta",
+                        "delta": {"stop_reason": stop_reason, "stop_sequence": None},
+                        "usage": {"output_tokens": scripted.usage[1]},
+                    },
+                )
+            )
+            await response.write(sse("message_stop", {"type": "message_stop"}))
+            record.finished = True
         except asyncio.CancelledError:
             record.disconnected = True
             raise

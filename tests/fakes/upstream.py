@@ -19,7 +19,29 @@ from aiohttp import web
 
 
 @dataclass
+class ScriptedCall:
+    """A tool call the fake model makes: ``arguments`` is sent as written (valid JSON or not)."""
+
+    name: str
+    arguments: str = "{}"
+    id: str | None = None
+
+
+@dataclass
+class Round:
+    """One scripted model answer: text chunks, then tool calls (streamed in pieces, interleaved)."""
+
+    chunks: list[str] = field(default_factory=list)
+    calls: list[ScriptedCall] = field(default_factory=list)
+    usage: tuple[int, int] = (11, 5)
+    ttft: float = 0.0
+    hang: bool = False  # never finish: the client has to give up (a stop, a timeout)
+
+
+@dataclass
 class Behaviour:
+    # Model calls that offer tools, and every streamed call, take the next round while any is left.
+    rounds: list[Round] = field(default_factory=list)
     chunks: list[str] = field(default_factory=lambda: ["Hello", " from", " the", " fake", " model."])
     ttft: float = 0.0  # seconds before the first chunk
     gap: float = 0.0  # seconds between chunks
@@ -165,6 +187,8 @@ class FakeUpstream:
         if b.status is not None:
             record.finished = True
             return web.json_response(b.error_body, status=b.status)
+        if b.rounds and (body.get("stream") or body.get("tools")):
+            return await self._round(request, record, b.rounds.pop(0))
         if not body.get("stream"):
             record.finished = True
             return web.json_response(
@@ -185,6 +209,83 @@ class FakeUpstream:
         await response.prepare(request)
         try:
             record.finished = await self._stream(request, response, body, b)
+        except asyncio.CancelledError:
+            record.disconnected = True
+            raise
+        except ConnectionResetError:
+            record.disconnected = True
+        return response
+
+    async def _round(self, request: web.Request, record: Record, scripted: Round) -> web.StreamResponse:
+        body = record.body
+        calls: list[dict[str, Any]] = [
+            {
+                "id": call.id or f"call_{len(self.requests)}_{index}",
+                "type": "function",
+                "function": {"name": call.name, "arguments": call.arguments},
+            }
+            for index, call in enumerate(scripted.calls)
+        ]
+        usage = {
+            "prompt_tokens": scripted.usage[0],
+            "completion_tokens": scripted.usage[1],
+            "total_tokens": sum(scripted.usage),
+        }
+        finish = "tool_calls" if calls else "stop"
+        if not body.get("stream"):
+            record.finished = True
+            message: dict[str, Any] = {"role": "assistant", "content": "".join(scripted.chunks) or None}
+            if calls:
+                message["tool_calls"] = calls
+            choice = {"index": 0, "message": message, "finish_reason": finish}
+            return web.json_response(
+                {"id": "cmpl-fake", "object": "chat.completion", "choices": [choice], "usage": usage}
+            )
+        response = web.StreamResponse(headers={"Content-Type": "text/event-stream"})
+        await response.prepare(request)
+
+        async def send(delta: dict[str, Any], finish_reason: str | None = None) -> None:
+            chunk = {
+                "id": "c",
+                "object": "chat.completion.chunk",
+                "choices": [{"index": 0, "delta": delta, "finish_reason": finish_reason}],
+            }
+            await response.write(b"data: " + json.dumps(chunk).encode() + b"\n\n")
+
+        try:
+            if scripted.ttft:
+                await asyncio.sleep(scripted.ttft)
+            for text in scripted.chunks:
+                await send({"content": text})
+            if scripted.hang:
+                await asyncio.Event().wait()
+            # Each call's id and name first, then its arguments in two halves, calls interleaved.
+            for index, call in enumerate(calls):
+                await send(
+                    {
+                        "tool_calls": [
+                            {
+                                "index": index,
+                                "id": call["id"],
+                                "type": "function",
+                                "function": {"name": call["function"]["name"], "arguments": ""},
+                            }
+                        ]
+                    }
+                )
+            for half in (0, 1):
+                for index, call in enumerate(calls):
+                    arguments = call["function"]["arguments"]
+                    middle = len(arguments) // 2
+                    piece = arguments[:middle] if half == 0 else arguments[middle:]
+                    if piece:
+                        await send({"tool_calls": [{"index": index, "function": {"arguments": piece}}]})
+            await send({}, finish)
+            if (body.get("stream_options") or {}).get("include_usage"):
+                tail = {"id": "c", "object": "chat.completion.chunk", "choices": [], "usage": usage}
+                await response.write(b"data: " + json.dumps(tail).encode() + b"\n\n")
+            await response.write(b"data: [DONE]\n\n")
+            record.finished = True
         except asyncio.CancelledError:
             record.disconnected = True
             raise

@@ -17,7 +17,7 @@ from typing import Any
 import aiohttp
 import orjson
 
-from difychat.server.providers.base import ModelChunk, ModelRequest, ModelResult, TokenUsage
+from difychat.server.providers.base import ModelChunk, ModelRequest, ModelResult, TokenUsage, ToolCall
 from difychat.server.providers.failures import (
     Failure,
     failure,
@@ -33,6 +33,7 @@ from difychat.server.providers.prompt import (
     ToolResultPart,
     text_runs,
 )
+from difychat.server.providers.tool_calls import ToolCallAssembler
 
 LABEL = "anthropic"
 DEFAULT_BASE_URL = "https://api.anthropic.com"
@@ -78,6 +79,11 @@ class AnthropicModel:
         }
         if system:
             body["system"] = system
+        if request.tools:
+            body["tools"] = [
+                {"name": tool.name, "description": tool.description, "input_schema": tool.parameters}
+                for tool in request.tools
+            ]
         for key in PASSED_PARAMS:
             if params.get(key) is not None:
                 body[key] = params[key]
@@ -95,6 +101,7 @@ class AnthropicModel:
     async def stream(self, request: ModelRequest) -> AsyncIterator[ModelChunk]:
         data = self._encoded(request, stream=True)
         prompt_tokens = completion_tokens = 0
+        calls = ToolCallAssembler()
         try:
             async with self._session.post(
                 self._url, data=data, headers=self._headers, timeout=self._timeout
@@ -113,6 +120,10 @@ class AnthropicModel:
                             text = delta.get("text")
                             if text and isinstance(text, str):
                                 yield ModelChunk(text=text)
+                        elif isinstance(delta, dict) and delta.get("type") == "input_json_delta":
+                            partial = delta.get("partial_json")
+                            if isinstance(partial, str):
+                                calls.add(_index(event), arguments=partial)
                     elif kind == "message_start":
                         message = event.get("message")
                         usage = message.get("usage") if isinstance(message, dict) else None
@@ -124,11 +135,15 @@ class AnthropicModel:
                             text = block.get("text")
                             if text and isinstance(text, str):
                                 yield ModelChunk(text=text)
+                        elif isinstance(block, dict) and block.get("type") == "tool_use":
+                            _start_call(calls, _index(event), block)
                     elif kind == "message_delta":
                         usage = event.get("usage")
                         prompt_tokens = _input_tokens(usage, prompt_tokens)
                         completion_tokens = _tokens(usage, "output_tokens", completion_tokens)
                     elif kind == "message_stop":
+                        if calls:
+                            yield ModelChunk(tool_calls=_with_arguments(calls.calls()))
                         yield ModelChunk(usage=TokenUsage(prompt_tokens, completion_tokens))
                         return
                     elif kind == "error":
@@ -155,10 +170,15 @@ class AnthropicModel:
                 raise in_stream_error(LABEL, answer.get("error"))
             blocks = answer["content"]
             text = "".join(b["text"] for b in blocks if isinstance(b, dict) and b.get("type") == "text")
+            calls = ToolCallAssembler()
+            for index, block in enumerate(blocks):
+                if isinstance(block, dict) and block.get("type") == "tool_use":
+                    _start_call(calls, index, block)
             usage = answer.get("usage")
         except (orjson.JSONDecodeError, KeyError, TypeError, AttributeError) as exc:
             raise failure(Failure.MALFORMED, LABEL, "response from the model") from exc
-        return ModelResult(text, TokenUsage(_input_tokens(usage, 0), _tokens(usage, "output_tokens", 0)))
+        tokens = TokenUsage(_input_tokens(usage, 0), _tokens(usage, "output_tokens", 0))
+        return ModelResult(text, tokens, _with_arguments(calls.calls()))
 
 
 def build_anthropic(
@@ -243,6 +263,30 @@ def _arguments(arguments: str) -> Any:
 
 
 # --- reading -----------------------------------------------------------------------------------
+
+
+def _index(event: dict[str, Any]) -> int:
+    index = event.get("index")
+    return index if isinstance(index, int) else 0
+
+
+def _start_call(calls: ToolCallAssembler, index: int, block: dict[str, Any]) -> None:
+    """A ``tool_use`` block: its id and name; its input streams as ``input_json_delta`` pieces,
+    or comes whole in the block (a blocking answer)."""
+    given = block.get("input")
+    arguments = orjson.dumps(given).decode() if isinstance(given, dict) and given else ""
+    block_id, name = block.get("id"), block.get("name")
+    calls.add(
+        index,
+        id=block_id if isinstance(block_id, str) else None,
+        name=name if isinstance(name, str) else None,
+        arguments=arguments,
+    )
+
+
+def _with_arguments(calls: tuple[ToolCall, ...]) -> tuple[ToolCall, ...]:
+    # A call without input streams no pieces at all: its arguments are the empty object.
+    return tuple(call if call.arguments else ToolCall(call.id, call.name, "{}") for call in calls)
 
 
 def _event(payload: bytes) -> dict[str, Any]:

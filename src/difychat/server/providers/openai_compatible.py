@@ -13,7 +13,14 @@ from typing import Any
 import aiohttp
 import orjson
 
-from difychat.server.providers.base import ModelChunk, ModelRequest, ModelResult, TokenUsage
+from difychat.server.providers.base import (
+    ModelChunk,
+    ModelRequest,
+    ModelResult,
+    TokenUsage,
+    ToolCall,
+    ToolDefinition,
+)
 from difychat.server.providers.failures import (
     Failure,
     failure,
@@ -28,6 +35,7 @@ from difychat.server.providers.prompt import (
     ToolResultPart,
     text_runs,
 )
+from difychat.server.providers.tool_calls import ToolCallAssembler
 
 _DONE = b"[DONE]"
 
@@ -54,6 +62,8 @@ class OpenAICompatibleModel:
 
     def _body(self, request: ModelRequest, stream: bool) -> bytes:
         body: dict[str, Any] = {**request.params, "model": self.name, "messages": _messages(request.messages)}
+        if request.tools:
+            body["tools"] = [_tool(tool) for tool in request.tools]
         body["stream"] = stream
         if stream:
             body["stream_options"] = {"include_usage": True}
@@ -70,6 +80,7 @@ class OpenAICompatibleModel:
                 if response.status >= 400:
                     raise status_error(self._label, response.status, await response.read())
                 finished = False
+                calls = ToolCallAssembler()
                 async for raw_line in response.content:
                     line = raw_line.strip()
                     if not line.startswith(b"data:"):
@@ -78,12 +89,14 @@ class OpenAICompatibleModel:
                     if payload == _DONE:
                         finished = True
                         break
-                    chunk, done = self._parse_chunk(payload)
+                    chunk, done = self._parse_chunk(payload, calls)
                     finished = finished or done
                     if chunk is not None:
                         yield chunk
                 if not finished:
                     raise failure(Failure.INCOMPLETE, self._label)
+                if calls:
+                    yield ModelChunk(tool_calls=calls.calls())
         except (TimeoutError, aiohttp.ClientError) as exc:
             raise transport_error(self._label, exc, self._url) from exc
 
@@ -102,11 +115,12 @@ class OpenAICompatibleModel:
             data = orjson.loads(raw)
             message = data["choices"][0]["message"]
             text = message.get("content") or ""
+            calls = _complete_calls(message.get("tool_calls"))
         except (orjson.JSONDecodeError, KeyError, IndexError, TypeError, AttributeError) as exc:
             raise failure(Failure.MALFORMED, self._label, "response from the model") from exc
-        return ModelResult(str(text), _usage(data.get("usage")))
+        return ModelResult(str(text), _usage(data.get("usage")), calls)
 
-    def _parse_chunk(self, payload: bytes) -> tuple[ModelChunk | None, bool]:
+    def _parse_chunk(self, payload: bytes, calls: ToolCallAssembler) -> tuple[ModelChunk | None, bool]:
         try:
             data = orjson.loads(payload)
         except orjson.JSONDecodeError as exc:
@@ -124,6 +138,9 @@ class OpenAICompatibleModel:
             content = delta.get("content") if isinstance(delta, dict) else None
             if isinstance(content, str):
                 text = content
+            pieces = delta.get("tool_calls") if isinstance(delta, dict) else None
+            if pieces:
+                _add_pieces(calls, pieces)
             done = choice.get("finish_reason") is not None
         usage = _usage(data.get("usage"))
         if not text and usage is None:
@@ -183,6 +200,47 @@ def render_parts(message: PromptMessage) -> list[dict[str, Any]]:
             rendered["tool_calls"] = calls
         out.append(rendered)
     return out
+
+
+def _tool(tool: ToolDefinition) -> dict[str, Any]:
+    return {
+        "type": "function",
+        "function": {"name": tool.name, "description": tool.description, "parameters": tool.parameters},
+    }
+
+
+def _add_pieces(calls: ToolCallAssembler, pieces: Any) -> None:
+    """One chunk's ``delta.tool_calls``: pieces of calls numbered by ``index`` (parallel calls
+    interleave); a server that sends no index sends each call whole, in list order."""
+    if not isinstance(pieces, list):
+        return
+    for position, piece in enumerate(pieces):
+        if not isinstance(piece, dict):
+            continue
+        index = piece.get("index")
+        function = piece.get("function")
+        function = function if isinstance(function, dict) else {}
+        arguments = function.get("arguments")
+        calls.add(
+            index if isinstance(index, int) else position,
+            id=piece.get("id") if isinstance(piece.get("id"), str) else None,
+            name=function.get("name") if isinstance(function.get("name"), str) else None,
+            arguments=arguments if isinstance(arguments, str) else "",
+        )
+
+
+def _complete_calls(raw: Any) -> tuple[ToolCall, ...]:
+    """A blocking answer's ``message.tool_calls``; arguments given as an object are re-encoded."""
+    if not raw:
+        return ()
+    calls = ToolCallAssembler()
+    for position, call in enumerate(raw):
+        function = call.get("function") or {}
+        arguments = function.get("arguments")
+        if not isinstance(arguments, str):
+            arguments = orjson.dumps(arguments).decode() if arguments is not None else ""
+        calls.add(position, id=call.get("id"), name=function.get("name"), arguments=arguments)
+    return calls.calls()
 
 
 def _usage(raw: Any) -> TokenUsage | None:
