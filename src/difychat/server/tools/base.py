@@ -9,8 +9,9 @@ into tool files (contract: dify-agent-contract.md §4, §7, §8).
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any, Literal, Protocol
 
 from difychat.server.net.client import GuardedClient
@@ -105,6 +106,10 @@ class ToolContext:
     http: GuardedClient
     timeout: float = 30.0
     max_output_bytes: int = 1024 * 1024
+    # The most a tool downloads to answer (a page, a document), before it is reduced to text.
+    max_fetch_bytes: int = 10 * 1024 * 1024
+    # The current instant, aware (a seam: tests fix it).
+    clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
 
 
 LOCALES = ("zh_Hans", "en_US", "pt_BR", "ja_JP")
