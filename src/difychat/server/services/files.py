@@ -12,9 +12,9 @@ from typing import Any, Protocol
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from difychat.server.documents.extract import DOCUMENT_EXTENSIONS, ExtractionError, extract_text
 from difychat.server.domain.apps import App
 from difychat.server.errors import AppError, InvalidParam
-from difychat.server.files.extract import DOCUMENT_EXTENSIONS, ExtractionError, extract_text
 from difychat.server.files.remote import RemoteFetcher, RemoteFetchError
 from difychat.server.files.signing import UrlSigner
 from difychat.server.files.storage import FileStorage, StorageError, read_all
