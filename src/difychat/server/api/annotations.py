@@ -7,14 +7,13 @@ from typing import Literal, cast
 from starlette.requests import Request
 from starlette.responses import Response
 
-from difychat.server.api import serializers
 from difychat.server.api.context import authenticate
 from difychat.server.api.ids import path_id
 from difychat.server.api.parsing import json_body, query, validate
 from difychat.server.api.responses import JSON, no_content
 from difychat.server.api.schemas import AnnotationPayload, AnnotationReplyPayload, AnnotationsQuery
+from difychat.server.api.wire import annotations as wire
 from difychat.server.errors import ANNOTATION_NOT_FOUND, JOB_NOT_EXISTS, InvalidParam, NotFound
-from difychat.server.services.annotations import MAX_PAGE
 
 ACTIONS = ("enable", "disable")
 
@@ -22,31 +21,23 @@ ACTIONS = ("enable", "disable")
 async def list_annotations(request: Request) -> Response:
     svc, app = await authenticate(request)
     params = query(request, AnnotationsQuery)
-    page = params.page if params.page >= 1 else 1
-    limit = params.limit if params.limit >= 1 else 20
-    found = await svc.annotations.list_page(
-        app, page=page, limit=min(limit, MAX_PAGE), keyword=params.keyword
-    )
-    data = [serializers.annotation(row) for row in found.rows]
-    # As Dify computes it: a full page (of the requested size) means there may be more.
-    return JSON(
-        {"data": data, "has_more": len(data) == limit, "limit": limit, "total": found.total, "page": page}
-    )
+    found = await svc.annotations.list_page(app, page=params.page, limit=params.limit, keyword=params.keyword)
+    return JSON(wire.annotation_page(found))
 
 
 async def create_annotation(request: Request) -> Response:
     svc, app = await authenticate(request)
     payload = validate(AnnotationPayload, await json_body(request, svc.max_json_body_bytes))
-    row = await svc.annotations.create(app, payload.question, payload.answer)
-    return JSON(serializers.annotation(row), status_code=201)
+    created = await svc.annotations.create(app, payload.question, payload.answer)
+    return JSON(wire.annotation(created), status_code=201)
 
 
 async def update_annotation(request: Request) -> Response:
     svc, app = await authenticate(request)
     annotation_id = path_id(request, "annotation_id", NotFound, ANNOTATION_NOT_FOUND)
     payload = validate(AnnotationPayload, await json_body(request, svc.max_json_body_bytes))
-    row = await svc.annotations.update(app, annotation_id, payload.question, payload.answer)
-    return JSON(serializers.annotation(row))
+    updated = await svc.annotations.update(app, annotation_id, payload.question, payload.answer)
+    return JSON(wire.annotation(updated))
 
 
 async def delete_annotation(request: Request) -> Response:
@@ -74,7 +65,7 @@ async def annotation_reply(request: Request) -> Response:
         provider_name=payload.embedding_provider_name,
         model_name=payload.embedding_model_name,
     )
-    return JSON({"job_id": job_id, "job_status": status})
+    return JSON(wire.job_started(job_id, status))
 
 
 async def annotation_reply_status(request: Request) -> Response:
@@ -82,4 +73,4 @@ async def annotation_reply_status(request: Request) -> Response:
     # An unknown job is a 400 in the contract, and so is a malformed job id.
     job_id = path_id(request, "job_id", InvalidParam, JOB_NOT_EXISTS)
     job = await svc.annotations.job_status(app, request.path_params["action"], job_id)
-    return JSON({"job_id": str(job.id), "job_status": job.status, "error_msg": job.error_msg})
+    return JSON(wire.job_status(job))

@@ -24,3 +24,14 @@ class Page(Generic[Item]):
 
     def map(self, convert: Callable[[Item], Other]) -> Page[Other]:
         return Page([convert(item) for item in self.data], self.has_more, self.limit)
+
+
+@dataclass(frozen=True, slots=True)
+class NumberedPage(Generic[Item]):
+    """A page by number (offset paging), with the total that matches."""
+
+    data: list[Item]
+    total: int
+    # The page number and page size the API echoes.
+    page: int
+    limit: int

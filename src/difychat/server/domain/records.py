@@ -9,6 +9,15 @@ from typing import Any
 
 
 @dataclass(frozen=True, slots=True)
+class EndUser:
+    id: str
+    app_id: str
+    session_id: str
+    is_anonymous: bool
+    created_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
 class Conversation:
     id: str
     app_id: str
@@ -113,3 +122,38 @@ class ConversationVariable:
     description: str
     created_at: datetime
     updated_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class Annotation:
+    id: str
+    question: str
+    answer: str
+    hit_count: int
+    created_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class AnnotationJob:
+    id: str
+    app_id: str
+    action: str
+    # "waiting", "processing", "completed" or "error".
+    status: str
+    error_msg: str
+    score_threshold: float
+    embedding_provider_name: str
+    embedding_model_name: str
+    created_at: datetime
+    updated_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class ReplySettings:
+    """An app's annotation reply settings, as switched through the API."""
+
+    id: str
+    enabled: bool
+    score_threshold: float
+    embedding_provider_name: str
+    embedding_model_name: str

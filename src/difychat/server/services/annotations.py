@@ -11,7 +11,9 @@ from typing import Any, Literal
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from difychat.server.domain.apps import App, AppConfig
-from difychat.server.errors import InvalidParam, NotFound, ProviderError
+from difychat.server.domain.paging import NumberedPage
+from difychat.server.domain.records import Annotation, AnnotationJob, ReplySettings
+from difychat.server.errors import ANNOTATION_NOT_FOUND, JOB_NOT_EXISTS, InvalidParam, NotFound, ProviderError
 from difychat.server.generation.registry import GenerationRegistry
 from difychat.server.providers.embeddings import EmbeddingModel
 from difychat.server.services.annotation_match import best_match, cosine, lexical_score
@@ -21,9 +23,8 @@ from difychat.server.store.common import Record, new_id, utcnow
 
 logger = logging.getLogger("difychat.annotations")
 
-ANNOTATION_NOT_FOUND = "Annotation not found"
-JOB_NOT_EXISTS = "The job does not exist."
 MAX_PAGE = 100
+DEFAULT_PAGE_SIZE = 20
 # A chat query is compared with at most this many annotations (the newest).
 MAX_CANDIDATES = 5000
 EMBED_BATCH = 64
@@ -35,21 +36,6 @@ Action = Literal["enable", "disable"]
 def owner_account_id(app_id: str) -> str:
     """The workspace owner an app key acts as; stable per app."""
     return str(uuid.uuid5(uuid.NAMESPACE_URL, f"difychat:app-owner:{app_id}"))
-
-
-@dataclass(frozen=True, slots=True)
-class AnnotationPage:
-    rows: list[Record]
-    total: int
-
-
-@dataclass(frozen=True, slots=True)
-class ReplySettings:
-    id: str
-    enabled: bool
-    score_threshold: float
-    embedding_provider_name: str
-    embedding_model_name: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,14 +68,21 @@ class AnnotationService:
 
     # --- CRUD -----------------------------------------------------------------------------
 
-    async def list_page(self, app: App, *, page: int, limit: int, keyword: str | None) -> AnnotationPage:
+    async def list_page(
+        self, app: App, *, page: int, limit: int, keyword: str | None
+    ) -> NumberedPage[Annotation]:
+        """As Dify reads the query: a page below 1 is 1, a size below 1 is the default, and at most
+        ``MAX_PAGE`` are read while the size asked for is echoed."""
+        page = page if page >= 1 else 1
+        limit = limit if limit >= 1 else DEFAULT_PAGE_SIZE
+        size = min(limit, MAX_PAGE)
         async with self._engine.connect() as conn:
-            rows, total = await annotation_store.page(
-                conn, app.id, keyword=keyword or None, offset=(page - 1) * limit, limit=limit
+            found, total = await annotation_store.page(
+                conn, app.id, keyword=keyword or None, offset=(page - 1) * size, limit=size
             )
-        return AnnotationPage(rows, total)
+        return NumberedPage(found, total, page, limit)
 
-    async def create(self, app: App, question: str, answer: str) -> Record:
+    async def create(self, app: App, question: str, answer: str) -> Annotation:
         now = utcnow()
         annotation_id = new_id()
         async with self._engine.begin() as conn:
@@ -107,11 +100,11 @@ class AnnotationService:
                 created_at=now,
                 updated_at=now,
             )
-            row = await annotation_store.get(conn, app.id, annotation_id)
-        assert row is not None
-        return row
+            created = await annotation_store.get(conn, app.id, annotation_id)
+        assert created is not None
+        return created
 
-    async def update(self, app: App, annotation_id: str, question: str, answer: str) -> Record:
+    async def update(self, app: App, annotation_id: str, question: str, answer: str) -> Annotation:
         async with self._engine.begin() as conn:
             changed = await annotation_store.update(
                 conn,
@@ -123,10 +116,10 @@ class AnnotationService:
                 embedding_model=None,
                 updated_at=utcnow(),
             )
-            row = await annotation_store.get(conn, app.id, annotation_id) if changed else None
-        if row is None:
+            updated = await annotation_store.get(conn, app.id, annotation_id) if changed else None
+        if updated is None:
             raise NotFound(ANNOTATION_NOT_FOUND)
-        return row
+        return updated
 
     async def delete(self, app: App, annotation_id: str) -> None:
         async with self._engine.begin() as conn:
@@ -137,16 +130,7 @@ class AnnotationService:
 
     async def settings(self, app: App) -> ReplySettings | None:
         async with self._engine.connect() as conn:
-            row = await annotation_store.settings(conn, app.id)
-        found = None
-        if row is not None:
-            found = ReplySettings(
-                str(row.id),
-                bool(row.enabled),
-                float(row.score_threshold),
-                row.embedding_provider_name,
-                row.embedding_model_name,
-            )
+            found = await annotation_store.settings(conn, app.id)
         if self._cache_seconds > 0:
             self._cached[app.id] = (found, time.monotonic())
         return found
@@ -166,7 +150,7 @@ class AnnotationService:
         async with self._engine.begin() as conn:
             running = await annotation_store.unfinished_job(conn, app.id)
             if running is not None:
-                return str(running.id), "processing"
+                return running.id, "processing"
             await annotation_store.insert_job(
                 conn,
                 id=job_id,
@@ -183,16 +167,12 @@ class AnnotationService:
         self._registry.spawn(self._run_job(app, job_id, action), f"annotation-{action}-{job_id}")
         return job_id, "waiting"
 
-    async def job_status(self, app: App, action: str, job_id: str) -> Record:
-        try:
-            job_id = str(uuid.UUID(job_id))
-        except ValueError:
-            raise InvalidParam(JOB_NOT_EXISTS) from None
+    async def job_status(self, app: App, action: str, job_id: str) -> AnnotationJob:
         async with self._engine.connect() as conn:
-            row = await annotation_store.job(conn, app.id, action, job_id)
-        if row is None:
+            job = await annotation_store.job(conn, app.id, action, job_id)
+        if job is None:
             raise InvalidParam(JOB_NOT_EXISTS)
-        return row
+        return job
 
     async def _run_job(self, app: App, job_id: str, action: Action) -> None:
         async with self._engine.begin() as conn:
@@ -210,9 +190,9 @@ class AnnotationService:
                 await annotation_store.save_settings(
                     conn,
                     app.id,
-                    id=str(current.id) if current is not None else new_id(),
+                    id=current.id if current is not None else new_id(),
                     enabled=action == "enable",
-                    score_threshold=float(job.score_threshold),
+                    score_threshold=job.score_threshold,
                     embedding_provider_name=job.embedding_provider_name,
                     embedding_model_name=job.embedding_model_name,
                     updated_at=now,

@@ -7,23 +7,57 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from difychat.server.domain.records import Annotation, AnnotationJob, ReplySettings
 from difychat.server.store.common import Record
 from difychat.server.store.schema import annotation_jobs, annotation_settings
 from difychat.server.store.schema import annotations_table as annotations_t
+
+# What the API shows of an annotation.
+_SHOWN = (
+    annotations_t.c.id,
+    annotations_t.c.question,
+    annotations_t.c.answer,
+    annotations_t.c.hit_count,
+    annotations_t.c.created_at,
+)
+
+
+def annotation_of(row: Record) -> Annotation:
+    return Annotation(
+        id=str(row.id),
+        question=row.question,
+        answer=row.answer,
+        hit_count=int(row.hit_count),
+        created_at=row.created_at,
+    )
+
+
+def job_of(row: Record) -> AnnotationJob:
+    return AnnotationJob(
+        id=str(row.id),
+        app_id=str(row.app_id),
+        action=row.action,
+        status=row.status,
+        error_msg=row.error_msg,
+        score_threshold=float(row.score_threshold),
+        embedding_provider_name=row.embedding_provider_name,
+        embedding_model_name=row.embedding_model_name,
+        created_at=row.created_at,
+        updated_at=row.updated_at,
+    )
 
 
 async def insert(conn: AsyncConnection, **values: Any) -> None:
     await conn.execute(annotations_t.insert().values(**values))
 
 
-async def get(conn: AsyncConnection, app_id: str, annotation_id: str) -> Record | None:
-    return (
+async def get(conn: AsyncConnection, app_id: str, annotation_id: str) -> Annotation | None:
+    row = (
         await conn.execute(
-            sa.select(annotations_t).where(
-                annotations_t.c.id == annotation_id, annotations_t.c.app_id == app_id
-            )
+            sa.select(*_SHOWN).where(annotations_t.c.id == annotation_id, annotations_t.c.app_id == app_id)
         )
     ).first()
+    return None if row is None else annotation_of(row)
 
 
 async def update(conn: AsyncConnection, app_id: str, annotation_id: str, **values: Any) -> bool:
@@ -53,26 +87,21 @@ def _keyword_filter(keyword: str) -> sa.ColumnElement[bool]:
 
 async def page(
     conn: AsyncConnection, app_id: str, *, keyword: str | None, offset: int, limit: int
-) -> tuple[list[Record], int]:
+) -> tuple[list[Annotation], int]:
     """Newest first (then by id), and the total that matches."""
     where = [annotations_t.c.app_id == app_id]
     if keyword:
         where.append(_keyword_filter(keyword))
-    rows = list(
-        await conn.execute(
-            sa.select(
-                annotations_t.c.id,
-                annotations_t.c.question,
-                annotations_t.c.answer,
-                annotations_t.c.hit_count,
-                annotations_t.c.created_at,
-            )
+    rows = [
+        annotation_of(row)
+        for row in await conn.execute(
+            sa.select(*_SHOWN)
             .where(*where)
             .order_by(annotations_t.c.created_at.desc(), annotations_t.c.id.desc())
             .offset(offset)
             .limit(limit)
         )
-    )
+    ]
     total = (
         await conn.execute(sa.select(sa.func.count()).select_from(annotations_t).where(*where))
     ).scalar_one()
@@ -136,10 +165,19 @@ async def count_hit(conn: AsyncConnection, annotation_id: str) -> None:
     )
 
 
-async def settings(conn: AsyncConnection, app_id: str) -> Record | None:
-    return (
+async def settings(conn: AsyncConnection, app_id: str) -> ReplySettings | None:
+    row = (
         await conn.execute(sa.select(annotation_settings).where(annotation_settings.c.app_id == app_id))
     ).first()
+    if row is None:
+        return None
+    return ReplySettings(
+        id=str(row.id),
+        enabled=bool(row.enabled),
+        score_threshold=float(row.score_threshold),
+        embedding_provider_name=row.embedding_provider_name,
+        embedding_model_name=row.embedding_model_name,
+    )
 
 
 async def save_settings(conn: AsyncConnection, app_id: str, **values: Any) -> None:
@@ -156,8 +194,8 @@ async def insert_job(conn: AsyncConnection, **values: Any) -> None:
     await conn.execute(annotation_jobs.insert().values(**values))
 
 
-async def job(conn: AsyncConnection, app_id: str, action: str, job_id: str) -> Record | None:
-    return (
+async def job(conn: AsyncConnection, app_id: str, action: str, job_id: str) -> AnnotationJob | None:
+    row = (
         await conn.execute(
             sa.select(annotation_jobs).where(
                 annotation_jobs.c.id == job_id,
@@ -166,10 +204,11 @@ async def job(conn: AsyncConnection, app_id: str, action: str, job_id: str) -> R
             )
         )
     ).first()
+    return None if row is None else job_of(row)
 
 
-async def unfinished_job(conn: AsyncConnection, app_id: str) -> Record | None:
-    return (
+async def unfinished_job(conn: AsyncConnection, app_id: str) -> AnnotationJob | None:
+    row = (
         await conn.execute(
             sa.select(annotation_jobs)
             .where(
@@ -179,6 +218,7 @@ async def unfinished_job(conn: AsyncConnection, app_id: str) -> Record | None:
             .limit(1)
         )
     ).first()
+    return None if row is None else job_of(row)
 
 
 async def set_job_status(

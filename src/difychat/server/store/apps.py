@@ -8,6 +8,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from difychat.server.domain.records import EndUser
 from difychat.server.store.common import Record, insert_ignoring_conflicts, new_id, utcnow
 from difychat.server.store.schema import api_keys, app_configs, apps, end_users
 
@@ -146,10 +147,19 @@ async def ensure_end_user(conn: AsyncConnection, app_id: str, session_id: str, a
     return created
 
 
-async def end_user_in_app(conn: AsyncConnection, app_id: str, end_user_id: str) -> Record | None:
+async def end_user_in_app(conn: AsyncConnection, app_id: str, end_user_id: str) -> EndUser | None:
     """The end user with this id if it belongs to ``app_id``."""
-    return (
+    row = (
         await conn.execute(
             sa.select(end_users).where(end_users.c.id == end_user_id, end_users.c.app_id == app_id)
         )
     ).first()
+    if row is None:
+        return None
+    return EndUser(
+        id=str(row.id),
+        app_id=str(row.app_id),
+        session_id=row.session_id,
+        is_anonymous=bool(row.is_anonymous),
+        created_at=row.created_at,
+    )
