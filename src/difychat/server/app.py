@@ -5,27 +5,38 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator
+import os
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
 
 import aiohttp
 from sqlalchemy.ext.asyncio import AsyncEngine
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.middleware.cors import CORSMiddleware
+from starlette.routing import BaseRoute
+from starlette.types import ASGIApp
 
 from difychat.server.api.context import Services
 from difychat.server.api.errors import HANDLERS
 from difychat.server.api.middleware import VersionHeaders
 from difychat.server.api.routes import build_routes
-from difychat.server.domain.apps import AppConfig
+from difychat.server.domain.apps import App, AppConfig
 from difychat.server.domain.features import SystemParameters
+from difychat.server.errors import AppError
 from difychat.server.files.remote import RemoteFetcher
 from difychat.server.files.signing import UrlSigner
 from difychat.server.files.storage import LocalFileStorage
 from difychat.server.generation.registry import GenerationRegistry
 from difychat.server.generation.relay import DatabaseStopRelay, LocalStopRelay, RedisStopRelay, StopRelay
 from difychat.server.net import AllowList, GuardedClient
+from difychat.server.observability.endpoint import metrics_route
+from difychat.server.observability.metrics import Metrics
+from difychat.server.observability.middleware import RequestObserver, route_templates
+from difychat.server.observability.turns import QueueSampler, TurnLogContext, TurnObserver
+from difychat.server.observability.upstream import counting_upstream_errors
 from difychat.server.services.annotations import AnnotationService
 from difychat.server.services.app_info import AppInfoService
 from difychat.server.services.apps import DemoApp, demo_config, ensure_demo_app, load_catalog, sync_apps
@@ -147,6 +158,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
         )
         writes = GroupWriter(engine)
         registry = GenerationRegistry()
+        registry.observe(TurnLogContext())
         relay: StopRelay
         if settings.redis_url:
             relay = RedisStopRelay(settings.redis_url, registry)
@@ -158,6 +170,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
         lease = WorkerLease(engine, heartbeat_seconds=settings.heartbeat_seconds, lease_seconds=settings.lease_seconds)
         await lease.start()
         catalog = await load_catalog(engine, live)
+        sampler = _observe_turns(metrics, registry, writes, catalog) if metrics is not None else None
         models = ModelCatalog(engine, http)
         annotations = AnnotationService(engine, registry, models, cache_seconds=settings.cache_seconds)
         audio = AudioService(engine, models)
@@ -196,26 +209,78 @@ def create_app(settings: Settings | None = None) -> Starlette:
             yield
         finally:
             await registry.drain(timeout=10)
+            if sampler is not None:
+                await sampler.close()
             await lease.stop()
             await writes.close()
             await relay.close()
             await fetcher.close()
             await http.close()
             await engine.dispose()
+            if metrics is not None:
+                metrics.close()
 
+    metrics = Metrics(_multiprocess_dir()) if settings.metrics_enabled else None
+    routes = build_routes()
+    handlers: dict[Any, Callable[..., Any]] = dict(HANDLERS)
+    if metrics is not None:
+        token = settings.metrics_token.get_secret_value() if settings.metrics_token else None
+        routes.append(metrics_route(metrics, token))
+        handlers[AppError] = counting_upstream_errors(HANDLERS[AppError], metrics)
     middleware = [
         Middleware(
             CORSMiddleware,
             allow_origins=["*"],
             allow_methods=["GET", "PUT", "POST", "DELETE", "OPTIONS", "PATCH"],
-            allow_headers=["Content-Type", "X-App-Code", "X-App-Passport", "Authorization"],
-            expose_headers=["X-Version", "X-Env", "X-Trace-Id"],
+            allow_headers=["Content-Type", "X-App-Code", "X-App-Passport", "Authorization", "X-Request-Id"],
+            expose_headers=["X-Version", "X-Env", "X-Trace-Id", "X-Request-Id"],
         ),
         Middleware(VersionHeaders, version=settings.dify_version, env=settings.deploy_env),
     ]
-    return Starlette(
-        routes=build_routes(), middleware=middleware, exception_handlers=HANDLERS, lifespan=lifespan
+    return _Server(
+        routes=routes,
+        middleware=middleware,
+        exception_handlers=handlers,
+        lifespan=lifespan,
+        observer=lambda inner, table: RequestObserver(inner, routes=route_templates(table), metrics=metrics),
     )
+
+
+class _Server(Starlette):
+    """Starlette with one middleware outside its error middleware: the request id and the request
+    metrics then cover the 500 that an unhandled exception becomes."""
+
+    def __init__(self, *, observer: Callable[[ASGIApp, list[BaseRoute]], ASGIApp], **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self._observer = observer
+
+    def build_middleware_stack(self) -> ASGIApp:
+        # Built on the first request, from the routes the app has then.
+        return self._observer(super().build_middleware_stack(), self.routes)
+
+
+def _multiprocess_dir() -> Path | None:
+    """Set by ``difychat serve --workers N``: the workers' metrics are summed through files there."""
+    found = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+    return Path(found) if found else None
+
+
+def _observe_turns(
+    metrics: Metrics, registry: GenerationRegistry, writes: GroupWriter, catalog: dict[str, App]
+) -> QueueSampler:
+    """Record each chat turn when it ends, and sample the background queues."""
+
+    def app_name(app_id: str) -> str:
+        app = catalog.get(app_id)
+        return app.name if app is not None else app_id
+
+    registry.observe(TurnObserver(metrics, app_name))
+    sampler = QueueSampler(
+        metrics, pending_writes=lambda: writes.queued, background_jobs=registry.background_jobs
+    )
+    metrics.before_scrape(sampler.sample)
+    sampler.start()
+    return sampler
 
 
 def create_app_from_env() -> Starlette:

@@ -11,10 +11,10 @@ import re
 import secrets
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import yaml
-from pydantic import Field, ValidationError
+from pydantic import Field, SecretStr, ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from difychat.server.domain.apps import AppConfig
@@ -73,6 +73,11 @@ class Settings(BaseSettings):
     document_max_chars: int = Field(default=100_000, gt=0)
     # Set by `difychat serve` for its workers once it has migrated and synced the apps itself.
     bootstrapped: bool = False
+    # Prometheus metrics at GET /metrics (outside /v1); with a token, scrapes must send it as a bearer.
+    metrics_enabled: bool = True
+    metrics_token: SecretStr | None = None
+    # Log lines as text for a terminal, or one JSON object each (with the request id) for a collector.
+    log_format: Literal["text", "json"] = "text"
 
     # The demo app's model, read without the DIFYCHAT_ prefix, as the openai SDK does.
     openai_base_url: str | None = Field(default=None, validation_alias="OPENAI_BASE_URL")

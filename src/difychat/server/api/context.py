@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from starlette.requests import Request
 
 from difychat.server.domain.apps import App
+from difychat.server.observability.context import bind_app
 from difychat.server.services.annotations import AnnotationService
 from difychat.server.services.app_info import AppInfoService
 from difychat.server.services.audio import AudioService
@@ -48,4 +49,5 @@ def services(request: Request) -> Services:
 async def authenticate(request: Request) -> tuple[Services, App]:
     svc = services(request)
     app = await svc.authenticator.authenticate(request.headers.get("authorization"))
+    bind_app(app.id)  # the request's log lines name the app from here on
     return svc, app

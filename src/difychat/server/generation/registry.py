@@ -13,7 +13,7 @@ import logging
 from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol
 
 from difychat.server.domain.events import (
     AnswerReplaced,
@@ -163,6 +163,12 @@ class Generation:
         return True
 
 
+class GenerationObserver(Protocol):
+    def started(self, generation: Generation) -> None: ...
+
+    def finished(self, generation: Generation) -> None: ...
+
+
 class GenerationRegistry:
     """The process-wide table of running generations and background jobs."""
 
@@ -171,6 +177,7 @@ class GenerationRegistry:
         self._per_app: dict[str, int] = {}
         self._background: set[asyncio.Task[Any]] = set()
         self._listeners: list[Callable[[int], None]] = []
+        self._observers: list[GenerationObserver] = []
 
     def __len__(self) -> int:
         return len(self._running)
@@ -199,9 +206,16 @@ class GenerationRegistry:
         """Call ``listener(count)`` whenever the number of running generations changes."""
         self._listeners.append(listener)
 
+    def observe(self, observer: GenerationObserver) -> None:
+        """Tell ``observer`` when each generation starts (before its task exists, so the task
+        inherits the context it sets) and when its task is done (metrics, log context)."""
+        self._observers.append(observer)
+
     def start(self, generation: Generation, runner: Coroutine[Any, Any, None]) -> None:
         """Run ``runner`` for ``generation``; the app slot (already reserved) is released at the end."""
         self._running[generation.task_id] = generation
+        for observer in self._observers:
+            observer.started(generation)
         generation.task = asyncio.get_running_loop().create_task(
             runner, name=f"generation-{generation.task_id}"
         )
@@ -213,6 +227,8 @@ class GenerationRegistry:
         self.release(generation.app_id)
         if not task.cancelled() and task.exception() is not None:
             logger.error("generation %s crashed", generation.task_id, exc_info=task.exception())
+        for observer in self._observers:
+            observer.finished(generation)
         self._notify()
 
     def _notify(self) -> None:
@@ -222,6 +238,10 @@ class GenerationRegistry:
     def stop(self, task_id: str) -> bool:
         generation = self._running.get(task_id)
         return generation.request_stop() if generation is not None else False
+
+    def background_jobs(self) -> list[str]:
+        """The names of the background jobs not finished yet."""
+        return [task.get_name() for task in self._background]
 
     def spawn(self, job: Awaitable[Any], name: str) -> None:
         """Run a background job (a conversation title, say) that must not be lost or block anyone."""

@@ -142,6 +142,11 @@ class GroupWriter:
             self._sync = db.create_sync_engine(url.set(drivername="sqlite"))
             self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="difychat-writer")
 
+    @property
+    def queued(self) -> int:
+        """Writes waiting for a commit to take them (the writer's backlog)."""
+        return len(self._queue)
+
     async def write(self, *writes: Write) -> None:
         """Queue ``writes`` (applied in one transaction, in kind order) and wait for their commit."""
         await asyncio.shield(self._enqueue(writes))
