@@ -4,8 +4,12 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import logging
+import logging.config
 import os
+import shutil
 import sys
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +18,8 @@ _MISSING = (
     "    pip install 'difychat[server]'"
 )
 
+
+MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
 
 # On shutdown, open streams get this long to finish; then running answers are stopped and saved.
 GRACEFUL_SECONDS = 3
@@ -81,6 +87,7 @@ def _serve(args: argparse.Namespace) -> int:
     import uvicorn
 
     from difychat.server.app import bootstrap, create_app
+    from difychat.server.observability.logs import logging_config
     from difychat.server.settings import ConfigFileError
 
     console = _console()
@@ -89,11 +96,17 @@ def _serve(args: argparse.Namespace) -> int:
     except ConfigFileError as exc:
         console.print(f"[red]error:[/red] {exc}")
         return 2
+    log_config = logging_config(settings.log_format, args.log_level)
     if result.demo is not None:
         _print_demo(console, result.demo, args.host, args.port)
     else:
         names = ", ".join(a.name for a in result.apps) or "the apps already in the database"
-        console.print(f"difychat: serving {names} on http://{args.host}:{args.port}/v1")
+        if settings.log_format == "json":
+            logging.config.dictConfig(log_config)
+            url = f"http://{args.host}:{args.port}/v1"
+            logging.getLogger("difychat.cli").info("serving %s on %s", names, url)
+        else:
+            console.print(f"difychat: serving {names} on http://{args.host}:{args.port}/v1")
 
     os.environ["DIFYCHAT_BOOTSTRAPPED"] = "true"
     if args.workers > 1:
@@ -102,18 +115,41 @@ def _serve(args: argparse.Namespace) -> int:
         os.environ["DIFYCHAT_DATA_DIR"] = str(settings.data_dir.resolve())
         if settings.config is not None:
             os.environ["DIFYCHAT_CONFIG"] = str(Path(settings.config).resolve())
-        uvicorn.run(
-            "difychat.server.app:create_app_from_env",
-            factory=True, host=args.host, port=args.port, workers=args.workers,
-            log_level=args.log_level, access_log=False, timeout_graceful_shutdown=GRACEFUL_SECONDS,
-        )
+        # Each worker records its metrics in files there; a scrape sums them (prometheus-client's
+        # multiprocess mode). Set before the workers start: they read it when they import it.
+        created = _metrics_dir() if settings.metrics_enabled else None
+        try:
+            uvicorn.run(
+                "difychat.server.app:create_app_from_env",
+                factory=True, host=args.host, port=args.port, workers=args.workers, log_config=log_config,
+                log_level=args.log_level, access_log=False, timeout_graceful_shutdown=GRACEFUL_SECONDS,
+            )
+        finally:
+            if created is not None:
+                shutil.rmtree(created, ignore_errors=True)
         return 0
+    if settings.metrics_enabled and os.environ.get(MULTIPROC_ENV):
+        _metrics_dir()  # set by the operator for one process: still start from empty files
     settings.bootstrapped = True
     uvicorn.run(
-        create_app(settings), host=args.host, port=args.port, log_level=args.log_level,
+        create_app(settings), host=args.host, port=args.port, log_level=args.log_level, log_config=log_config,
         access_log=False, timeout_graceful_shutdown=GRACEFUL_SECONDS,
     )
     return 0
+
+
+def _metrics_dir() -> Path | None:
+    """Empty the operator's ``PROMETHEUS_MULTIPROC_DIR`` of a previous run's files, or make a
+    temporary one (returned, to be removed at exit)."""
+    from difychat.server.observability.metrics import prepare_multiprocess_dir
+
+    given = os.environ.get(MULTIPROC_ENV)
+    if given:
+        prepare_multiprocess_dir(Path(given))
+        return None
+    created = Path(tempfile.mkdtemp(prefix="difychat-metrics-"))
+    os.environ[MULTIPROC_ENV] = str(created)
+    return created
 
 
 def _print_demo(console: Any, demo: Any, host: str, port: int) -> None:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from difychat.server.tools.builtin import calculator, time
+from difychat.server.tools.builtin import calculator, time, webscraper
 from difychat.server.tools.builtin.provider import BuiltinDefinition, BuiltinProvider, BuiltinTool
 
 BUILTINS: Mapping[str, BuiltinDefinition] = {
@@ -17,6 +17,7 @@ BUILTINS: Mapping[str, BuiltinDefinition] = {
     for d in (
         time.DEFINITION,
         calculator.DEFINITION,
+        webscraper.DEFINITION,
     )
 }
 
