@@ -14,7 +14,15 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from difychat.server.documents.extract import DOCUMENT_EXTENSIONS, ExtractionError, extract_text
 from difychat.server.domain.apps import App
-from difychat.server.errors import AppError, InvalidParam
+from difychat.server.errors import (
+    AppError,
+    FileAccessDenied,
+    FilenameNotExists,
+    FileNotFound,
+    FileTooLarge,
+    InvalidParam,
+    UnsupportedFileType,
+)
 from difychat.server.files.remote import RemoteFetcher, RemoteFetchError
 from difychat.server.files.signing import UrlSigner
 from difychat.server.files.storage import FileStorage, StorageError, read_all
@@ -36,35 +44,6 @@ _STREAMABLE = frozenset({
 })
 _HTML_TYPES = frozenset({"text/html", "application/xhtml+xml"})
 MB = 1024 * 1024
-
-
-class NoFileUploaded(AppError):
-    code, status, default_message = "no_file_uploaded", 400, "Please upload your file."
-
-
-class TooManyFiles(AppError):
-    code, status, default_message = "too_many_files", 400, "Only one file is allowed."
-
-
-class UnsupportedFileType(AppError):
-    code, status, default_message = "unsupported_file_type", 415, "File type not allowed."
-
-
-class FilenameNotExists(AppError):
-    code, status, default_message = "filename_not_exists_error", 400, "The specified filename does not exist."
-
-
-class FileTooLarge(AppError):
-    code, status, default_message = "file_too_large", 413, "File size exceeded."
-
-
-class FileNotFound(AppError):
-    code, status, default_message = "file_not_found", 404, "File not found in message context"
-
-
-class FileAccessDenied(AppError):
-    code, status = "file_access_denied", 403
-    default_message = "File access denied: not owned by requesting app"
 
 
 class ImageUploadConfig(Protocol):
