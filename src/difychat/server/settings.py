@@ -166,7 +166,7 @@ def load_apps_file(path: Path, environ: Mapping[str, str] | None = None) -> list
     apps: list[AppConfig] = []
     for index, entry in enumerate(raw.get("apps") or []):
         name = entry.get("name") if isinstance(entry, dict) else None
-        where = f'{path}: app "{name}"' if isinstance(name, str) else f"{path}: apps[{index}]"
+        where = f'{path}: app "{name}"' if isinstance(name, str) and name else f"{path}: apps[{index}]"
         try:
             expanded = expand_env(entry, environ)
         except UnsetVariable as exc:
