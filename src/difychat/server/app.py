@@ -145,8 +145,11 @@ def create_app(settings: Settings | None = None) -> Starlette:
             result = await bootstrap(settings)
             configs = result.apps
             if result.demo is not None:
+                # The key itself is never logged: `difychat serve` shows it once on the terminal.
                 logger.warning(
-                    "created the demo app %r; its API key: %s", result.demo.name, result.demo.api_key
+                    "created the demo app %r; make a key for it with `difychat keys create --app %s`",
+                    result.demo.name,
+                    result.demo.name,
                 )
         live = {c.name: c for c in configs}
         live.setdefault(_demo(settings).name, _demo(settings))
