@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from difychat.server.tools.builtin import calculator, time, webscraper
+from difychat.server.tools.builtin import calculator, searxng, tavily, time, webscraper, wikipedia
 from difychat.server.tools.builtin.provider import BuiltinDefinition, BuiltinProvider, BuiltinTool
 
 BUILTINS: Mapping[str, BuiltinDefinition] = {
@@ -18,6 +18,9 @@ BUILTINS: Mapping[str, BuiltinDefinition] = {
         time.DEFINITION,
         calculator.DEFINITION,
         webscraper.DEFINITION,
+        wikipedia.DEFINITION,
+        searxng.DEFINITION,
+        tavily.DEFINITION,
     )
 }
 

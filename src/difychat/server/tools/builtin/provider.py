@@ -86,11 +86,20 @@ class BuiltinDefinition:
     def spec(self, name: str) -> ToolSpec | None:
         return next((s for s in self.specs if s.name == name), None)
 
+    def missing_credentials(self, credentials: Mapping[str, SecretStr | str] | None = None) -> list[str]:
+        """The required credentials ``credentials`` lacks (for a warning or a refusal at load)."""
+        given = _plain(credentials)
+        return [name for name in self.required_credentials if not given.get(name)]
+
     def build(self, credentials: Mapping[str, SecretStr | str] | None = None) -> BuiltinProvider:
-        """The provider's tools; raises ToolConfigError for a missing or unknown credential."""
-        given = {
-            k: v.get_secret_value() if isinstance(v, SecretStr) else v for k, v in (credentials or {}).items()
-        }
+        """The provider's tools, with these credentials.
+
+        A credential the provider does not know is a ToolConfigError (a misspelt key would
+        otherwise be silently unused). A missing required one is not: the provider is listed
+        whether or not an app uses it, and its tools answer ``Please check your tool provider
+        credentials`` when called without it (see ``missing_credentials``).
+        """
+        given = _plain(credentials)
         known = set(self.required_credentials) | set(self.optional_credentials)
         unknown = sorted(set(given) - known)
         if unknown:
@@ -98,9 +107,9 @@ class BuiltinDefinition:
             raise ToolConfigError(
                 f"tool provider {self.id} has no credential {unknown[0]} (it accepts: {accepted})"
             )
-        missing = [name for name in self.required_credentials if not given.get(name, "").strip()]
-        if missing:
-            raise ToolConfigError(
-                f"tool provider {self.id} needs the credential {missing[0]} (tools.{self.id}.credentials)"
-            )
-        return BuiltinProvider(self.id, self.make({k: v.strip() for k, v in given.items()}))
+        return BuiltinProvider(self.id, self.make(given))
+
+
+def _plain(credentials: Mapping[str, SecretStr | str] | None) -> dict[str, str]:
+    values = (v.get_secret_value() if isinstance(v, SecretStr) else v for v in (credentials or {}).values())
+    return {k: v.strip() for k, v in zip((credentials or {}), values, strict=True) if v.strip()}
