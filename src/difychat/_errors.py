@@ -11,6 +11,7 @@ The hierarchy::
     └── APIStatusError                  the server answered with an error (or an ``error`` event)
         ├── BadRequestError             400
         │   ├── InvalidParamError           code ``invalid_param``
+        │   │   └── BlockingModeNotSupportedError   an agent app asked for a blocking answer
         │   ├── AppUnavailableError         code ``app_unavailable``
         │   ├── NotChatAppError             code ``not_chat_app``
         │   ├── CompletionRequestError      code ``completion_request_error``
@@ -43,6 +44,7 @@ __all__ = [
     "AppUnavailableError",
     "AuthenticationError",
     "BadRequestError",
+    "BlockingModeNotSupportedError",
     "CompletionRequestError",
     "DifyConfigError",
     "DifyError",
@@ -150,6 +152,15 @@ class InvalidParamError(BadRequestError):
     """``invalid_param``: a request field (or the app's input form) rejected the request."""
 
 
+class BlockingModeNotSupportedError(InvalidParamError):
+    """Dify's agent apps answer only in streaming mode (``send_message`` is refused).
+
+    Dify sends 400 ``invalid_param`` "Agent Chat App does not support blocking mode"; the
+    message of this error adds what to do instead: ``stream_message(...).collect()`` returns the
+    same :class:`~difychat.ChatMessage`, with the agent's thoughts and files.
+    """
+
+
 class AppUnavailableError(BadRequestError):
     """``app_unavailable``: the app's model configuration is missing or broken."""
 
@@ -237,12 +248,20 @@ _BY_STATUS: dict[int, type[APIStatusError]] = {
 # Dify answers its per-app concurrency limit with 400 invalid_param and this message (the
 # intended 429 handler is shadowed by the ValueError one), so the message is the only tell.
 _CONCURRENCY_LIMIT_PREFIX = "too many requests"
+# Likewise the agent-app refusal of blocking mode: a ValueError, so invalid_param plus this text.
+_NO_BLOCKING_MODE = "does not support blocking mode"
+_NO_BLOCKING_MODE_HINT = (
+    "Agent apps answer only in streaming mode: use stream_message(...), "
+    "and .collect() on the stream for the whole answer."
+)
 
 
 def error_class(status_code: int, code: str | None, message: str) -> type[APIStatusError]:
     """Pick the exception class for a Dify error: the body's code first, then the status."""
     if code == "invalid_param" and message.lower().startswith(_CONCURRENCY_LIMIT_PREFIX):
         return RateLimitError
+    if code == "invalid_param" and _NO_BLOCKING_MODE in message.lower():
+        return BlockingModeNotSupportedError
     if code is not None and code in _BY_CODE:
         return _BY_CODE[code]
     if status_code >= 500:
@@ -280,4 +299,6 @@ def make_status_error(
     if not message:
         message = f"HTTP {status_code}"
     cls = error_class(status_code, code, message)
+    if cls is BlockingModeNotSupportedError:
+        message = f"{message.rstrip('.')}. {_NO_BLOCKING_MODE_HINT}"
     return cls(message, status_code=status_code, code=code, body=body, response=response, in_stream=in_stream)

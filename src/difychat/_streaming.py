@@ -1,9 +1,10 @@
 """Streaming chat answers: :class:`ChatStream` and :class:`AsyncChatStream`.
 
 Both wrap an open HTTP response and share :class:`_ChatState`, which turns decoded SSE events
-into typed events, accumulates the answer and remembers the ids. The connection is closed when
-the stream is exhausted, when it fails, when ``close()``/``stop()`` is called, and on leaving
-the ``with`` block.
+into typed events, accumulates the answer, keeps the last state of every agent round and the
+files tools produced, and remembers the ids. The connection is closed when the stream is
+exhausted, when it fails, when ``close()``/``stop()`` is called, and on leaving the ``with``
+block.
 """
 
 from __future__ import annotations
@@ -17,10 +18,13 @@ import httpx
 
 from difychat._errors import APIConnectionError, APITimeoutError, IncompleteStreamError, make_status_error
 from difychat._sse import ServerSentEvent, SSEDecoder
+from difychat.types.agent import AgentThought, MessageFile
 from difychat.types.chat import ChatMessage, ChatMetadata, Usage
 from difychat.types.events import (
+    AgentThoughtEvent,
     ErrorEvent,
     MessageEndEvent,
+    MessageFileEvent,
     MessageReplaceEvent,
     PingEvent,
     StreamEvent,
@@ -43,6 +47,9 @@ class _ChatState:
         self.conversation_id: str | None = None
         self.first: StreamEvent | None = None
         self.end: MessageEndEvent | None = None
+        # The latest publication of each agent round, and each tool file, by id (first-seen order).
+        self.thoughts: dict[str, AgentThoughtEvent] = {}
+        self.files: dict[str, MessageFileEvent] = {}
         self.failed = False
         self.stopped = False
 
@@ -75,6 +82,11 @@ class _ChatState:
             self.parts.append(event.answer)
         elif isinstance(event, MessageReplaceEvent):
             self.parts = [event.answer]
+        elif isinstance(event, AgentThoughtEvent):
+            key = event.id or f"position:{event.position}"
+            self.thoughts[key] = event
+        elif isinstance(event, MessageFileEvent):
+            self.files[event.id or event.url or f"file:{len(self.files)}"] = event
         elif isinstance(event, MessageEndEvent):
             self.end = event
             self.message_id = self.message_id or event.id
@@ -100,6 +112,14 @@ class _ChatState:
     def answer(self) -> str:
         return "".join(self.parts)
 
+    def agent_thoughts(self) -> list[AgentThought]:
+        # sorted() is stable: rounds without a position keep their arrival order, last.
+        latest = sorted(self.thoughts.values(), key=lambda t: (t.position is None, t.position or 0))
+        return [event.as_thought() for event in latest]
+
+    def message_files(self) -> list[MessageFile]:
+        return [event.as_file() for event in self.files.values()]
+
     def broken(self, exc: Exception) -> Exception:
         if isinstance(exc, httpx.TimeoutException):
             return APITimeoutError(f"Stream timed out: {exc}", request=_request_of(exc))
@@ -117,6 +137,8 @@ class _ChatState:
             answer=self.answer,
             metadata=end.metadata if end is not None else ChatMetadata(),
             created_at=created,
+            agent_thoughts=self.agent_thoughts(),
+            message_files=self.message_files(),
         )
 
 
@@ -158,6 +180,24 @@ class _StreamViews:
     def answer(self) -> str:
         """The answer text received so far (after a ``message_replace``, the replacement)."""
         return self._state.answer
+
+    @property
+    def agent_thoughts(self) -> list[AgentThought]:
+        """An agent's rounds so far, by ``position``, each in its latest published state.
+
+        Example::
+
+            with client.stream_message("What time is it?", user="alice") as stream:
+                answer = "".join(stream.iter_text())
+            for thought in stream.agent_thoughts:
+                print(thought.tool_names, thought.observations)
+        """
+        return self._state.agent_thoughts()
+
+    @property
+    def message_files(self) -> list[MessageFile]:
+        """The files an agent's tools produced so far (``message_file`` events), in order."""
+        return self._state.message_files()
 
     @property
     def message_end(self) -> MessageEndEvent | None:
@@ -252,9 +292,15 @@ class ChatStream(_StreamViews):
     def collect(self) -> ChatMessage:
         """Read the rest of the stream and return the answer as a blocking call would.
 
+        For an agent the result also holds ``agent_thoughts`` (each round's last state, by
+        ``position``) and ``message_files`` (the files its tools produced). This is also how to
+        get an agent's whole answer from Dify, which refuses blocking mode for agent apps.
+
         Example::
 
             message = client.stream_message("Hi", user="alice").collect()
+            for thought in message.agent_thoughts:
+                print(thought.tool, thought.observation)
         """
         for _ in self:
             pass
@@ -380,7 +426,8 @@ class AsyncChatStream(_StreamViews):
                 yield event.answer
 
     async def collect(self) -> ChatMessage:
-        """Read the rest of the stream and return the answer as a blocking call would.
+        """Read the rest of the stream and return the answer as a blocking call would
+        (with an agent's ``agent_thoughts`` and ``message_files``, as ``ChatStream.collect()``).
 
         Example::
 

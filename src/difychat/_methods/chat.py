@@ -33,7 +33,9 @@ class ChatMethods(SyncCore):
 
         Leave ``conversation_id`` out to start a conversation; pass the returned
         ``conversation_id`` to continue it. ``files`` takes :class:`ChatFile` items, uploaded
-        files, or plain dicts. This call is never retried.
+        files, or plain dicts. This call is never retried. Dify's agent apps refuse blocking
+        answers (:class:`~difychat.BlockingModeNotSupportedError`); difychat serves them, and
+        ``stream_message(...).collect()`` works with both.
 
         Example::
 

@@ -7,6 +7,7 @@ from typing import Any, Literal
 from pydantic import Field, model_validator
 
 from difychat.types._base import DifyModel, Price, Timestamp
+from difychat.types.agent import AgentThought, MessageFile, ThoughtsAndFiles
 
 __all__ = [
     "AnnotationReply",
@@ -77,11 +78,16 @@ class ChatMetadata(DifyModel):
     usage: Usage | None = None
 
 
-class ChatMessage(DifyModel):
+class ChatMessage(ThoughtsAndFiles, DifyModel):
     """The result of a blocking chat message (also what ``ChatStream.collect()`` returns).
 
     ``id`` and ``message_id`` are the same message id; ``task_id`` is only useful while the
     answer is being generated.
+
+    ``agent_thoughts`` and ``message_files`` are filled by ``collect()`` from an agent's stream:
+    the last state of every round, by ``position``, and the files its tools produced. A
+    blocking answer carries neither (the wire shape has no room for them); ``messages()``
+    returns them for any stored answer.
     """
 
     event: str = "message"
@@ -93,6 +99,8 @@ class ChatMessage(DifyModel):
     answer: str = ""
     metadata: ChatMetadata = Field(default_factory=ChatMetadata)
     created_at: Timestamp | None = None
+    agent_thoughts: list[AgentThought] = Field(default_factory=list)
+    message_files: list[MessageFile] = Field(default_factory=list)
 
     @model_validator(mode="after")
     def _same_ids(self) -> ChatMessage:

@@ -7,6 +7,7 @@ from typing import Any
 from pydantic import Field
 
 from difychat.types._base import DifyModel, Timestamp
+from difychat.types.agent import AgentThought, MessageFile, ThoughtsAndFiles
 from difychat.types.chat import RetrieverResource
 
 __all__ = [
@@ -48,39 +49,19 @@ class MessageFeedback(DifyModel):
     rating: str | None = None
 
 
-class MessageFile(DifyModel):
-    """A file attached to a message by the user or produced by a tool."""
+class Message(ThoughtsAndFiles, DifyModel):
+    """One question-and-answer turn of a conversation (``/messages`` item).
 
-    id: str | None = None
-    filename: str | None = None
-    type: str | None = None
-    url: str | None = None
-    mime_type: str | None = None
-    size: int | None = None
-    transfer_method: str | None = None
-    belongs_to: str | None = None
-    upload_file_id: str | None = None
+    For an agent app, ``agent_thoughts`` lists its rounds by ``position`` and ``message_files``
+    holds both the user's uploads and the files its tools produced (``assistant_files``).
 
+    Example::
 
-class AgentThought(DifyModel):
-    """One step of an agent's reasoning as stored with the message."""
-
-    id: str | None = None
-    chain_id: str | None = None
-    message_id: str | None = None
-    position: int | None = None
-    thought: str | None = None
-    tool: str | None = None
-    tool_labels: dict[str, Any] | None = None
-    tool_input: str | None = None
-    created_at: Timestamp | None = None
-    observation: str | None = None
-    files: list[Any] | None = None
-    message_files: list[Any] | None = None
-
-
-class Message(DifyModel):
-    """One question-and-answer turn of a conversation (``/messages`` item)."""
+        for message in client.messages(conversation_id, user="alice").data:
+            for thought in message.agent_thoughts:
+                print(thought.tool_names, thought.observations)
+            print(message.answer, [file.url for file in message.assistant_files])
+    """
 
     id: str
     conversation_id: str | None = None

@@ -8,15 +8,20 @@ Text arrives in :class:`MessageEvent` (``message``) or :class:`AgentMessageEvent
 (``agent_message``); both are :class:`TextDeltaEvent`. Dify 1.11-1.12 tags text deltas
 ``message_file`` when the message has files attached: such an event, recognisable by its
 ``answer`` key, is parsed as a :class:`MessageEvent` whose ``event`` stays ``"message_file"``.
+
+An agent's answer also carries :class:`AgentThoughtEvent` (each round is published several
+times as it fills in: empty, after the model, after the tools) and :class:`MessageFileEvent`
+(a file a tool produced). ``ChatStream.collect()`` keeps the last publication of every round.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, TypeVar
 
 from pydantic import Field, ValidationError
 
 from difychat.types._base import DifyModel, Timestamp
+from difychat.types.agent import AgentThought, FileIds, MessageFile, ToolSteps
 from difychat.types.chat import ChatMetadata
 
 __all__ = [
@@ -34,6 +39,17 @@ __all__ = [
     "TextDeltaEvent",
     "parse_event",
 ]
+
+
+M = TypeVar("M", bound=DifyModel)
+
+
+def _convert(model: type[M], event: DifyModel, fields: dict[str, Any]) -> M:
+    """``fields`` as a ``model``, with the event's unknown fields too when they fit it."""
+    try:
+        return model.model_validate({**(event.model_extra or {}), **fields})
+    except ValidationError:
+        return model.model_validate(fields)
 
 
 class StreamEvent(DifyModel):
@@ -63,8 +79,20 @@ class AgentMessageEvent(TextDeltaEvent):
     """``agent_message``: a text delta of an agent app."""
 
 
-class AgentThoughtEvent(StreamEvent):
-    """``agent_thought``: an agent step; the same ``id`` is re-sent as the step fills in."""
+class AgentThoughtEvent(ToolSteps, StreamEvent):
+    """``agent_thought``: one round of an agent, re-sent with the same ``id`` as it fills in.
+
+    A function-calling round is typically published three times: empty when the model starts,
+    with ``thought``, ``tool`` and ``tool_input`` once the model is done, and with
+    ``observation`` (and the ids of produced files in ``message_files``) once the tools have
+    run. ``tool_names``, ``tool_inputs`` and ``observations`` decode the tool fields.
+
+    Example::
+
+        for event in stream:
+            if isinstance(event, AgentThoughtEvent) and event.observation:
+                print(event.tool_names, event.observations)
+    """
 
     id: str | None = None
     position: int | None = None
@@ -73,16 +101,43 @@ class AgentThoughtEvent(StreamEvent):
     tool: str | None = None
     tool_labels: dict[str, Any] | None = None
     tool_input: str | None = None
-    message_files: list[str] | None = None
+    message_files: FileIds | None = None
+
+    def as_thought(self) -> AgentThought:
+        """This publication as the :class:`AgentThought` a history item would hold.
+
+        ``created_at`` is left empty: the event's own is the message's creation time.
+        """
+        fields = {
+            "id": self.id,
+            "message_id": self.message_id,
+            "position": self.position,
+            "thought": self.thought,
+            "tool": self.tool,
+            "tool_labels": self.tool_labels,
+            "tool_input": self.tool_input,
+            "observation": self.observation,
+            "files": list(self.message_files or []),
+        }
+        return _convert(AgentThought, self, fields)
 
 
 class MessageFileEvent(StreamEvent):
-    """``message_file``: a file produced by a tool (``belongs_to`` is ``"assistant"``)."""
+    """``message_file``: a file produced by a tool (``belongs_to`` is ``"assistant"``).
+
+    ``url`` is as sent: a remote URL or a signed link to the server's file route, possibly
+    relative to the server's origin (``/files/tools/...``).
+    """
 
     id: str | None = None
     type: str | None = None
     belongs_to: str | None = None
     url: str | None = None
+
+    def as_file(self) -> MessageFile:
+        """This file as the :class:`MessageFile` a history item would list."""
+        fields = {"id": self.id, "type": self.type, "url": self.url, "belongs_to": self.belongs_to}
+        return _convert(MessageFile, self, fields)
 
 
 class MessageReplaceEvent(StreamEvent):
