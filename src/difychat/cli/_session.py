@@ -20,6 +20,7 @@ from difychat import (
     PermissionDeniedError,
 )
 from difychat.cli._console import Output
+from difychat.cli._steps import AgentSteps
 from difychat.types import (
     AgentThoughtEvent,
     AppParameters,
@@ -50,7 +51,8 @@ def _when(value: datetime | None) -> str:
 class _Turn:
     """The state of one question being answered."""
 
-    def __init__(self) -> None:
+    def __init__(self, steps: AgentSteps) -> None:
+        self.steps = steps
         self.stream: ChatStream | None = None
         self.task_id: str | None = None
         self.note: str | None = None
@@ -202,7 +204,7 @@ class ChatSession:
         """
         files = self.pending_files or None
         feed: queue.Queue[tuple[str, Any]] = queue.Queue()
-        turn = _Turn()
+        turn = _Turn(self.agent_steps())
 
         def read() -> None:
             try:
@@ -261,7 +263,7 @@ class ChatSession:
             self.out.answer_start()
         elif kind == "event":
             turn.task_id = turn.task_id or value.task_id
-            self.show_event(value)
+            self.show_event(value, turn.steps)
         elif kind == "end":
             turn.finished = True
         elif isinstance(value, KeyboardInterrupt):  # raised while reading: the stream is gone
@@ -279,17 +281,21 @@ class ChatSession:
         else:
             raise value
 
-    def show_event(self, event: Any) -> None:
+    def agent_steps(self) -> AgentSteps:
+        """A fresh record of what an answer has shown of its tool steps and files."""
+        return AgentSteps(self.out, base_url=self.client.base_url)
+
+    def show_event(self, event: Any, steps: AgentSteps) -> None:
         if isinstance(event, TextDeltaEvent):
             self.out.delta(event.answer)
         elif isinstance(event, MessageReplaceEvent):
             self.out.answer_end("replaced by moderation")
             self.out.answer_start()
             self.out.delta(event.answer)
-        elif isinstance(event, MessageFileEvent) and event.url:
-            self.out.delta(f"\n[file: {event.url}]\n")
-        elif isinstance(event, AgentThoughtEvent) and event.tool and not event.observation:
-            self.out.delta(f"\n[using {event.tool}]\n")
+        elif isinstance(event, MessageFileEvent):
+            steps.file(event)
+        elif isinstance(event, AgentThoughtEvent):
+            steps.thought(event)
 
     def after_answer(self, message_id: str) -> None:
         params = self.parameters
@@ -344,7 +350,12 @@ class ChatSession:
         for message in page.data:
             self.out.info(f"you> {message.query}")
             self.out.answer_start()
+            steps = self.agent_steps()
+            for thought in message.agent_thoughts:
+                steps.thought(thought)
             self.out.delta(message.answer)
+            for file in message.assistant_files:
+                steps.file(file)
             self.out.answer_end()
 
     def upload(self, path: str) -> None:

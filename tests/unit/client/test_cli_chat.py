@@ -46,6 +46,9 @@ class App:
         self.requests: list[httpx.Request] = []
         self.answers: list[list[bytes | BaseException]] = []
         self.streams: list[Any] = []
+        self.history: list[dict[str, Any]] = [
+            {"id": "m0", "query": "earlier question", "answer": "earlier answer"}
+        ]
 
     def __call__(self, request: httpx.Request) -> httpx.Response:
         request.read()
@@ -66,8 +69,7 @@ class App:
         if route == ("GET", "/conversations"):
             return httpx.Response(200, json={"limit": 20, "has_more": False, "data": CONVERSATIONS})
         if route == ("GET", "/messages"):
-            message = {"id": "m0", "query": "earlier question", "answer": "earlier answer"}
-            return httpx.Response(200, json={"limit": 6, "has_more": False, "data": [message]})
+            return httpx.Response(200, json={"limit": 6, "has_more": False, "data": self.history})
         if route == ("POST", "/files/upload"):
             return httpx.Response(
                 201, json={"id": "up-1", "name": "notes.txt", "size": 5, "extension": "txt"}
