@@ -1,0 +1,68 @@
+"""The shared small rules: UUID ids and their failures, and the true/false words."""
+
+from __future__ import annotations
+
+import pytest
+from starlette.requests import Request
+
+from difychat.server.api.ids import known_id, optional_id, path_id, query_id
+from difychat.server.domain.values import parse_bool, parse_uuid
+from difychat.server.errors import EndUserNotFound, InvalidParam, NotFound
+
+ID = "0b6f3c52-2c59-4b0e-9a55-2d3f5d1c2e11"
+
+
+def test_parse_uuid_gives_the_canonical_form_or_none() -> None:
+    assert parse_uuid(ID) == ID
+    assert parse_uuid(ID.upper()) == ID
+    assert parse_uuid(ID.replace("-", "")) == ID
+    for bad in ("", "nope", ID + "x", " " + ID, None, 5, b"x"):
+        assert parse_uuid(bad) is None
+
+
+def test_parse_bool_uses_the_contracts_words_only() -> None:
+    for word in ("true", "1", "yes", "on", " TRUE ", "On"):
+        assert parse_bool(word) is True
+    for word in ("false", "0", "no", "off", " Off "):
+        assert parse_bool(word) is False
+    for word in ("", "y", "t", "n", "f", "maybe", "2"):
+        assert parse_bool(word) is None
+
+
+def _request(**path_params: str) -> Request:
+    return Request({"type": "http", "method": "GET", "path": "/", "headers": [], "path_params": path_params})
+
+
+def test_a_malformed_path_id_fails_as_the_resource_not_found_error() -> None:
+    assert path_id(_request(conversation_id=ID.upper()), "conversation_id") == ID
+    with pytest.raises(NotFound) as caught:
+        path_id(
+            _request(conversation_id="not-a-uuid"), "conversation_id", NotFound, "Conversation Not Exists."
+        )
+    assert (caught.value.status, caught.value.message) == (404, "Conversation Not Exists.")
+    with pytest.raises(EndUserNotFound) as by_class:
+        path_id(_request(end_user_id="x"), "end_user_id", EndUserNotFound)
+    assert (by_class.value.code, by_class.value.message) == ("end_user_not_found", "End user not found.")
+    with pytest.raises(InvalidParam):
+        path_id(_request(job_id="x"), "job_id", InvalidParam, "The job does not exist.")
+
+
+def test_body_and_query_ids_read_blank_as_absent_and_bad_as_400() -> None:
+    assert optional_id(None, "last_id") is None
+    assert optional_id("  ", "last_id") is None
+    assert optional_id(f" {ID} ", "last_id") == ID
+    with pytest.raises(ValueError, match="last_id must be a valid UUID"):
+        optional_id("nope", "last_id")
+    with pytest.raises(ValueError, match="first_id must be a valid UUID"):
+        optional_id(5, "first_id")
+    assert query_id("", "conversation_id") is None
+    with pytest.raises(InvalidParam) as caught:
+        query_id("abc", "conversation_id")
+    assert caught.value.message == "conversation_id must be a valid UUID"
+
+
+def test_known_id_raises_the_given_error() -> None:
+    assert known_id(ID) == ID
+    with pytest.raises(NotFound) as caught:
+        known_id("nope", NotFound, "Message Not Exists.")
+    assert caught.value.message == "Message Not Exists."
