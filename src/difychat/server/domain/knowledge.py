@@ -1,0 +1,121 @@
+"""Knowledge records and the seam between document indexing and retrieval.
+
+The indexing pipeline (parse, clean, split) owns datasets, documents and segments; the search side
+owns its index tables and implements :class:`SegmentIndexer`. The pipeline calls the indexer with
+the segments of one document once they are written (still invisible: their document is not
+``completed`` yet), and marks the document ``completed`` only after ``index`` returned. When any
+step fails, the pipeline calls ``remove`` for the segments it had handed over and deletes them,
+so a failed document leaves nothing half-indexed.
+
+Rules for implementations:
+
+* ``index`` is an upsert by segment id: a job retried after a crash hands the same segments again.
+* ``remove`` ignores ids it does not know.
+* Enabling, disabling or archiving a document or a segment does not call the indexer: searches
+  keep only segments whose segment and document are enabled, whose document is not archived and
+  whose ``indexing_status`` is ``completed`` (they join the store's segment and document tables).
+* ``drop_dataset`` removes everything indexed for the dataset (the dataset is being deleted).
+* A failure raises; its message is shown to API clients in ``indexing-status``, so keep it short
+  and free of secrets.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Protocol
+
+# ``indexing_technique`` values.
+HIGH_QUALITY = "high_quality"
+ECONOMY = "economy"
+
+
+@dataclass(frozen=True, slots=True)
+class DatasetRecord:
+    """A dataset (knowledge base) as stored."""
+
+    id: str
+    name: str
+    description: str
+    # "vendor" or "external".
+    provider: str
+    permission: str
+    # None until the first document arrives, then "upload_file".
+    data_source_type: str | None
+    # "high_quality", "economy" or None until the first document sets it.
+    indexing_technique: str | None
+    embedding_model: str | None
+    embedding_model_provider: str | None
+    # The stored retrieval settings (§9 shape) or None for the defaults.
+    retrieval_model: dict[str, Any] | None
+    summary_index_setting: dict[str, Any] | None
+    # The chunk structure once a document fixed it ("text_model", ...).
+    doc_form: str | None
+    enable_api: bool
+    partial_member_list: list[str]
+    external_knowledge_id: str | None
+    external_knowledge_api_id: str | None
+    external_retrieval_model: dict[str, Any] | None
+    created_by: str
+    created_at: datetime
+    updated_by: str | None
+    updated_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class SegmentRecord:
+    """One chunk of a document, as stored and as handed to the indexer."""
+
+    id: str
+    dataset_id: str
+    document_id: str
+    # 1-based order inside the document.
+    position: int
+    content: str
+    # The answer of a Q&A segment; None otherwise.
+    answer: str | None
+    keywords: list[str]
+    word_count: int
+    tokens: int
+    # The id of the segment's index entry and the hash of the text it was built from.
+    index_node_id: str
+    index_node_hash: str
+    hit_count: int
+    enabled: bool
+    disabled_at: datetime | None
+    disabled_by: str | None
+    # "waiting", "indexing", "completed", "error" or "re_segment".
+    status: str
+    created_by: str
+    created_at: datetime
+    updated_at: datetime
+    updated_by: str | None
+    indexing_at: datetime | None
+    completed_at: datetime | None
+    error: str | None
+    stopped_at: datetime | None
+    child_chunks: list[Any] = field(default_factory=list)
+
+
+class SegmentIndexer(Protocol):
+    """Makes segments searchable and forgets them again (see the module docstring)."""
+
+    async def index(self, dataset: DatasetRecord, segments: Sequence[SegmentRecord]) -> None: ...
+
+    async def remove(self, dataset_id: str, segment_ids: Sequence[str]) -> None: ...
+
+    async def drop_dataset(self, dataset_id: str) -> None: ...
+
+
+class NoIndexer:
+    """An indexer that keeps nothing: the pipeline runs to ``completed`` without a search side."""
+
+    async def index(self, dataset: DatasetRecord, segments: Sequence[SegmentRecord]) -> None:
+        return None
+
+    async def remove(self, dataset_id: str, segment_ids: Sequence[str]) -> None:
+        return None
+
+    async def drop_dataset(self, dataset_id: str) -> None:
+        return None
