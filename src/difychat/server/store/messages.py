@@ -68,9 +68,7 @@ async def page_before(
     return Page(newest_first.data[::-1], newest_first.has_more, limit)
 
 
-async def history_for_memory(
-    conn: AsyncConnection, conversation_id: str, *, limit: int
-) -> list[Record]:
+async def history_for_memory(conn: AsyncConnection, conversation_id: str, *, limit: int) -> list[Record]:
     """The latest finished turns, newest first, for the model's memory."""
     query = (
         sa.select(messages.c.query, messages.c.answer)
