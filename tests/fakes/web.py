@@ -23,6 +23,8 @@ class Seen:
     query: dict[str, str]
     headers: CIMultiDict[str]
     body: bytes
+    raw_path: str = ""  # as sent, percent-encoding kept
+    query_string: str = ""
 
 
 @dataclass
@@ -42,7 +44,15 @@ class FakeSite:
     async def _dispatch(self, request: web.Request) -> web.StreamResponse:
         body = await request.read()
         self.seen.append(
-            Seen(request.method, request.path, dict(request.query), CIMultiDict(request.headers), body)
+            Seen(
+                request.method,
+                request.path,
+                dict(request.query),
+                CIMultiDict(request.headers),
+                body,
+                request.raw_path.split("?", 1)[0],
+                request.query_string,
+            )
         )
         handler = self.handlers.get((request.method, request.path))
         if handler is None:
