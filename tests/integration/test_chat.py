@@ -149,8 +149,10 @@ async def test_agent_chat_apps_tag_deltas_agent_message_and_accept_blocking(serv
     async with server.client(AGENT_KEY) as client:
         _, frames = await stream_frames(client, chat_body(mode="streaming"))
         blocking = await client.post("/chat-messages", json=chat_body())
-    assert {f.event for f in frames[:-1]} == {"agent_message"}
-    assert frames[0].data is not None and "from_variable_selector" not in frames[0].data
+    # An agent without tools answers in one round: its thought row, then its text.
+    assert [f.event for f in frames][:2] == ["agent_thought", "agent_message"]
+    assert {f.event for f in frames[:-1]} == {"agent_thought", "agent_message"}
+    assert frames[1].data is not None and "from_variable_selector" not in frames[1].data
     assert blocking.status_code == 200 and blocking.json()["mode"] == "agent-chat"
 
 

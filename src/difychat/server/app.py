@@ -37,6 +37,10 @@ from difychat.server.observability.metrics import Metrics
 from difychat.server.observability.middleware import RequestObserver, route_templates
 from difychat.server.observability.turns import QueueSampler, TurnLogContext, TurnObserver
 from difychat.server.observability.upstream import counting_upstream_errors
+from difychat.server.services.agent.files import ToolFiles
+from difychat.server.services.agent.service import AgentService
+from difychat.server.services.agent.source import AgentRuntime
+from difychat.server.services.agent.toolsets import AgentToolsets
 from difychat.server.services.annotations import AnnotationService
 from difychat.server.services.app_info import AppInfoService
 from difychat.server.services.apps import DemoApp, demo_config, ensure_demo_app, load_catalog, sync_apps
@@ -51,9 +55,10 @@ from difychat.server.services.models import ModelCatalog
 from difychat.server.services.stops import StopService
 from difychat.server.services.suggestions import SuggestionService
 from difychat.server.services.variables import ConversationVariableService
-from difychat.server.settings import Settings, load_apps_file
+from difychat.server.settings import ConfigFileError, Settings, load_apps_file
 from difychat.server.store import db
 from difychat.server.store.writer import GroupWriter
+from difychat.server.tools.base import ToolContext
 
 logger = logging.getLogger("difychat")
 
@@ -68,6 +73,14 @@ def _configured_apps(settings: Settings) -> list[AppConfig]:
     return load_apps_file(settings.config) if settings.config else []
 
 
+async def _check_agent_tools(settings: Settings, configs: list[AppConfig], toolsets: AgentToolsets) -> None:
+    """Refuse to start with an agent app whose tools cannot run as configured."""
+    for config in configs:
+        problems = await toolsets.check(config)
+        if problems:
+            raise ConfigFileError(f'{settings.config}: app "{config.name}": ' + "; ".join(problems))
+
+
 def _demo(settings: Settings) -> AppConfig:
     return demo_config(settings.openai_base_url, settings.openai_api_key, settings.openai_model)
 
@@ -77,6 +90,11 @@ async def bootstrap(settings: Settings) -> BootstrapResult:
     url = settings.resolved_database_url()
     await asyncio.to_thread(db.upgrade, url)
     apps = _configured_apps(settings)
+    toolsets = AgentToolsets()
+    try:
+        await _check_agent_tools(settings, apps, toolsets)
+    finally:
+        await toolsets.close()
     engine = db.create_engine(url, pool_size=2)
     try:
         await sync_apps(engine, apps, live_demo=_demo(settings))
@@ -151,6 +169,8 @@ def create_app(settings: Settings | None = None) -> Starlette:
                     result.demo.name,
                     result.demo.name,
                 )
+        toolsets = AgentToolsets()
+        await _check_agent_tools(settings, configs, toolsets)
         live = {c.name: c for c in configs}
         live.setdefault(_demo(settings).name, _demo(settings))
 
@@ -179,6 +199,13 @@ def create_app(settings: Settings | None = None) -> Starlette:
         audio = AudioService(engine, models)
         fetcher = _remote_fetcher(settings)
         files = _file_service(settings, engine, fetcher)
+        # Tools fetch user-steerable URLs too: through the same outbound guard as remote files.
+        tool_http = GuardedClient(_outbound_allow(settings), max_redirects=5)
+        tool_context = ToolContext(
+            tool_http, timeout=settings.tool_timeout, max_output_bytes=settings.tool_max_output_bytes
+        )
+        tool_files = ToolFiles(engine, LocalFileStorage(settings.data_dir / "files"), files.signer, writes)
+        agents = AgentService(engine, toolsets, AgentRuntime(writes, tool_files, tool_context))
         app.state.services = Services(
             authenticator=Authenticator(engine, catalog, cache_seconds=settings.cache_seconds),
             end_users=EndUsers(engine),
@@ -193,6 +220,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
                 max_generation_seconds=settings.max_generation_seconds,
                 stream_max_unread_bytes=settings.stream_max_unread_bytes,
                 worker_id=lease.worker_id,
+                agents=agents,
             ),
             stops=StopService(engine, registry, relay),
             conversations=ConversationService(engine, models),
@@ -207,6 +235,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
             stream_send_timeout=settings.stream_send_timeout,
             max_json_body_bytes=settings.max_json_body_bytes,
             dify_version=settings.dify_version,
+            agents=agents,
         )
         try:
             yield
@@ -218,6 +247,8 @@ def create_app(settings: Settings | None = None) -> Starlette:
             await writes.close()
             await relay.close()
             await fetcher.close()
+            await agents.close()
+            await tool_http.close()
             await http.close()
             await engine.dispose()
             if metrics is not None:

@@ -71,6 +71,9 @@ class Settings(BaseSettings):
     remote_fetch_timeout: float = Field(default=30.0, gt=0)
     # Text taken from one attached document for the prompt (characters).
     document_max_chars: int = Field(default=100_000, gt=0)
+    # An agent's tool call: how long it may run, and how much output (text and files) it may return.
+    tool_timeout: float = Field(default=30.0, gt=0)
+    tool_max_output_bytes: int = Field(default=1024 * 1024, gt=0)
     # Set by `difychat serve` for its workers once it has migrated and synced the apps itself.
     bootstrapped: bool = False
     # Prometheus metrics at GET /metrics (outside /v1); with a token, scrapes must send it as a bearer.

@@ -8,6 +8,7 @@ from starlette.requests import Request
 
 from difychat.server.domain.apps import App
 from difychat.server.observability.context import bind_app
+from difychat.server.services.agent.service import AgentService
 from difychat.server.services.annotations import AnnotationService
 from difychat.server.services.app_info import AppInfoService
 from difychat.server.services.audio import AudioService
@@ -39,6 +40,7 @@ class Services:
     stream_send_timeout: float
     max_json_body_bytes: int
     dify_version: str
+    agents: AgentService | None = None
 
 
 def services(request: Request) -> Services:

@@ -27,7 +27,8 @@ async def list_messages(request: Request) -> Response:
     page = await svc.messages.history(
         end_user_id, conversation_id, first_id=params.first_id, limit=params.limit
     )
-    return JSON(wire.history(page, file_url))
+    tool_url = svc.agents.files.url if svc.agents is not None else None
+    return JSON(wire.history(page, file_url, tool_url))
 
 
 async def create_feedback(request: Request) -> Response:

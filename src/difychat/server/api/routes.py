@@ -14,6 +14,7 @@ from difychat.server.api import (
     index,
     messages,
     suggested,
+    tool_files,
     variables,
 )
 
@@ -59,5 +60,6 @@ def build_routes() -> list[BaseRoute]:
     return [
         Route("/health", index.health, methods=["GET"]),
         Route("/files/{file_id}/file-preview", files.signed_file, methods=["GET"]),
+        Route("/files/tools/{name}", tool_files.tool_file, methods=["GET"]),
         Mount("/v1", routes=v1),
     ]

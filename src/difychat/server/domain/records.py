@@ -7,6 +7,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from difychat.server.domain.thoughts import AgentThought
+
 
 @dataclass(frozen=True, slots=True)
 class EndUser:
@@ -109,6 +111,8 @@ class HistoryMessage:
     message: Message
     rating: str | None = None
     files: list[MessageFile] = field(default_factory=list)
+    # An agent answer's rounds, by position.
+    thoughts: list[AgentThought] = field(default_factory=list)
 
 
 @dataclass(frozen=True, slots=True)

@@ -28,6 +28,14 @@ class UrlSigner:
         query = urlencode({"timestamp": timestamp, "nonce": nonce, "sign": sign})
         return f"{self._base}/files/{file_id}/file-preview?{query}"
 
+    def tool_url(self, file_id: str, extension: str, now: float | None = None) -> str:
+        """A tool file's URL: ``/files/tools/<id><.ext>``, signed like a preview (contract §11)."""
+        timestamp = str(int(time.time() if now is None else now))
+        nonce = secrets.token_hex(16)
+        sign = self._sign(file_id, timestamp, nonce)
+        query = urlencode({"timestamp": timestamp, "nonce": nonce, "sign": sign})
+        return f"{self._base}/files/tools/{file_id}{extension}?{query}"
+
     def verify(self, file_id: str, timestamp: str, nonce: str, sign: str, now: float | None = None) -> bool:
         if not timestamp.isdigit() or not nonce or not sign:
             return False

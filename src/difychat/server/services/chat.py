@@ -9,7 +9,6 @@ from typing import Any, Literal
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from difychat.server.domain.apps import App, AppConfig
-from difychat.server.errors import CONVERSATION_NOT_EXISTS, NotFound
 from difychat.server.generation.registry import DEFAULT_MAX_UNREAD_BYTES, Generation, GenerationRegistry
 from difychat.server.providers.base import ChatModel, ModelRequest
 from difychat.server.services import naming
@@ -19,6 +18,7 @@ from difychat.server.services.audio import AudioService
 from difychat.server.services.files import FileService
 from difychat.server.services.inputs import clean_inputs
 from difychat.server.services.models import ModelCatalog
+from difychat.server.services.ownership import owned_conversation
 from difychat.server.services.prompts import (
     ConversationMemory,
     Enricher,
@@ -27,7 +27,6 @@ from difychat.server.services.prompts import (
     select_memory,
 )
 from difychat.server.services.turn_runner import AnswerSource, Finisher, TurnRunner
-from difychat.server.store import conversations as conversation_store
 from difychat.server.store import messages as message_store
 from difychat.server.store import writer
 from difychat.server.store.common import new_id, utcnow
@@ -99,9 +98,7 @@ class ChatService:
         config_id = app.config_id
         if turn.conversation_id is not None:
             async with self._engine.connect() as conn:
-                conversation = await conversation_store.owned(conn, turn.conversation_id, end_user_id)
-                if conversation is None:
-                    raise NotFound(CONVERSATION_NOT_EXISTS)
+                conversation = await owned_conversation(conn, end_user_id, turn.conversation_id)
                 config_id = str(conversation.app_config_id)
                 memory = (await self._models.config(app, config_id)).memory
                 if memory.enabled and memory.max_messages:

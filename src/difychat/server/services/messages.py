@@ -12,6 +12,7 @@ from difychat.server.domain.paging import Page
 from difychat.server.domain.records import Feedback, HistoryMessage
 from difychat.server.errors import FIRST_MESSAGE_NOT_EXISTS, InvalidParam, NotFound
 from difychat.server.services.ownership import owned_conversation, owned_message
+from difychat.server.store import agent as agent_store
 from difychat.server.store import feedbacks as feedback_store
 from difychat.server.store import files as file_store
 from difychat.server.store import messages as message_store
@@ -39,7 +40,10 @@ class MessageService:
             ids = [message.id for message in page.data]
             ratings = await feedback_store.ratings_by_user(conn, ids, owner)
             files = await file_store.attached(conn, ids)
-        return page.map(lambda m: HistoryMessage(m, ratings.get(m.id), files.get(m.id, [])))
+            thoughts = await agent_store.thoughts(conn, ids)
+        return page.map(
+            lambda m: HistoryMessage(m, ratings.get(m.id), files.get(m.id, []), thoughts.get(m.id, []))
+        )
 
     async def feedback(
         self, app: App, end_user_id: str, message_id: str, *, rating: Rating | None, content: str | None

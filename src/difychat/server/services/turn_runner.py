@@ -86,8 +86,13 @@ class TurnRunner:
         *,
         finishers: tuple[Finisher, ...] = (),
         retriever_resources: tuple[dict[str, Any], ...] = (),
+        answer_of: Callable[[str], str] | None = None,
     ) -> None:
-        """Produce, finish, save once, then emit exactly one final event."""
+        """Produce, finish, save once, then emit exactly one final event.
+
+        ``answer_of`` makes the answer to save from the text streamed (an agent joins its rounds'
+        texts, or keeps only its final answer); by default the answer is the text streamed.
+        """
         started = time.perf_counter()
         first_at: float | None = None
         next_checkpoint = started + self._checkpoint_seconds
@@ -126,7 +131,7 @@ class TurnRunner:
         generation.stoppable = False
         timing = Timing(started, first_at, time.perf_counter())
 
-        answer = "".join(parts)
+        answer = "".join(parts) if answer_of is None else answer_of("".join(parts))
         usage = source.usage(answer, stopped=stopped, timing=timing)
         if failure is None:
             for finish in finishers:

@@ -272,3 +272,46 @@ conversation_variables = sa.Table(
     sa.UniqueConstraint("conversation_id", "name"),
     sa.Index(None, "conversation_id", "created_at", "id"),
 )
+
+# An agent answer's rounds: what the model thought and asked for, what the tools answered.
+message_agent_thoughts = sa.Table(
+    "message_agent_thoughts",
+    metadata,
+    sa.Column("id", Id, primary_key=True),
+    sa.Column("message_id", Id, sa.ForeignKey("messages.id", ondelete="CASCADE"), nullable=False),
+    sa.Column("position", sa.Integer(), nullable=False),
+    sa.Column("thought", sa.Text(), nullable=False),
+    # Tool names joined by ";"; JSON text of name -> arguments and name -> result, as on the wire.
+    sa.Column("tool", sa.Text(), nullable=False),
+    sa.Column("tool_labels", sa.JSON(), nullable=False),
+    sa.Column("tool_input", sa.Text(), nullable=False),
+    sa.Column("observation", sa.Text(), nullable=False),
+    # Name -> {"time_cost", "error", "tool_config"}: never on the wire.
+    sa.Column("tool_meta", sa.JSON(), nullable=False),
+    # Every call of the round, [{"id", "name", "arguments", "observation"}], for history replay
+    # (the wire strings keep one entry per tool name).
+    sa.Column("tool_calls", sa.JSON(), nullable=False),
+    # Ids of the message files the round's tools produced.
+    sa.Column("files", sa.JSON(), nullable=False),
+    sa.Column("prompt_tokens", sa.Integer(), nullable=False),
+    sa.Column("completion_tokens", sa.Integer(), nullable=False),
+    # The round's usage object, prices included (null until the model has answered).
+    sa.Column("usage", sa.JSON(), nullable=True),
+    sa.Column("created_at", sa.DateTime(), nullable=False),
+    sa.UniqueConstraint("message_id", "position"),
+)
+
+# Files tools produced, owned by the conversation; served at /files/tools/<id>.<ext> (signed).
+tool_files = sa.Table(
+    "tool_files",
+    metadata,
+    sa.Column("id", Id, primary_key=True),
+    sa.Column("app_id", Id, sa.ForeignKey("apps.id", ondelete="CASCADE"), nullable=False),
+    sa.Column("conversation_id", Id, sa.ForeignKey("conversations.id", ondelete="CASCADE"), nullable=False),
+    sa.Column("name", sa.Text(), nullable=False),
+    sa.Column("mime_type", sa.String(255), nullable=False),
+    sa.Column("size", sa.BigInteger(), nullable=False),
+    sa.Column("storage_key", sa.String(512), nullable=False),
+    sa.Column("created_at", sa.DateTime(), nullable=False),
+    sa.Index(None, "conversation_id"),
+)

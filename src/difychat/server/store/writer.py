@@ -31,7 +31,13 @@ from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from difychat.server.store import db
-from difychat.server.store.schema import conversations, message_files, messages
+from difychat.server.store.schema import (
+    conversations,
+    message_agent_thoughts,
+    message_files,
+    messages,
+    tool_files,
+)
 
 logger = logging.getLogger("difychat.store.writer")
 
@@ -42,11 +48,30 @@ class Kind(IntEnum):
     NEW_CONVERSATION = 0
     TOUCH_CONVERSATION = 1
     NEW_MESSAGE = 2
-    NEW_MESSAGE_FILE = 3
-    CHECKPOINT_MESSAGE = 4
-    FINISH_MESSAGE = 5
-    NAME_CONVERSATION = 6
+    NEW_TOOL_FILE = 3
+    NEW_MESSAGE_FILE = 4
+    # An agent round's row, then its later states (after the model, after the tools).
+    NEW_AGENT_THOUGHT = 5
+    UPDATE_AGENT_THOUGHT = 6
+    CHECKPOINT_MESSAGE = 7
+    FINISH_MESSAGE = 8
+    NAME_CONVERSATION = 9
 
+
+# The columns of an agent round that change after it is created.
+THOUGHT_STATE = (
+    "thought",
+    "tool",
+    "tool_labels",
+    "tool_input",
+    "observation",
+    "tool_meta",
+    "tool_calls",
+    "files",
+    "prompt_tokens",
+    "completion_tokens",
+    "usage",
+)
 
 STATEMENTS: dict[Kind, sa.Executable] = {
     Kind.NEW_CONVERSATION: conversations.insert(),
@@ -54,7 +79,13 @@ STATEMENTS: dict[Kind, sa.Executable] = {
     .where(conversations.c.id == sa.bindparam("w_id"))
     .values(updated_at=sa.bindparam("w_updated_at")),
     Kind.NEW_MESSAGE: messages.insert(),
+    Kind.NEW_TOOL_FILE: tool_files.insert(),
     Kind.NEW_MESSAGE_FILE: message_files.insert(),
+    Kind.NEW_AGENT_THOUGHT: message_agent_thoughts.insert(),
+    # Every update sets the same columns (the row's whole state), so they batch.
+    Kind.UPDATE_AGENT_THOUGHT: message_agent_thoughts.update()
+    .where(message_agent_thoughts.c.id == sa.bindparam("w_id"))
+    .values({name: sa.bindparam(f"w_{name}") for name in THOUGHT_STATE}),
     # The answer so far of a message still running; a finished one is never overwritten.
     Kind.CHECKPOINT_MESSAGE: messages.update()
     .where(messages.c.id == sa.bindparam("w_id"), messages.c.status == "running")
@@ -86,6 +117,21 @@ def new_message(**values: Any) -> Write:
 
 def new_message_files(rows: Sequence[dict[str, Any]]) -> list[Write]:
     return [Write(Kind.NEW_MESSAGE_FILE, row) for row in rows]
+
+
+def new_tool_file(**values: Any) -> Write:
+    return Write(Kind.NEW_TOOL_FILE, values)
+
+
+def new_agent_thought(**values: Any) -> Write:
+    return Write(Kind.NEW_AGENT_THOUGHT, values)
+
+
+def update_agent_thought(thought_id: str, state: dict[str, Any]) -> Write:
+    """A round's row as it now is: ``state`` holds every column of ``THOUGHT_STATE``."""
+    return Write(
+        Kind.UPDATE_AGENT_THOUGHT, {"w_id": thought_id, **{f"w_{k}": state[k] for k in THOUGHT_STATE}}
+    )
 
 
 def checkpoint_message(message_id: str, answer: str, when: Any) -> Write:

@@ -13,6 +13,8 @@ Item = TypeVar("Item")
 
 # How an upload id becomes a URL the client can fetch (a fresh signed preview URL).
 FileUrl = Callable[[str], str]
+# How a tool file (its id and mime type) becomes a URL: a fresh signed /files/tools/<id><.ext> URL.
+ToolUrl = Callable[[str, str], str]
 
 
 def seconds(value: datetime) -> int:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from difychat.server.api.wire.common import FileUrl, seconds
+from difychat.server.api.wire.common import FileUrl, ToolUrl, seconds
 from difychat.server.domain.apps import WORKSPACE_ID
 from difychat.server.domain.records import MessageFile, UploadFile
 
@@ -29,13 +29,19 @@ def upload(item: UploadFile, file_url: FileUrl) -> dict[str, Any]:
     }
 
 
-def message_file(item: MessageFile, file_url: FileUrl) -> dict[str, Any]:
-    """An upload gets a fresh signed URL; a link is shown as it was sent."""
+def message_file(item: MessageFile, file_url: FileUrl, tool_url: ToolUrl | None = None) -> dict[str, Any]:
+    """An upload or a tool file gets a fresh signed URL; a link (or a stored absolute URL) is
+    shown as it was sent."""
+    url = file_url(item.upload_file_id) if item.upload_file_id else item.url
+    if item.transfer_method == "tool_file":
+        url = item.url
+        if tool_url is not None and item.upload_file_id and not (item.url or "").startswith("http"):
+            url = tool_url(item.upload_file_id, item.mime_type)
     return {
         "id": item.id,
         "filename": item.filename,
         "type": item.type,
-        "url": file_url(item.upload_file_id) if item.upload_file_id else item.url,
+        "url": url,
         "mime_type": item.mime_type,
         "size": item.size,
         "transfer_method": item.transfer_method,
