@@ -12,6 +12,9 @@ from difychat.server.domain.apps import App, AppConfig
 from difychat.server.generation.registry import DEFAULT_MAX_UNREAD_BYTES, Generation, GenerationRegistry
 from difychat.server.providers.base import ChatModel, ModelRequest
 from difychat.server.services import naming
+from difychat.server.services.agent.files import Owner
+from difychat.server.services.agent.service import AgentService
+from difychat.server.services.agent.source import AgentRounds
 from difychat.server.services.annotations import AnnotationService
 from difychat.server.services.answer_sources import CHARACTER_DELAY, ModelSource, preset_answer
 from difychat.server.services.audio import AudioService
@@ -67,6 +70,7 @@ class ChatService:
         stream_max_unread_bytes: int = DEFAULT_MAX_UNREAD_BYTES,
         worker_id: str | None = None,
         character_delay: float = CHARACTER_DELAY,
+        agents: AgentService | None = None,
     ) -> None:
         self._engine = engine
         self._writer = writes
@@ -77,6 +81,7 @@ class ChatService:
         self._audio = audio
         self._runner = TurnRunner(writes, max_seconds=max_generation_seconds)
         self._character_delay = character_delay
+        self._agents = agents
         self._max_unread = stream_max_unread_bytes
         self._worker_id = worker_id
         # Titles are background work: a burst of new conversations queues its title calls here
@@ -113,6 +118,8 @@ class ChatService:
             config.file_upload, turn.files, app_id=app.id, end_user_id=end_user_id
         )
         model = self._models.model(app, config, config_id)
+        message_id, task_id = new_id(), new_id()
+        conversation_id = turn.conversation_id or new_id()
         source: AnswerSource
         finishers: tuple[Finisher, ...] = ()
         preset = await preset_answer(
@@ -124,18 +131,34 @@ class ChatService:
             # The prompt: the system prompt, then what each enricher adds (memory, attached files;
             # retrieved passages plug in here as one more enricher).
             draft = PromptDraft(fill_template(config.pre_prompt, inputs), turn.query)
-            enrichers: tuple[Enricher, ...] = (ConversationMemory(history), attached)
+            agents = self._agents if config.is_agent else None
+            remembered: Enricher = ConversationMemory(history)
+            if agents is not None:  # earlier turns with their tool calls
+                remembered = await agents.memory(config, turn.conversation_id, config.memory)
+            enrichers: tuple[Enricher, ...] = (remembered, attached)
             for enricher in enrichers:
                 enricher.enrich(draft)
-            messages = draft.messages()
-            model_source = ModelSource(
-                model, ModelRequest(messages=messages, params=_model_params(config)), config
-            )
-            source, finishers = model_source, (model_source.moderate_output,)
+            if agents is not None:
+                owner = Owner(app.id, conversation_id, message_id)
+                source = agent = await agents.source(
+                    app,
+                    config,
+                    config_id,
+                    model,
+                    draft,
+                    _model_params(config),
+                    owner,
+                    first_file_position=len(attached.attachments),
+                )
+                finishers = (agent.moderate_output,)
+            else:
+                messages = draft.messages()
+                model_source = ModelSource(
+                    model, ModelRequest(messages=messages, params=_model_params(config)), config
+                )
+                source, finishers = model_source, (model_source.moderate_output,)
 
         now = utcnow()
-        message_id, task_id = new_id(), new_id()
-        conversation_id = turn.conversation_id or new_id()
         mode = conversation.mode if conversation is not None else app.mode
         writes: list[Write] = []
         if conversation is None:
@@ -197,7 +220,10 @@ class ChatService:
             speaker = self._audio.speaker_for(app, config)
             if speaker is not None:
                 speaker.attach(generation)
-        self._registry.start(generation, self._runner.run(generation, source, finishers=finishers))
+        answer_of = source.answer if isinstance(source, AgentRounds) else None
+        self._registry.start(
+            generation, self._runner.run(generation, source, finishers=finishers, answer_of=answer_of)
+        )
         if conversation is None and turn.auto_generate_name:
             self._registry.spawn(self._name(conversation_id, model, turn.query), f"title-{conversation_id}")
         return StartedTurn(generation, mode)
