@@ -23,7 +23,6 @@ from difychat.server.errors import (
     TooManyFiles,
 )
 from difychat.server.services.files import FileBody, UploadName, is_html, is_streamable
-from difychat.server.store.files import upload_of
 
 
 async def upload_file(request: Request) -> Response:
@@ -58,8 +57,7 @@ async def upload_file(request: Request) -> Response:
             with contextlib.suppress(Exception):
                 await files.discard(stored[1])
         raise
-    # FileService.record still returns the raw row; it becomes the typed upload here.
-    return JSON(wire.upload(upload_of(row), files.signer.preview_url), status_code=201)
+    return JSON(wire.upload(row, files.signer.preview_url), status_code=201)
 
 
 def _as_attachment(request: Request) -> bool:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import mimetypes
-import uuid
 from collections.abc import AsyncIterable, AsyncIterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -14,13 +13,17 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from difychat.server.documents.extract import DOCUMENT_EXTENSIONS, ExtractionError, extract_text
 from difychat.server.domain.apps import App
+from difychat.server.domain.records import UploadFile
+from difychat.server.domain.values import parse_uuid
 from difychat.server.errors import (
-    AppError,
+    SIGNED_FILE_NOT_FOUND,
+    UPLOAD_RECORD_NOT_FOUND,
     FileAccessDenied,
     FilenameNotExists,
     FileNotFound,
     FileTooLarge,
     InvalidParam,
+    NotFound,
     UnsupportedFileType,
 )
 from difychat.server.files.remote import RemoteFetcher, RemoteFetchError
@@ -38,10 +41,20 @@ AUDIO_EXTENSIONS = frozenset({"mp3", "m4a", "wav", "amr", "mpga"})
 FILE_TYPES = ("image", "document", "audio", "video", "custom")
 TRANSFER_METHODS = ("remote_url", "local_file")
 _INVALID_NAME_CHARS = frozenset('/\\:*?"<>|')
-_STREAMABLE = frozenset({
-    "audio/mpeg", "audio/wav", "audio/mp4", "audio/ogg", "audio/flac", "audio/aac", "audio/x-m4a",
-    "video/mp4", "video/webm", "video/quicktime",
-})
+_STREAMABLE = frozenset(
+    {
+        "audio/mpeg",
+        "audio/wav",
+        "audio/mp4",
+        "audio/ogg",
+        "audio/flac",
+        "audio/aac",
+        "audio/x-m4a",
+        "video/mp4",
+        "video/webm",
+        "video/quicktime",
+    }
+)
 _HTML_TYPES = frozenset({"text/html", "application/xhtml+xml"})
 MB = 1024 * 1024
 
@@ -171,11 +184,19 @@ class PreparedFiles:
         now = utcnow()
         return [
             {
-                "id": new_id(), "message_id": message_id, "app_id": app_id, "type": a.type,
-                "transfer_method": a.transfer_method, "url": a.url if a.upload is None else None,
+                "id": new_id(),
+                "message_id": message_id,
+                "app_id": app_id,
+                "type": a.type,
+                "transfer_method": a.transfer_method,
+                "url": a.url if a.upload is None else None,
                 "upload_file_id": str(a.upload.id) if a.upload is not None else None,
-                "filename": a.filename, "mime_type": a.mime_type, "size": a.size,
-                "belongs_to": "user", "position": i, "created_at": now,
+                "filename": a.filename,
+                "mime_type": a.mime_type,
+                "size": a.size,
+                "belongs_to": "user",
+                "position": i,
+                "created_at": now,
             }
             for i, a in enumerate(self.attachments)
         ]
@@ -256,16 +277,24 @@ class FileService:
 
     async def record(
         self, app: App, end_user_id: str, file_id: str, key: str, size: int, sha256: str, name: UploadName
-    ) -> Record:
+    ) -> UploadFile:
         async with self._engine.begin() as conn:
             await file_store.insert_upload(
-                conn, id=file_id, app_id=app.id, end_user_id=end_user_id, name=name.name, size=size,
-                extension=name.extension, mime_type=name.mime_type, storage_key=key, hash=sha256,
+                conn,
+                id=file_id,
+                app_id=app.id,
+                end_user_id=end_user_id,
+                name=name.name,
+                size=size,
+                extension=name.extension,
+                mime_type=name.mime_type,
+                storage_key=key,
+                hash=sha256,
                 created_at=utcnow(),
             )
             row = await file_store.upload(conn, file_id)
         assert row is not None
-        return row
+        return file_store.upload_of(row)
 
     # -- previews --------------------------------------------------------------------------------
 
@@ -279,16 +308,16 @@ class FileService:
                 raise FileAccessDenied("File access denied: not owned by requesting app")
             row = await file_store.upload(conn, file_id)
         if row is None:
-            raise FileNotFound("Upload file record not found")
+            raise FileNotFound(UPLOAD_RECORD_NOT_FOUND)
         return await self._body(row)
 
     async def signed(self, file_id: str, timestamp: str, nonce: str, sign: str) -> FileBody:
         if not self.signer.verify(file_id, timestamp, nonce, sign):
-            raise AppError("File not found or signature is invalid", code="not_found", status=404)
+            raise NotFound(SIGNED_FILE_NOT_FOUND)
         async with self._engine.connect() as conn:
             row = await file_store.upload(conn, file_id)
         if row is None:
-            raise AppError("File not found or signature is invalid", code="not_found", status=404)
+            raise NotFound(SIGNED_FILE_NOT_FOUND)
         return await self._body(row)
 
     async def _body(self, row: Record) -> FileBody:
@@ -348,10 +377,9 @@ class FileService:
             if method == "local_file" or upload_id:
                 if not upload_id:
                     raise InvalidParam("Invalid upload file id")
-                try:
-                    upload_id = str(uuid.UUID(str(upload_id)))
-                except ValueError:
-                    raise InvalidParam("Invalid upload file id format") from None
+                upload_id = parse_uuid(upload_id)
+                if upload_id is None:
+                    raise InvalidParam("Invalid upload file id format")
                 upload_ids.append(upload_id)
             elif not isinstance(url, str) or not url.startswith("http"):
                 raise InvalidParam("Invalid file url")
@@ -461,29 +489,6 @@ class FileService:
             return await read_all(self._storage, row.storage_key, limit)
         except (StorageError, OSError):
             raise InvalidParam("Invalid upload file") from None
-
-    # -- history ---------------------------------------------------------------------------------
-
-    async def message_files(self, message_ids: Sequence[str]) -> dict[str, list[dict[str, Any]]]:
-        """The wire objects of each message's files, with fresh signed URLs."""
-        async with self._engine.connect() as conn:
-            rows = await file_store.for_messages(conn, message_ids)
-        return {mid: [self.wire(r) for r in files] for mid, files in rows.items()}
-
-    def wire(self, row: Record) -> dict[str, Any]:
-        upload_id = str(row.upload_file_id) if row.upload_file_id else None
-        url = self.signer.preview_url(upload_id) if upload_id else row.url
-        return {
-            "id": str(row.id),
-            "filename": row.filename,
-            "type": row.type,
-            "url": url,
-            "mime_type": row.mime_type,
-            "size": int(row.size),
-            "transfer_method": row.transfer_method,
-            "belongs_to": row.belongs_to,
-            "upload_file_id": upload_id,
-        }
 
 
 def extension_url_name(url: str) -> str:
