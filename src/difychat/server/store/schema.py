@@ -315,3 +315,186 @@ tool_files = sa.Table(
     sa.Column("created_at", sa.DateTime(), nullable=False),
     sa.Index(None, "conversation_id"),
 )
+
+# -- knowledge ------------------------------------------------------------------------------------
+# Datasets (knowledge bases), their documents and segments, the uploads documents are read from,
+# the durable indexing jobs and the ``dataset-`` keys of the Knowledge API.
+
+datasets = sa.Table(
+    "datasets",
+    metadata,
+    sa.Column("id", Id, primary_key=True),
+    sa.Column("name", sa.String(255), nullable=False, unique=True),
+    sa.Column("description", sa.Text(), nullable=False),
+    sa.Column("provider", sa.String(16), nullable=False),
+    sa.Column("permission", sa.String(32), nullable=False),
+    sa.Column("data_source_type", sa.String(32), nullable=True),
+    sa.Column("indexing_technique", sa.String(32), nullable=True),
+    sa.Column("embedding_model", sa.String(255), nullable=True),
+    sa.Column("embedding_model_provider", sa.String(255), nullable=True),
+    sa.Column("retrieval_model", sa.JSON(), nullable=True),
+    sa.Column("summary_index_setting", sa.JSON(), nullable=True),
+    sa.Column("doc_form", sa.String(32), nullable=True),
+    sa.Column("enable_api", sa.Boolean(), nullable=False),
+    sa.Column("partial_member_list", sa.JSON(), nullable=False),
+    sa.Column("external_knowledge_id", sa.String(255), nullable=True),
+    sa.Column("external_knowledge_api_id", sa.String(255), nullable=True),
+    sa.Column("external_retrieval_model", sa.JSON(), nullable=True),
+    # The process rule new documents get when they name none (the latest one used).
+    sa.Column("process_rule_id", Id, nullable=True),
+    sa.Column("created_by", Id, nullable=False),
+    sa.Column("updated_by", Id, nullable=True),
+    *_timestamps(),
+    sa.Index(None, "created_at", "id"),
+)
+
+dataset_process_rules = sa.Table(
+    "dataset_process_rules",
+    metadata,
+    sa.Column("id", Id, primary_key=True),
+    sa.Column("dataset_id", Id, sa.ForeignKey("datasets.id", ondelete="CASCADE"), nullable=False),
+    # "automatic", "custom" or "hierarchical"; ``rules`` as stored (§5 of the contract).
+    sa.Column("mode", sa.String(16), nullable=False),
+    sa.Column("rules", sa.JSON(), nullable=True),
+    sa.Column("created_by", Id, nullable=False),
+    sa.Column("created_at", sa.DateTime(), nullable=False),
+    sa.Index(None, "dataset_id"),
+)
+
+# The bytes a document is read from (uploaded files, or the text of create-by-text).
+dataset_files = sa.Table(
+    "dataset_files",
+    metadata,
+    sa.Column("id", Id, primary_key=True),
+    sa.Column("dataset_id", Id, sa.ForeignKey("datasets.id", ondelete="CASCADE"), nullable=False),
+    sa.Column("name", sa.Text(), nullable=False),
+    sa.Column("size", sa.BigInteger(), nullable=False),
+    sa.Column("extension", sa.String(32), nullable=False),
+    sa.Column("mime_type", sa.String(255), nullable=False),
+    sa.Column("storage_key", sa.String(512), nullable=False),
+    sa.Column("hash", sa.String(64), nullable=False),
+    sa.Column("created_by", Id, nullable=False),
+    sa.Column("created_at", sa.DateTime(), nullable=False),
+    sa.Index(None, "dataset_id"),
+)
+
+documents = sa.Table(
+    "documents",
+    metadata,
+    sa.Column("id", Id, primary_key=True),
+    sa.Column("dataset_id", Id, sa.ForeignKey("datasets.id", ondelete="CASCADE"), nullable=False),
+    sa.Column("position", sa.Integer(), nullable=False),
+    sa.Column("data_source_type", sa.String(32), nullable=False),
+    sa.Column("file_id", Id, sa.ForeignKey("dataset_files.id", ondelete="SET NULL"), nullable=True),
+    sa.Column("process_rule_id", Id, nullable=True),
+    sa.Column("batch", sa.String(32), nullable=False),
+    sa.Column("name", sa.String(255), nullable=False),
+    sa.Column("created_from", sa.String(16), nullable=False),
+    sa.Column("created_by", Id, nullable=False),
+    sa.Column("tokens", sa.Integer(), nullable=True),
+    sa.Column("word_count", sa.Integer(), nullable=True),
+    # waiting, parsing, cleaning, splitting, indexing, completed, error
+    sa.Column("indexing_status", sa.String(16), nullable=False),
+    sa.Column("processing_started_at", sa.DateTime(), nullable=True),
+    sa.Column("parsing_completed_at", sa.DateTime(), nullable=True),
+    sa.Column("cleaning_completed_at", sa.DateTime(), nullable=True),
+    sa.Column("splitting_completed_at", sa.DateTime(), nullable=True),
+    sa.Column("completed_at", sa.DateTime(), nullable=True),
+    sa.Column("indexing_latency", sa.Float(), nullable=True),
+    sa.Column("error", sa.Text(), nullable=True),
+    sa.Column("stopped_at", sa.DateTime(), nullable=True),
+    sa.Column("paused_at", sa.DateTime(), nullable=True),
+    sa.Column("enabled", sa.Boolean(), nullable=False),
+    sa.Column("disabled_at", sa.DateTime(), nullable=True),
+    sa.Column("disabled_by", Id, nullable=True),
+    sa.Column("archived", sa.Boolean(), nullable=False),
+    sa.Column("archived_at", sa.DateTime(), nullable=True),
+    sa.Column("archived_by", Id, nullable=True),
+    sa.Column("doc_type", sa.String(32), nullable=True),
+    sa.Column("doc_metadata", sa.JSON(), nullable=True),
+    sa.Column("doc_form", sa.String(32), nullable=False),
+    sa.Column("doc_language", sa.String(32), nullable=True),
+    *_timestamps(),
+    sa.Index(None, "dataset_id", "created_at", "position"),
+    sa.Index(None, "dataset_id", "batch"),
+    sa.Index(None, "dataset_id", "name"),
+)
+
+document_segments = sa.Table(
+    "document_segments",
+    metadata,
+    sa.Column("id", Id, primary_key=True),
+    sa.Column("dataset_id", Id, sa.ForeignKey("datasets.id", ondelete="CASCADE"), nullable=False),
+    sa.Column("document_id", Id, sa.ForeignKey("documents.id", ondelete="CASCADE"), nullable=False),
+    sa.Column("position", sa.Integer(), nullable=False),
+    sa.Column("content", sa.Text(), nullable=False),
+    sa.Column("answer", sa.Text(), nullable=True),
+    sa.Column("keywords", sa.JSON(), nullable=False),
+    sa.Column("word_count", sa.Integer(), nullable=False),
+    sa.Column("tokens", sa.Integer(), nullable=False),
+    sa.Column("index_node_id", sa.String(64), nullable=False),
+    sa.Column("index_node_hash", sa.String(64), nullable=False),
+    sa.Column("hit_count", sa.Integer(), nullable=False),
+    sa.Column("enabled", sa.Boolean(), nullable=False),
+    sa.Column("disabled_at", sa.DateTime(), nullable=True),
+    sa.Column("disabled_by", Id, nullable=True),
+    # waiting, indexing, completed, error, re_segment
+    sa.Column("status", sa.String(16), nullable=False),
+    sa.Column("created_by", Id, nullable=False),
+    sa.Column("updated_by", Id, nullable=True),
+    sa.Column("indexing_at", sa.DateTime(), nullable=True),
+    sa.Column("completed_at", sa.DateTime(), nullable=True),
+    sa.Column("error", sa.Text(), nullable=True),
+    sa.Column("stopped_at", sa.DateTime(), nullable=True),
+    *_timestamps(),
+    sa.Index(None, "document_id", "position"),
+    sa.Index(None, "dataset_id"),
+)
+
+# One job per document: the document's latest indexing run. A worker claims a ``waiting`` job, or
+# a ``running`` one whose lease (``heartbeat_at``) ran out, and renews the lease while it works.
+indexing_jobs = sa.Table(
+    "indexing_jobs",
+    metadata,
+    sa.Column("id", Id, primary_key=True),
+    sa.Column(
+        "document_id", Id, sa.ForeignKey("documents.id", ondelete="CASCADE"), nullable=False, unique=True
+    ),
+    sa.Column("dataset_id", Id, sa.ForeignKey("datasets.id", ondelete="CASCADE"), nullable=False),
+    sa.Column("batch", sa.String(32), nullable=False),
+    # waiting, running, completed, error
+    sa.Column("state", sa.String(16), nullable=False),
+    sa.Column("attempts", sa.Integer(), nullable=False),
+    sa.Column("max_attempts", sa.Integer(), nullable=False),
+    # Not to be claimed before (a retry's back-off).
+    sa.Column("run_after", sa.DateTime(), nullable=False),
+    sa.Column("worker_id", Id, nullable=True),
+    sa.Column("heartbeat_at", sa.DateTime(), nullable=True),
+    sa.Column("last_error", sa.Text(), nullable=True),
+    *_timestamps(),
+    sa.Index(None, "state", "run_after"),
+)
+
+# Knowledge API keys (``dataset-`` and 24 characters), stored hashed like app keys.
+dataset_keys = sa.Table(
+    "dataset_keys",
+    metadata,
+    sa.Column("id", Id, primary_key=True),
+    sa.Column("key_hash", sa.String(64), nullable=False, unique=True),
+    sa.Column("hint", sa.String(32), nullable=False),
+    sa.Column("label", sa.String(255), nullable=True),
+    # True: only the datasets listed in ``dataset_key_scopes`` (none left: none at all).
+    sa.Column("scoped", sa.Boolean(), nullable=False),
+    sa.Column("source", sa.String(16), nullable=False),
+    sa.Column("created_at", sa.DateTime(), nullable=False),
+    sa.Column("expires_at", sa.DateTime(), nullable=True),
+    sa.Column("revoked_at", sa.DateTime(), nullable=True),
+    sa.Column("last_used_at", sa.DateTime(), nullable=True),
+)
+
+dataset_key_scopes = sa.Table(
+    "dataset_key_scopes",
+    metadata,
+    sa.Column("key_id", Id, sa.ForeignKey("dataset_keys.id", ondelete="CASCADE"), primary_key=True),
+    sa.Column("dataset_id", Id, sa.ForeignKey("datasets.id", ondelete="CASCADE"), primary_key=True),
+)
