@@ -12,7 +12,6 @@ from __future__ import annotations
 import re
 import warnings
 from dataclasses import dataclass
-from typing import Any
 
 from bs4 import BeautifulSoup, Tag
 from bs4.element import NavigableString
@@ -72,15 +71,9 @@ _BLOCKS = frozenset(
 _HEADINGS = {f"h{level}": level for level in range(1, 7)}
 _SPACES = re.compile(r"[ \t\r\f\v\u00a0]+")
 _BLANK_LINES = re.compile(r"\n{3,}")
-_TITLE_META: tuple[dict[str, Any], ...] = ({"property": "og:title"}, {"name": "twitter:title"})
-_AUTHOR_META: tuple[dict[str, Any], ...] = (
-    {"name": "author"},
-    {"property": "article:author"},
-    {"name": "byl"},
-    {"name": "sailthru.author"},
-    {"name": "parsely-author"},
-    {"name": "twitter:creator"},
-)
+_TITLE_META = ("og:title", "twitter:title")
+_AUTHOR_META = ("author", "article:author", "byl", "sailthru.author", "parsely-author", "twitter:creator")
+_BYLINE = re.compile(r"\b(byline|author)\b", re.IGNORECASE)
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,47 +91,55 @@ def readable(html: bytes | str, charset: str | None = None) -> Article:
             soup = BeautifulSoup(html, "html.parser", from_encoding=charset)
         else:
             soup = BeautifulSoup(html, "html.parser")
-    title = _title(soup)
-    author = _author(soup)
-    _drop_chrome(soup)
-    root = _main_block(soup)
-    return Article(title, author, _text(root) if root is not None else "")
+    # Each walk of the tree costs as much as the page is big: walk it as few times as possible.
+    meta = _metas(soup)
+    tags = [t for t in soup.find_all(True) if isinstance(t, Tag)]
+    title = _title(soup, meta)
+    author = _first(meta, _AUTHOR_META) or _byline(tags)
+    for tag in [t for t in tags if _is_chrome(t)]:
+        if not tag.decomposed:
+            tag.decompose()
+    root = _main_block(soup, [t for t in tags if not t.decomposed])
+    return Article(title, author, _text(root))
 
 
 def _clean(text: str) -> str:
     return _SPACES.sub(" ", text).strip()
 
 
-def _meta(soup: BeautifulSoup, attrs: dict[str, Any]) -> str:
-    tag = soup.find("meta", attrs=attrs)
-    content = tag.get("content") if isinstance(tag, Tag) else None
-    return _clean(content) if isinstance(content, str) else ""
+def _metas(soup: BeautifulSoup) -> dict[str, str]:
+    """``<meta>`` contents by ``name`` or ``property`` (lower case), the first of each."""
+    found: dict[str, str] = {}
+    for tag in (soup.head or soup).find_all("meta"):
+        if not isinstance(tag, Tag):
+            continue
+        key = tag.get("property") or tag.get("name")
+        content = tag.get("content")
+        if isinstance(key, str) and isinstance(content, str) and _clean(content):
+            found.setdefault(key.lower(), _clean(content))
+    return found
 
 
-def _title(soup: BeautifulSoup) -> str:
-    for attrs in _TITLE_META:
-        found = _meta(soup, attrs)
-        if found:
-            return found
+def _first(meta: dict[str, str], keys: tuple[str, ...]) -> str:
+    return next((meta[k] for k in keys if k in meta), "")
+
+
+def _title(soup: BeautifulSoup, meta: dict[str, str]) -> str:
+    found = _first(meta, _TITLE_META)
+    if found:
+        return found
     if soup.title is not None and soup.title.string:
         return _clean(soup.title.string)
     heading = soup.find("h1")
     return _clean(heading.get_text(" ")) if isinstance(heading, Tag) else ""
 
 
-def _author(soup: BeautifulSoup) -> str:
-    for attrs in _AUTHOR_META:
-        found = _meta(soup, attrs)
-        if found:
-            return found
-    for tag in soup.find_all(True, limit=5000):
-        if not isinstance(tag, Tag):
-            continue
+def _byline(tags: list[Tag]) -> str:
+    for tag in tags[:5000]:
         marked = tag.get("rel") == ["author"] or tag.get("itemprop") == "author"
         classes = " ".join(tag.get("class") or [])
-        if marked or re.search(r"\b(byline|author)\b", classes, re.IGNORECASE):
-            text = _clean(tag.get_text(" "))
-            text = re.sub(r"^by\s+", "", text, flags=re.IGNORECASE)
+        if marked or _BYLINE.search(classes):
+            text = re.sub(r"^by\s+", "", _clean(tag.get_text(" ")), flags=re.IGNORECASE)
             if 0 < len(text) <= 100:
                 return text
     return ""
@@ -159,32 +160,26 @@ def _is_chrome(tag: Tag) -> bool:
     return bool(names.strip()) and _CHROME_NAMES.search(names) is not None
 
 
-def _drop_chrome(soup: BeautifulSoup) -> None:
-    # Collect first: decomposing while iterating would skip elements.
-    doomed = [tag for tag in soup.find_all(True) if isinstance(tag, Tag) and _is_chrome(tag)]
-    for tag in doomed:
-        if not tag.decomposed:
-            tag.decompose()
-
-
 def _text_length(tag: Tag) -> int:
     return len(_clean(tag.get_text(" ")))
 
 
-def _main_block(soup: BeautifulSoup) -> Tag | None:
-    for name in ("article", "main"):
-        found = [t for t in soup.find_all(name) if isinstance(t, Tag)]
-        if found:
-            best = max(found, key=_text_length)
+def _main_block(soup: BeautifulSoup, tags: list[Tag]) -> Tag:
+    candidates: dict[str, list[Tag]] = {"article": [], "main": [], "role": [], "paragraph": []}
+    for tag in tags:
+        if tag.name in ("article", "main"):
+            candidates[tag.name].append(tag)
+        elif tag.name in ("p", "pre", "blockquote"):
+            candidates["paragraph"].append(tag)
+        if tag.get("role") == "main":
+            candidates["role"].append(tag)
+    for kind in ("article", "main", "role"):
+        if candidates[kind]:
+            best = max(candidates[kind], key=_text_length)
             if _text_length(best) >= 200:
                 return best
-    role_main = soup.find(True, attrs={"role": "main"})
-    if isinstance(role_main, Tag) and _text_length(role_main) >= 200:
-        return role_main
     scores: dict[int, tuple[Tag, float]] = {}
-    for paragraph in soup.find_all(["p", "pre", "blockquote"]):
-        if not isinstance(paragraph, Tag):
-            continue
+    for paragraph in candidates["paragraph"]:
         length = _text_length(paragraph)
         if length < 25:
             continue

@@ -41,6 +41,8 @@ _DOCUMENTS = {
     "application/pdf": "pdf",
     "application/vnd.openxmlformats-officedocument.wordprocessingml.document": "docx",
 }
+# Parsing costs time in proportion to the markup: a page's readable text never needs more than this.
+MAX_HTML_BYTES = 2 * 1024 * 1024
 _ACCEPT = "text/html,application/xhtml+xml,text/plain;q=0.9,application/pdf;q=0.8,*/*;q=0.5"
 
 
@@ -90,7 +92,7 @@ async def _scrape(arguments: Mapping[str, Any], context: ToolContext) -> Sequenc
 
 async def _read(kind: str, response: http.Response, context: ToolContext) -> str:
     if kind == "html":
-        article = await asyncio.to_thread(readable, response.body, response.charset)
+        article = await asyncio.to_thread(readable, response.body[:MAX_HTML_BYTES], response.charset)
         return page(article.title, article.author, article.text)
     if kind == "text":
         return response.text()
