@@ -194,6 +194,8 @@ async def test_path_values_stay_one_segment(api: FakeSite) -> None:
     for climbing in ("..", "."):
         with pytest.raises(ToolParameterError):
             await call(tools, "getOrder", {"orderId": climbing})
+    with pytest.raises(ToolParameterError, match="X-Locale cannot hold line breaks"):
+        await call(tools, "getOrder", {"orderId": "1", "X-Locale": "fr\r\nX-Admin: yes"})
     assert [seen.raw_path for seen in api.seen] == ["/api/orders/a%2Fb"]
 
 

@@ -88,7 +88,7 @@ class OpenAPITool:
             elif argument.location == "query":
                 query.extend((argument.wire_name, item) for item in _texts(value))
             elif argument.location == "header":
-                headers[argument.wire_name] = _text(value)
+                headers[argument.wire_name] = _header(argument.name, value)
             elif argument.location == "cookie":
                 cookies[argument.wire_name] = _text(value)
             else:
@@ -121,6 +121,13 @@ def _text(value: Any) -> str:
 
 def _texts(value: Any) -> list[str]:
     return [_text(v) for v in value] if isinstance(value, list) else [_text(value)]
+
+
+def _header(name: str, value: Any) -> str:
+    text = _text(value)
+    if any(c in text for c in "\r\n\x00"):
+        raise ToolParameterError(f"{name} cannot hold line breaks")
+    return text
 
 
 def _segment(name: str, value: Any) -> str:
