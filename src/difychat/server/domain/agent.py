@@ -15,7 +15,7 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from pydantic import Field, SecretStr, StrictBool
+from pydantic import Field, SecretStr, StrictBool, model_validator
 
 from difychat.server.domain.features import Schema
 
@@ -266,3 +266,23 @@ class McpServer(Schema):
     # ``transport: stdio`` only (from the apps file, never through an API): the command to run.
     command: list[str] = Field(default_factory=list)
     env: dict[str, SecretStr] = Field(default_factory=dict)
+    # The server's own host may be private or loopback (for its connections only).
+    allow_private: StrictBool = False
+    # Sessions kept open to the server: calls share one; another opens only while all are busy.
+    max_sessions: int = Field(default=1, ge=1, le=32)
+    # The tool list is fetched again after this many seconds (0: only when the server announces a change).
+    tools_ttl: float = Field(default=300.0, ge=0)
+
+    @model_validator(mode="after")
+    def _one_way_to_reach_it(self) -> McpServer:
+        stdio = self.transport == "stdio" or (self.transport == "auto" and self.server_url is None)
+        if stdio and (self.server_url is not None or not self.command):
+            raise ValueError(
+                "a stdio MCP server needs command (the program and its arguments) and no server_url"
+            )
+        if not stdio:
+            if self.server_url is None or self.command or self.env:
+                raise ValueError("an HTTP MCP server needs server_url (and no command or env)")
+            if not self.server_url.get_secret_value().lower().startswith(("http://", "https://")):
+                raise ValueError("server_url must start with http:// or https://")
+        return self
