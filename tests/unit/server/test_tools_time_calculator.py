@@ -157,7 +157,7 @@ async def test_the_calculator_evaluates_arithmetic(expression: str, expected: st
         ("'a' * 3", "is not a number"),
         ("True + 1", "is not a number"),
         ("1j * 1j", "is not a number"),
-        ("(lambda: 1)()", "calling a lambda is not allowed"),
+        ("(lambda: 1)()", "a lambda is not allowed"),
         ("[x for x in range(10)]", "not allowed"),
         ("sqrt(x=4)", "positional"),
         ("sqrt(*[4])", "positional"),

@@ -185,7 +185,7 @@ def _eval(node: ast.expr, depth: int) -> Number:
 
 def _call(node: ast.Call, depth: int) -> Number:
     if not isinstance(node.func, ast.Name):
-        raise CalculationError(f"calling {_describe(node.func)} is not allowed in an arithmetic expression")
+        raise CalculationError(f"{_describe(node.func)} is not allowed in an arithmetic expression")
     if node.func.id not in FUNCTIONS:
         raise CalculationError(f"unknown function {node.func.id!r}")
     if node.keywords or any(isinstance(a, ast.Starred) for a in node.args):
