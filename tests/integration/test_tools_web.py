@@ -7,11 +7,9 @@ internal host; everything else stays refused, and no test contacts a non-loopbac
 from __future__ import annotations
 
 import asyncio
-import io
 from collections.abc import AsyncIterator, Mapping
 from typing import Any
 
-import docx
 import pytest
 from aiohttp import web
 
@@ -21,6 +19,7 @@ from difychat.server.tools.builtin import definition
 from difychat.server.tools.builtin.webscraper import SUMMARY_UNAVAILABLE
 from difychat.server.tools.parameters import arguments, form_values
 from tests.fakes.web import FakeSite, page, redirect
+from tests.integration.test_chat_files import minimal_docx, minimal_pdf
 
 pytestmark = pytest.mark.anyio
 
@@ -130,43 +129,10 @@ async def test_the_contracts_texts_for_empty_urls_errors_and_unsupported_types(s
     assert await scrape(site.url("/notes.txt")) == "plain notes"
 
 
-def pdf_with_text(text: str) -> bytes:
-    """A one-page PDF whose content stream draws ``text`` (offsets computed, so any reader accepts it)."""
-    stream = f"BT /F1 12 Tf 72 720 Td ({text}) Tj ET".encode()
-    objects = [
-        b"<< /Type /Catalog /Pages 2 0 R >>",
-        b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
-        b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Resources << /Font << /F1 4 0 R >> >> "
-        b"/Contents 5 0 R >>",
-        b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>",
-        b"<< /Length " + str(len(stream)).encode() + b" >>\nstream\n" + stream + b"\nendstream",
-    ]
-    out = io.BytesIO()
-    out.write(b"%PDF-1.4\n")
-    offsets = []
-    for number, body in enumerate(objects, start=1):
-        offsets.append(out.tell())
-        out.write(f"{number} 0 obj\n".encode() + body + b"\nendobj\n")
-    xref = out.tell()
-    out.write(f"xref\n0 {len(objects) + 1}\n0000000000 65535 f \n".encode())
-    for offset in offsets:
-        out.write(f"{offset:010d} 00000 n \n".encode())
-    out.write(f"trailer\n<< /Size {len(objects) + 1} /Root 1 0 R >>\nstartxref\n{xref}\n%%EOF\n".encode())
-    return out.getvalue()
-
-
-def docx_with_text(text: str) -> bytes:
-    document = docx.Document()
-    document.add_paragraph(text)
-    out = io.BytesIO()
-    document.save(out)
-    return out.getvalue()
-
-
 async def test_documents_are_text_extracted(site: FakeSite) -> None:
-    site.route("GET", "/report.pdf", page(pdf_with_text("Quarterly tide report"), "application/pdf"))
+    site.route("GET", "/report.pdf", page(minimal_pdf("Quarterly tide report"), "application/pdf"))
     docx_type = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
-    site.route("GET", "/memo", page(docx_with_text("Memo about the harbour"), docx_type))
+    site.route("GET", "/memo", page(minimal_docx("Memo about the harbour"), docx_type))
     site.route("GET", "/broken.pdf", page(b"%PDF-1.4 this is not a PDF", "application/pdf"))
     assert "Quarterly tide report" in await scrape(site.url("/report.pdf"))
     assert await scrape(site.url("/memo")) == "Memo about the harbour"

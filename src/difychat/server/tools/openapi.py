@@ -40,6 +40,7 @@ from difychat.server.tools.base import (
     plain_labels,
 )
 from difychat.server.tools.openapi_document import Document, Operation, parse_text, read
+from difychat.server.tools.parameters import as_text
 
 _TEXT_TYPES = ("application/xml", "application/yaml", "application/x-yaml", "application/javascript")
 
@@ -90,7 +91,7 @@ class OpenAPITool:
             elif argument.location == "header":
                 headers[argument.wire_name] = _header(argument.name, value)
             elif argument.location == "cookie":
-                cookies[argument.wire_name] = _text(value)
+                cookies[argument.wire_name] = as_text(value)
             else:
                 body[argument.wire_name] = value
         headers.update(self.provider.headers)
@@ -102,36 +103,26 @@ class OpenAPITool:
         if self.operation.body_type is not None and body:
             payload = body["body"] if self.operation.body_is_value else body
             if self.operation.body_type == "application/x-www-form-urlencoded":
-                options["data"] = {k: _text(v) for k, v in payload.items()}
+                options["data"] = {k: as_text(v) for k, v in payload.items()}
             else:
                 options["data"] = orjson.dumps(payload)
                 headers["Content-Type"] = self.operation.body_type
         return (url.with_query(query) if query else url), options
 
 
-def _text(value: Any) -> str:
-    if isinstance(value, str):
-        return value
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, int | float):
-        return str(value)
-    return orjson.dumps(value).decode()
-
-
 def _texts(value: Any) -> list[str]:
-    return [_text(v) for v in value] if isinstance(value, list) else [_text(value)]
+    return [as_text(v) for v in value] if isinstance(value, list) else [as_text(value)]
 
 
 def _header(name: str, value: Any) -> str:
-    text = _text(value)
+    text = as_text(value)
     if any(c in text for c in "\r\n\x00"):
         raise ToolParameterError(f"{name} cannot hold line breaks")
     return text
 
 
 def _segment(name: str, value: Any) -> str:
-    text = _text(value)
+    text = as_text(value)
     if text in (".", ".."):
         raise ToolParameterError(f"{name} cannot be {text!r}")
     return quote(text, safe="")
@@ -152,7 +143,7 @@ def _outputs(response: http.Response, max_output_bytes: int) -> list[ToolOutput]
                 value = orjson.loads(response.body)
             except orjson.JSONDecodeError:
                 return [TextOutput(http.clip(response.text(), max_output_bytes))]
-            return [JsonOutput(value)] if isinstance(value, dict | list) else [TextOutput(_text(value))]
+            return [JsonOutput(value)] if isinstance(value, dict | list) else [TextOutput(as_text(value))]
         return [TextOutput(http.clip(response.text(), max_output_bytes))]
     if text_like or not response.mime_type:
         return [TextOutput(http.clip(response.text(), max_output_bytes))]

@@ -117,7 +117,7 @@ def cast(parameter: ToolParameter, value: Any) -> Any:
     """``value`` as ``parameter``'s type; raises ToolParameterError when it cannot be one."""
     kind = parameter.type
     if kind in ("string", "secret-input", "select"):
-        text = _as_text(value)
+        text = as_text(value)
         if kind == "select" and parameter.options and text not in parameter.options:
             raise ToolParameterError(
                 f"{parameter.name} must be one of {', '.join(parameter.options)}, not {text!r}"
@@ -132,7 +132,8 @@ def cast(parameter: ToolParameter, value: Any) -> Any:
     return value
 
 
-def _as_text(value: Any) -> str:
+def as_text(value: Any) -> str:
+    """A value as the text a string parameter, a query string or a header carries."""
     if isinstance(value, str):
         return value
     if isinstance(value, bool):

@@ -21,7 +21,6 @@ from difychat.server.tools.base import (
     ToolError,
     ToolOutput,
     ToolParameter,
-    builtin_labels,
 )
 from difychat.server.tools.builtin.provider import BuiltinDefinition, BuiltinTool, Credentials, spec
 
@@ -251,6 +250,4 @@ def _make(credentials: Credentials) -> list[BuiltinTool]:
     return [BuiltinTool(SPECS[0], _calculate)]
 
 
-DEFINITION = BuiltinDefinition(
-    PROVIDER, builtin_labels("Calculator", zh_Hans="计算器", pt_BR="Calculadora", ja_JP="電卓"), SPECS, _make
-)
+DEFINITION = BuiltinDefinition(PROVIDER, SPECS[0].labels, SPECS, _make)

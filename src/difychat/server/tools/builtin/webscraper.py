@@ -25,7 +25,6 @@ from difychat.server.tools.base import (
     ToolError,
     ToolOutput,
     ToolParameter,
-    builtin_labels,
 )
 from difychat.server.tools.builtin.provider import BuiltinDefinition, BuiltinTool, Credentials, spec
 
@@ -140,9 +139,4 @@ def _make(credentials: Credentials) -> list[BuiltinTool]:
     return [BuiltinTool(SPECS[0], _scrape)]
 
 
-DEFINITION = BuiltinDefinition(
-    PROVIDER,
-    builtin_labels("Web Scraper", zh_Hans="网页爬虫", pt_BR="Raspador da Web", ja_JP="ウェブスクレイパー"),
-    SPECS,
-    _make,
-)
+DEFINITION = BuiltinDefinition(PROVIDER, SPECS[0].labels, SPECS, _make)
