@@ -29,6 +29,8 @@ from difychat.server.errors import AppError
 from difychat.server.files.remote import RemoteFetcher
 from difychat.server.files.signing import UrlSigner
 from difychat.server.files.storage import LocalFileStorage
+from difychat.server.generation.limits import InProcessLimiter, Limiter
+from difychat.server.generation.redis_limits import RedisLimiter
 from difychat.server.generation.registry import GenerationRegistry
 from difychat.server.generation.relay import DatabaseStopRelay, LocalStopRelay, RedisStopRelay, StopRelay
 from difychat.server.net import AllowList, GuardedClient
@@ -50,6 +52,7 @@ from difychat.server.services.chat import ChatService
 from difychat.server.services.recovery import WorkerLease
 from difychat.server.services.conversations import ConversationService
 from difychat.server.services.files import AttachmentLimits, FileService, UploadLimits
+from difychat.server.services.key_usage import KeyUsage
 from difychat.server.services.messages import MessageService
 from difychat.server.services.models import ModelCatalog
 from difychat.server.services.stops import StopService
@@ -190,6 +193,15 @@ def create_app(settings: Settings | None = None) -> Starlette:
         else:
             relay = LocalStopRelay()
         await relay.start()
+        # Limits count across workers and hosts through Redis, else in this process only.
+        limiter: Limiter = (
+            RedisLimiter(settings.redis_url, slot_ttl=settings.limit_slot_ttl)
+            if settings.redis_url
+            else InProcessLimiter()
+        )
+        await limiter.start()
+        key_usage = KeyUsage(engine)
+        key_usage.start()
         lease = WorkerLease(engine, heartbeat_seconds=settings.heartbeat_seconds, lease_seconds=settings.lease_seconds)
         await lease.start()
         catalog = await load_catalog(engine, live)
@@ -207,7 +219,15 @@ def create_app(settings: Settings | None = None) -> Starlette:
         tool_files = ToolFiles(engine, LocalFileStorage(settings.data_dir / "files"), files.signer, writes)
         agents = AgentService(engine, toolsets, AgentRuntime(writes, tool_files, tool_context))
         app.state.services = Services(
-            authenticator=Authenticator(engine, catalog, cache_seconds=settings.cache_seconds),
+            authenticator=Authenticator(
+                engine,
+                catalog,
+                cache_seconds=settings.cache_seconds,
+                limiter=limiter,
+                usage=key_usage,
+                default_rpm=settings.key_rpm,
+                default_concurrency=settings.key_concurrency,
+            ),
             end_users=EndUsers(engine),
             chat=ChatService(
                 engine,
@@ -245,6 +265,8 @@ def create_app(settings: Settings | None = None) -> Starlette:
                 await sampler.close()
             await lease.stop()
             await writes.close()
+            await key_usage.close()
+            await limiter.close()
             await relay.close()
             await fetcher.close()
             await agents.close()

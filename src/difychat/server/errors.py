@@ -7,6 +7,7 @@ Every layer raises these; one handler in the API layer renders them as
     AppError
     ├── InvalidParam                     400 invalid_param
     │   └── TooManyRequests              429 too_many_requests
+    │       └── RateLimited              429 too_many_requests, with Retry-After
     ├── BadRequest                       400 bad_request
     │   └── BadRequestKeyError           400 bad_request_key_error
     ├── AppUnavailable                   400 app_unavailable
@@ -62,6 +63,14 @@ class TooManyRequests(InvalidParam):
     code = "too_many_requests"
     status = 429
     default_message = "Too many requests. Please try again later."
+
+
+class RateLimited(TooManyRequests):
+    """An API key's own limit was reached; the client may retry after ``retry_after`` seconds."""
+
+    def __init__(self, message: str, *, retry_after: int) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
 
 
 class BadRequest(AppError):

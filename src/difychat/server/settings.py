@@ -52,6 +52,13 @@ class Settings(BaseSettings):
     cache_seconds: float = Field(default=5.0, ge=0)
     # True when several processes share the database: stops are then relayed through it (or Redis).
     multi_worker: bool = False
+    # Limits of an API key that sets none of its own (`difychat keys create --rpm/--concurrency`):
+    # requests per minute and chat requests at once, 0 = unlimited. Shared by every worker through
+    # Redis when `redis_url` is set, else counted per process (as `max_active_requests` is).
+    key_rpm: int = Field(default=0, ge=0)
+    key_concurrency: int = Field(default=0, ge=0)
+    # With Redis, the concurrency slots of a worker that dies are freed within this many seconds.
+    limit_slot_ttl: float = Field(default=30.0, ge=1)
     dify_version: str = "1.12.1"
     deploy_env: str = "PRODUCTION"
     # Upload size limits per extension class (bytes), and extensions refused outright (comma list).

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from starlette.requests import Request
 
 from difychat.server.domain.apps import App
+from difychat.server.generation.limits import Slot
 from difychat.server.observability.context import bind_app
 from difychat.server.services.agent.service import AgentService
 from difychat.server.services.annotations import AnnotationService
@@ -53,3 +54,12 @@ async def authenticate(request: Request) -> tuple[Services, App]:
     app = await svc.authenticator.authenticate(request.headers.get("authorization"))
     bind_app(app.id)  # the request's log lines name the app from here on
     return svc, app
+
+
+async def authenticate_turn(request: Request) -> tuple[Services, App, Slot]:
+    """``authenticate`` for a chat turn, which also takes its concurrency slots: the caller gives the
+    slot back if the turn does not start (once started, its generation does)."""
+    svc = services(request)
+    app, slot = await svc.authenticator.admit_turn(request.headers.get("authorization"))
+    bind_app(app.id)
+    return svc, app, slot

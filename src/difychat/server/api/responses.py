@@ -7,7 +7,7 @@ from typing import Any
 import orjson
 from starlette.responses import Response
 
-from difychat.server.errors import AppError
+from difychat.server.errors import AppError, RateLimited
 
 JSON_MEDIA_TYPE = "application/json; charset=utf-8"
 
@@ -25,6 +25,8 @@ def error_body(code: str, message: str, status: int) -> dict[str, Any]:
 
 def error_response(error: AppError) -> JSON:
     headers = {"WWW-Authenticate": 'Bearer realm="api"'} if error.status == 401 else None
+    if isinstance(error, RateLimited):
+        headers = {"Retry-After": str(error.retry_after)}
     return JSON(error_body(error.code, error.message, error.status), status_code=error.status, headers=headers)
 
 

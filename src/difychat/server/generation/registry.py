@@ -23,7 +23,6 @@ from difychat.server.domain.events import (
     SpeechChunk,
     TextDelta,
 )
-from difychat.server.errors import TooManyRequests
 
 logger = logging.getLogger("difychat.generation")
 
@@ -174,7 +173,6 @@ class GenerationRegistry:
 
     def __init__(self) -> None:
         self._running: dict[str, Generation] = {}
-        self._per_app: dict[str, int] = {}
         self._background: set[asyncio.Task[Any]] = set()
         self._listeners: list[Callable[[int], None]] = []
         self._observers: list[GenerationObserver] = []
@@ -184,23 +182,6 @@ class GenerationRegistry:
 
     def get(self, task_id: str) -> Generation | None:
         return self._running.get(task_id)
-
-    def reserve(self, app_id: str, limit: int) -> None:
-        """Take one of the app's concurrent-request slots (0 = unlimited) or raise 429."""
-        active = self._per_app.get(app_id, 0)
-        if limit and active >= limit:
-            raise TooManyRequests(
-                "Too many requests. Please try again later. "
-                f"The current maximum concurrent requests allowed for {app_id} is {limit}."
-            )
-        self._per_app[app_id] = active + 1
-
-    def release(self, app_id: str) -> None:
-        remaining = self._per_app.get(app_id, 0) - 1
-        if remaining > 0:
-            self._per_app[app_id] = remaining
-        else:
-            self._per_app.pop(app_id, None)
 
     def on_change(self, listener: Callable[[int], None]) -> None:
         """Call ``listener(count)`` whenever the number of running generations changes."""
@@ -212,7 +193,7 @@ class GenerationRegistry:
         self._observers.append(observer)
 
     def start(self, generation: Generation, runner: Coroutine[Any, Any, None]) -> None:
-        """Run ``runner`` for ``generation``; the app slot (already reserved) is released at the end."""
+        """Run ``runner`` for ``generation`` (its admission slots are given back when the task is done)."""
         self._running[generation.task_id] = generation
         for observer in self._observers:
             observer.started(generation)
@@ -224,7 +205,6 @@ class GenerationRegistry:
 
     def _finished(self, generation: Generation, task: asyncio.Task[None]) -> None:
         self._running.pop(generation.task_id, None)
-        self.release(generation.app_id)
         if not task.cancelled() and task.exception() is not None:
             logger.error("generation %s crashed", generation.task_id, exc_info=task.exception())
         for observer in self._observers:

@@ -4,33 +4,76 @@ from __future__ import annotations
 
 import time
 from collections import OrderedDict
+from dataclasses import dataclass
+from datetime import datetime
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from difychat.server.domain.apps import App
 from difychat.server.errors import Forbidden, InvalidParam, Unauthorized
+from difychat.server.generation.limits import InProcessLimiter, KeyLimits, Limiter, Slot
+from difychat.server.services.key_usage import KeyUsage
 from difychat.server.services.keys import hash_key
 from difychat.server.store import apps as app_store
+from difychat.server.store.common import utcnow
 
 DEFAULT_USER = "DEFAULT-USER"
 MAX_CACHED_KEYS = 10_000
 
 
+@dataclass(frozen=True, slots=True)
+class _Key:
+    app_id: str
+    limits: KeyLimits
+    expires_at: datetime | None
+
+
 class Authenticator:
-    """Checks API keys; a valid key is remembered for ``cache_seconds`` (0: ask the database every time).
+    """Checks API keys and their limits; a valid key is remembered for ``cache_seconds`` (0: ask the
+    database every time).
 
     Unknown keys are never remembered, so a key created while the server runs works at once; a key
     revoked elsewhere (``difychat keys revoke``, another worker) is refused within ``cache_seconds``.
+    An expired key is refused at once. A key without limits of its own gets ``default_rpm`` and
+    ``default_concurrency`` (0: unlimited).
     """
 
-    def __init__(self, engine: AsyncEngine, catalog: dict[str, App], *, cache_seconds: float = 0.0) -> None:
+    def __init__(
+        self,
+        engine: AsyncEngine,
+        catalog: dict[str, App],
+        *,
+        cache_seconds: float = 0.0,
+        limiter: Limiter | None = None,
+        usage: KeyUsage | None = None,
+        default_rpm: int = 0,
+        default_concurrency: int = 0,
+    ) -> None:
         self._engine = engine
         self._catalog = catalog
         self._cache_seconds = cache_seconds
-        self._valid: dict[str, tuple[str, float]] = {}
+        self._limiter: Limiter = limiter or InProcessLimiter()
+        self._usage = usage
+        self._default_rpm = default_rpm
+        self._default_concurrency = default_concurrency
+        self._valid: dict[str, tuple[_Key, float]] = {}
 
     async def authenticate(self, authorization: str | None) -> App:
-        """The checks of the contract, in its order; the first failure wins."""
+        """The checks of the contract, in its order; the first failure wins. Then the key's requests
+        per minute (429 with Retry-After)."""
+        app, key = await self._check(authorization)
+        if key.limits.rpm:
+            await self._limiter.count(key.limits)
+        return app
+
+    async def admit_turn(self, authorization: str | None) -> tuple[App, Slot]:
+        """``authenticate`` for a chat turn, which also takes a slot of its key's and its app's
+        concurrent requests, in the same step: the caller gives the slot back when the turn ends."""
+        app, key = await self._check(authorization)
+        slot = await self._limiter.acquire(key.limits, app.id, app.config.max_active_requests)
+        return app, slot
+
+    async def _check(self, authorization: str | None) -> tuple[App, _Key]:
         if not authorization or " " not in authorization.strip():
             raise Unauthorized("Authorization header must be provided and start with 'Bearer'")
         scheme, _, token = authorization.strip().partition(" ")
@@ -39,16 +82,21 @@ class Authenticator:
         token = token.strip()
         if not token.startswith("app-"):
             raise Unauthorized("Access token is invalid")
-        app = self._catalog.get(await self._app_id(hash_key(token)))
+        key = await self._key(hash_key(token))
+        if key.expires_at is not None and utcnow() >= key.expires_at:
+            raise Unauthorized("Access token is invalid")
+        if self._usage is not None:
+            self._usage.touch(key.limits.key_id)
+        app = self._catalog.get(key.app_id)
         if app is None or app.status == "removed":
             raise Forbidden("The app no longer exists.")
         if app.status != "normal":
             raise Forbidden("The app's status is abnormal.")
         if not app.enable_api:
             raise Forbidden("The app's API service has been disabled.")
-        return app
+        return app, key
 
-    async def _app_id(self, key_hash: str) -> str:
+    async def _key(self, key_hash: str) -> _Key:
         now = time.monotonic()
         cached = self._valid.get(key_hash)
         if cached is not None and now - cached[1] < self._cache_seconds:
@@ -58,12 +106,17 @@ class Authenticator:
         if row is None or row.revoked_at is not None:
             self._valid.pop(key_hash, None)
             raise Unauthorized("Access token is invalid")
-        app_id = str(row.app_id)
+        limits = KeyLimits(
+            str(row.id),
+            rpm=self._default_rpm if row.rpm is None else row.rpm,
+            concurrency=self._default_concurrency if row.concurrency is None else row.concurrency,
+        )
+        key = _Key(str(row.app_id), limits, row.expires_at)
         if self._cache_seconds > 0:
             if len(self._valid) >= MAX_CACHED_KEYS:
                 self._valid.clear()
-            self._valid[key_hash] = (app_id, now)
-        return app_id
+            self._valid[key_hash] = (key, now)
+        return key
 
 
 class EndUsers:

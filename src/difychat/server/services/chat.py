@@ -9,6 +9,7 @@ from typing import Any, Literal
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from difychat.server.domain.apps import App, AppConfig
+from difychat.server.generation.limits import Slot
 from difychat.server.generation.registry import DEFAULT_MAX_UNREAD_BYTES, Generation, GenerationRegistry
 from difychat.server.providers.base import ChatModel, ModelRequest
 from difychat.server.services import naming
@@ -88,16 +89,12 @@ class ChatService:
         # instead of opening as many upstream requests beside the answers being streamed.
         self._titles = asyncio.Semaphore(TITLE_CONCURRENCY)
 
-    async def start(self, app: App, end_user_id: str, turn: ChatTurn) -> StartedTurn:
-        """Everything that can fail is checked before the rows are written and the model is called."""
-        self._registry.reserve(app.id, app.config.max_active_requests)
-        try:
-            return await self._start(app, end_user_id, turn)
-        except BaseException:
-            self._registry.release(app.id)
-            raise
+    async def start(self, app: App, end_user_id: str, turn: ChatTurn, slot: Slot) -> StartedTurn:
+        """Everything that can fail is checked before the rows are written and the model is called.
 
-    async def _start(self, app: App, end_user_id: str, turn: ChatTurn) -> StartedTurn:
+        ``slot`` (the request's concurrency slot, see ``Authenticator.admit_turn``) is given back when
+        the generation ends, whether or not anyone still reads it; if this raises, the caller gives it back.
+        """
         conversation = None
         history: list[tuple[str, str]] = []
         config_id = app.config_id
@@ -224,6 +221,8 @@ class ChatService:
         self._registry.start(
             generation, self._runner.run(generation, source, finishers=finishers, answer_of=answer_of)
         )
+        assert generation.task is not None
+        generation.task.add_done_callback(lambda _: slot.release())
         if conversation is None and turn.auto_generate_name:
             self._registry.spawn(self._name(conversation_id, model, turn.query), f"title-{conversation_id}")
         return StartedTurn(generation, mode)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
@@ -74,21 +74,69 @@ async def config_by_id(conn: AsyncConnection, config_id: str) -> dict[str, Any] 
 async def key_by_hash(conn: AsyncConnection, key_hash: str) -> Record | None:
     return (
         await conn.execute(
-            sa.select(api_keys.c.id, api_keys.c.app_id, api_keys.c.revoked_at).where(
-                api_keys.c.key_hash == key_hash
-            )
+            sa.select(
+                api_keys.c.id,
+                api_keys.c.app_id,
+                api_keys.c.revoked_at,
+                api_keys.c.expires_at,
+                api_keys.c.rpm,
+                api_keys.c.concurrency,
+            ).where(api_keys.c.key_hash == key_hash)
         )
     ).first()
 
 
-async def insert_key(conn: AsyncConnection, *, app_id: str, key_hash: str, hint: str, source: str) -> str:
+async def insert_key(
+    conn: AsyncConnection,
+    *,
+    app_id: str,
+    key_hash: str,
+    hint: str,
+    source: str,
+    label: str | None = None,
+    expires_at: datetime | None = None,
+    rpm: int | None = None,
+    concurrency: int | None = None,
+) -> str:
     key_id = new_id()
     await conn.execute(
         api_keys.insert().values(
-            id=key_id, app_id=app_id, key_hash=key_hash, hint=hint, source=source, created_at=utcnow()
+            id=key_id,
+            app_id=app_id,
+            key_hash=key_hash,
+            hint=hint,
+            source=source,
+            created_at=utcnow(),
+            label=label,
+            expires_at=expires_at,
+            rpm=rpm,
+            concurrency=concurrency,
         )
     )
     return key_id
+
+
+async def mark_keys_used(
+    conn: AsyncConnection, used: dict[str, datetime], *, unless_since: timedelta
+) -> None:
+    """Record when keys were last used, except where a value less than ``unless_since`` older is
+    already stored (another worker wrote it): one write per key per interval, whoever writes it."""
+    if not used:
+        return
+    statement = (
+        api_keys.update()
+        .where(
+            api_keys.c.id == sa.bindparam("key_id"),
+            sa.or_(
+                api_keys.c.last_used_at.is_(None), api_keys.c.last_used_at <= sa.bindparam("stale_before")
+            ),
+        )
+        .values(last_used_at=sa.bindparam("used_at"))
+    )
+    await conn.execute(
+        statement,
+        [{"key_id": k, "used_at": when, "stale_before": when - unless_since} for k, when in used.items()],
+    )
 
 
 async def list_keys(conn: AsyncConnection, app_id: str | None = None) -> list[Record]:
