@@ -210,7 +210,11 @@ class FakeAnthropic:
                 await response.write(sse("content_block_stop", {"type": "content_block_stop", "index": 0}))
                 index = 1
             if scripted.hang:
-                await asyncio.Event().wait()
+                # Until the client gives up (a stop): aiohttp does not cancel the handler for it.
+                while request.transport is not None and not request.transport.is_closing():
+                    await asyncio.sleep(0.02)
+                record.disconnected = True
+                return response
             for offset, (call_id, name, arguments) in enumerate(calls):
                 tool_block: dict[str, Any] = {"type": "tool_use", "id": call_id, "name": name, "input": {}}
                 position = index + offset

@@ -258,7 +258,11 @@ class FakeUpstream:
             for text in scripted.chunks:
                 await send({"content": text})
             if scripted.hang:
-                await asyncio.Event().wait()
+                # Until the client gives up (a stop): aiohttp does not cancel the handler for it.
+                while request.transport is not None and not request.transport.is_closing():
+                    await asyncio.sleep(0.02)
+                record.disconnected = True
+                return response
             # Each call's id and name first, then its arguments in two halves, calls interleaved.
             for index, call in enumerate(calls):
                 await send(

@@ -61,7 +61,8 @@ from difychat.server.services.variables import ConversationVariableService
 from difychat.server.settings import ConfigFileError, Settings, load_apps_file
 from difychat.server.store import db
 from difychat.server.store.writer import GroupWriter
-from difychat.server.tools.base import ToolContext
+from difychat.server.tools.base import ToolContext, ToolProvider
+from difychat.server.tools.openapi import openapi_providers
 
 logger = logging.getLogger("difychat")
 
@@ -84,6 +85,16 @@ async def _check_agent_tools(settings: Settings, configs: list[AppConfig], tools
             raise ConfigFileError(f'{settings.config}: app "{config.name}": ' + "; ".join(problems))
 
 
+def _toolsets(settings: Settings, http: GuardedClient) -> AgentToolsets:
+    """Agent tools: the built-ins, and each app's OpenAPI documents (read beside the apps file)."""
+    base_dir = settings.config.parent if settings.config else None
+
+    def openapi(config: AppConfig) -> list[ToolProvider]:
+        return list(openapi_providers(config, base_dir=base_dir, http_client=http))
+
+    return AgentToolsets([openapi])
+
+
 def _demo(settings: Settings) -> AppConfig:
     return demo_config(settings.openai_base_url, settings.openai_api_key, settings.openai_model)
 
@@ -93,11 +104,13 @@ async def bootstrap(settings: Settings) -> BootstrapResult:
     url = settings.resolved_database_url()
     await asyncio.to_thread(db.upgrade, url)
     apps = _configured_apps(settings)
-    toolsets = AgentToolsets()
+    tool_http = GuardedClient(_outbound_allow(settings), max_redirects=5)
+    toolsets = _toolsets(settings, tool_http)
     try:
         await _check_agent_tools(settings, apps, toolsets)
     finally:
         await toolsets.close()
+        await tool_http.close()
     engine = db.create_engine(url, pool_size=2)
     try:
         await sync_apps(engine, apps, live_demo=_demo(settings))
@@ -172,8 +185,15 @@ def create_app(settings: Settings | None = None) -> Starlette:
                     result.demo.name,
                     result.demo.name,
                 )
-        toolsets = AgentToolsets()
-        await _check_agent_tools(settings, configs, toolsets)
+        # Tools fetch user-steerable URLs too: through the same outbound guard as remote files.
+        tool_http = GuardedClient(_outbound_allow(settings), max_redirects=5)
+        toolsets = _toolsets(settings, tool_http)
+        try:
+            await _check_agent_tools(settings, configs, toolsets)
+        except BaseException:
+            await toolsets.close()
+            await tool_http.close()
+            raise
         live = {c.name: c for c in configs}
         live.setdefault(_demo(settings).name, _demo(settings))
 
@@ -211,8 +231,6 @@ def create_app(settings: Settings | None = None) -> Starlette:
         audio = AudioService(engine, models)
         fetcher = _remote_fetcher(settings)
         files = _file_service(settings, engine, fetcher)
-        # Tools fetch user-steerable URLs too: through the same outbound guard as remote files.
-        tool_http = GuardedClient(_outbound_allow(settings), max_redirects=5)
         tool_context = ToolContext(
             tool_http, timeout=settings.tool_timeout, max_output_bytes=settings.tool_max_output_bytes
         )

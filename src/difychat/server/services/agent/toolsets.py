@@ -89,5 +89,8 @@ def _registry(config: AppConfig, builders: Sequence[AppProviders]) -> _AppTools:
             if provider_id in wanted:
                 problems.append(str(exc))
     for build in builders:
-        providers.extend(build(config))
+        try:
+            providers.extend(build(config))
+        except ToolConfigError as exc:
+            problems.append(str(exc))
     return _AppTools(ToolRegistry(providers), problems)
