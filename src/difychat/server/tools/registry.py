@@ -116,7 +116,7 @@ async def bind(
     out = Binding()
     for problem in read_problems:
         (out.skipped if problem.skippable else out.problems).append(f"{problem.where}: {problem.message}")
-    names: dict[str, str] = {}
+    names: dict[str, tuple[str, tuple[str, str]]] = {}
     for entry in entries:
         where = f"{entry.where} ({entry.provider_type} tool {entry.provider_id}/{entry.tool_name})"
         provider = registry.get(entry.provider_type, entry.provider_id)
@@ -145,12 +145,17 @@ async def bind(
         except ToolConfigError as exc:
             out.problems.append(f"{where}: {exc}")
             continue
+        same = (provider.provider_type, canonical_provider_id(provider.provider_type, provider.provider_id))
         if entry.tool_name in names:
-            out.problems.append(
-                f"{where}: the tool name {entry.tool_name!r} is already used by {names[entry.tool_name]}"
-            )
+            first_where, first_provider = names[entry.tool_name]
+            if first_provider == same:  # listed twice (an old-style entry beside its new form)
+                out.skipped.append(f"{where}: the same tool as {first_where}; listed once")
+            else:
+                out.problems.append(
+                    f"{where}: the tool name {entry.tool_name!r} is already used by {first_where}"
+                )
             continue
-        names[entry.tool_name] = entry.where
+        names[entry.tool_name] = (entry.where, same)
         out.tools.append(BoundTool(tool, entry, form))
     return out
 
