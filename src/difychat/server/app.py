@@ -9,7 +9,7 @@ import os
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import aiohttp
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -21,7 +21,7 @@ from starlette.types import ASGIApp
 
 from difychat.server.api.context import Services
 from difychat.server.api.errors import HANDLERS
-from difychat.server.api.middleware import VersionHeaders
+from difychat.server.api.middleware import NulFreeRequests, VersionHeaders
 from difychat.server.api.routes import build_routes
 from difychat.server.domain.apps import App, AppConfig
 from difychat.server.domain.features import SystemParameters
@@ -42,19 +42,20 @@ from difychat.server.observability.upstream import counting_upstream_errors
 from difychat.server.services.agent.files import ToolFiles
 from difychat.server.services.agent.service import AgentService
 from difychat.server.services.agent.source import AgentRuntime
-from difychat.server.services.agent.toolsets import AgentToolsets
+from difychat.server.services.agent.toolsets import AgentToolsets, AppProviders
 from difychat.server.services.annotations import AnnotationService
 from difychat.server.services.app_info import AppInfoService
 from difychat.server.services.apps import DemoApp, demo_config, ensure_demo_app, load_catalog, sync_apps
 from difychat.server.services.audio import AudioService
 from difychat.server.services.auth import Authenticator, EndUsers
 from difychat.server.services.chat import ChatService
-from difychat.server.services.recovery import WorkerLease
 from difychat.server.services.conversations import ConversationService
 from difychat.server.services.files import AttachmentLimits, FileService, UploadLimits
 from difychat.server.services.key_usage import KeyUsage
+from difychat.server.services.mcp_server import McpServerService, app_code
 from difychat.server.services.messages import MessageService
 from difychat.server.services.models import ModelCatalog
+from difychat.server.services.recovery import WorkerLease
 from difychat.server.services.stops import StopService
 from difychat.server.services.suggestions import SuggestionService
 from difychat.server.services.variables import ConversationVariableService
@@ -63,6 +64,9 @@ from difychat.server.store import db
 from difychat.server.store.writer import GroupWriter
 from difychat.server.tools.base import ToolContext, ToolProvider
 from difychat.server.tools.openapi import openapi_providers
+
+if TYPE_CHECKING:  # the mcp extra is imported only when an app declares MCP servers
+    from difychat.server.tools.mcp import McpServers
 
 logger = logging.getLogger("difychat")
 
@@ -85,14 +89,32 @@ async def _check_agent_tools(settings: Settings, configs: list[AppConfig], tools
             raise ConfigFileError(f'{settings.config}: app "{config.name}": ' + "; ".join(problems))
 
 
-def _toolsets(settings: Settings, http: GuardedClient) -> AgentToolsets:
-    """Agent tools: the built-ins, and each app's OpenAPI documents (read beside the apps file)."""
+def _toolsets(settings: Settings, http: GuardedClient, mcp: McpServers | None = None) -> AgentToolsets:
+    """Agent tools: the built-ins, each app's OpenAPI documents (read beside the apps file) and its
+    MCP servers."""
     base_dir = settings.config.parent if settings.config else None
 
     def openapi(config: AppConfig) -> list[ToolProvider]:
         return list(openapi_providers(config, base_dir=base_dir, http_client=http))
 
-    return AgentToolsets([openapi])
+    builders: list[AppProviders] = [openapi]
+    if mcp is not None:
+        builders.append(mcp.app_providers)
+    return AgentToolsets(builders)
+
+
+def _mcp_servers(settings: Settings, configs: list[AppConfig]) -> McpServers | None:
+    """The MCP servers the apps declare (none: the ``mcp`` extra is not even imported)."""
+    if not any(c.mcp_servers for c in configs):
+        return None
+    try:
+        from difychat.server.tools.mcp import McpServers
+    except ImportError:
+        names = ", ".join(c.name for c in configs if c.mcp_servers)
+        raise ConfigFileError(
+            f"{settings.config}: mcp_servers (in {names}) need the MCP client: pip install 'difychat[mcp]'"
+        ) from None
+    return McpServers(_outbound_allow(settings), settings.dify_version)
 
 
 def _demo(settings: Settings) -> AppConfig:
@@ -105,7 +127,7 @@ async def bootstrap(settings: Settings) -> BootstrapResult:
     await asyncio.to_thread(db.upgrade, url)
     apps = _configured_apps(settings)
     tool_http = GuardedClient(_outbound_allow(settings), max_redirects=5)
-    toolsets = _toolsets(settings, tool_http)
+    toolsets = _toolsets(settings, tool_http, _mcp_servers(settings, apps))
     try:
         await _check_agent_tools(settings, apps, toolsets)
     finally:
@@ -187,13 +209,16 @@ def create_app(settings: Settings | None = None) -> Starlette:
                 )
         # Tools fetch user-steerable URLs too: through the same outbound guard as remote files.
         tool_http = GuardedClient(_outbound_allow(settings), max_redirects=5)
-        toolsets = _toolsets(settings, tool_http)
+        mcp = _mcp_servers(settings, configs)
+        toolsets = _toolsets(settings, tool_http, mcp)
         try:
             await _check_agent_tools(settings, configs, toolsets)
         except BaseException:
             await toolsets.close()
             await tool_http.close()
             raise
+        # The agents' MCP servers connect and list their tools while the server starts serving.
+        mcp_start = asyncio.create_task(mcp.start()) if mcp is not None else None
         live = {c.name: c for c in configs}
         live.setdefault(_demo(settings).name, _demo(settings))
 
@@ -275,6 +300,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
             dify_version=settings.dify_version,
             agents=agents,
         )
+        app.state.mcp_server = _mcp_server(settings, configs, catalog, app.state.services, limiter)
         try:
             yield
         finally:
@@ -288,6 +314,11 @@ def create_app(settings: Settings | None = None) -> Starlette:
             await relay.close()
             await fetcher.close()
             await agents.close()
+            if mcp_start is not None:
+                mcp_start.cancel()
+                await asyncio.gather(mcp_start, return_exceptions=True)
+            if mcp is not None:
+                await mcp.close()
             await tool_http.close()
             await http.close()
             await engine.dispose()
@@ -306,10 +337,19 @@ def create_app(settings: Settings | None = None) -> Starlette:
             CORSMiddleware,
             allow_origins=["*"],
             allow_methods=["GET", "PUT", "POST", "DELETE", "OPTIONS", "PATCH"],
-            allow_headers=["Content-Type", "X-App-Code", "X-App-Passport", "Authorization", "X-Request-Id"],
-            expose_headers=["X-Version", "X-Env", "X-Trace-Id", "X-Request-Id"],
+            allow_headers=[
+                "Content-Type",
+                "X-App-Code",
+                "X-App-Passport",
+                "Authorization",
+                "X-Request-Id",
+                "Mcp-Session-Id",
+                "Mcp-Protocol-Version",
+            ],
+            expose_headers=["X-Version", "X-Env", "X-Trace-Id", "X-Request-Id", "Mcp-Session-Id"],
         ),
         Middleware(VersionHeaders, version=settings.dify_version, env=settings.deploy_env),
+        Middleware(NulFreeRequests),
     ]
     return _Server(
         routes=routes,
@@ -331,6 +371,28 @@ class _Server(Starlette):
     def build_middleware_stack(self) -> ASGIApp:
         # Built on the first request, from the routes the app has then.
         return self._observer(super().build_middleware_stack(), self.routes)
+
+
+def _mcp_server(
+    settings: Settings,
+    configs: list[AppConfig],
+    catalog: dict[str, App],
+    services: Services,
+    limiter: Limiter,
+) -> McpServerService:
+    """Apps of the apps file published as MCP servers, by their URL code (configured or derived)."""
+    secret = settings.resolved_secret_key()
+    listed = {c.name for c in configs}
+    codes = {a.id: app_code(secret, a.config) for a in catalog.values() if a.name in listed}
+    return McpServerService(
+        catalog,
+        codes,
+        services.chat,
+        services.end_users,
+        services.authenticator,
+        limiter,
+        version=settings.dify_version,
+    )
 
 
 def _multiprocess_dir() -> Path | None:

@@ -1,4 +1,4 @@
-"""The route table: everything under /v1, plus /health."""
+"""The route table: everything under /v1, plus /health, signed files and apps as MCP servers."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ from difychat.server.api import (
     conversations,
     files,
     index,
+    mcp_server,
     messages,
     suggested,
     tool_files,
@@ -60,6 +61,7 @@ def build_routes() -> list[BaseRoute]:
     return [
         Route("/health", index.health, methods=["GET"]),
         Route("/files/{file_id}/file-preview", files.signed_file, methods=["GET"]),
+        Route("/mcp/server/{server_code}/mcp", mcp_server.mcp_message, methods=["POST"]),
         Route("/files/tools/{name}", tool_files.tool_file, methods=["GET"]),
         Mount("/v1", routes=v1),
     ]

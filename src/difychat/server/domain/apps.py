@@ -43,6 +43,7 @@ from difychat.server.domain.features import (
     SuggestedQuestionsAfterAnswer,
     TextToSpeech,
 )
+from difychat.server.domain.mcp import McpPublishing
 
 AppMode = Literal["chat", "agent-chat"]
 
@@ -152,6 +153,9 @@ class AppConfig(Schema):
     embedding_model: EmbeddingModel | None = None
 
     conversation_variables: list[ConversationVariableSpec] = Field(default_factory=list)
+
+    # difychat's: the app published as an MCP server (contract §13).
+    mcp_server: McpPublishing = Field(default_factory=McpPublishing)
 
     # Tool providers agents of this app may use besides the built-ins (see domain/agent.py):
     # built-in providers' credentials by provider id, OpenAPI documents, MCP servers.

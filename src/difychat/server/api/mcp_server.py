@@ -1,0 +1,37 @@
+"""POST /mcp/server/{server_code}/mcp: an app as an MCP server (see ``services/mcp_server.py``)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+from starlette.requests import Request
+from starlette.responses import Response
+
+from difychat.server.api.context import services
+from difychat.server.api.parsing import read_body
+from difychat.server.api.responses import JSON
+from difychat.server.services.mcp_server import SESSION_HEADER, McpServerService
+
+
+async def mcp_message(request: Request) -> Response:
+    body = await read_body(request, services(request).max_json_body_bytes)
+    message: Any
+    try:
+        message = orjson.loads(body)
+    except orjson.JSONDecodeError:
+        message = None
+    server: McpServerService | None = getattr(request.app.state, "mcp_server", None)
+    if server is None:
+        return JSON(
+            {"jsonrpc": "2.0", "id": None, "error": {"code": -32600, "message": "Server Not Found"}}, 404
+        )
+    reply = await server.handle(
+        request.path_params["server_code"],
+        message,
+        authorization=request.headers.get("authorization"),
+        session=request.headers.get(SESSION_HEADER),
+    )
+    if reply.body is None:
+        return Response(status_code=reply.status, headers=reply.headers)
+    return JSON(reply.body, status_code=reply.status, headers=reply.headers)
