@@ -4,6 +4,8 @@ published app's tool, its URL code and caller sessions, and ``difychat mcp url``
 from __future__ import annotations
 
 import base64
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -272,3 +274,31 @@ def test_the_cli_prints_the_url(tmp_path: Path, capsys: pytest.CaptureFixture[st
     assert main(["mcp", "url", "--app", "Private", *common]) == 1
     assert "not published" in capsys.readouterr().err
     assert main(["mcp", "url", "--app", "Nope", *common]) == 1
+
+
+# --- the mcp extra -------------------------------------------------------------------------------
+
+
+def test_the_server_does_not_import_the_mcp_client() -> None:
+    code = (
+        "import sys, difychat.server.app, difychat.cli; "
+        "print(sorted(m for m in sys.modules if m.split('.')[0] == 'mcp'))"
+    )
+    found = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert found.stdout.strip() == "[]"
+
+
+def test_mcp_servers_without_the_extra_are_refused_clearly(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from difychat.server import app as composition
+    from difychat.server.settings import ConfigFileError, Settings
+
+    monkeypatch.setitem(sys.modules, "difychat.server.tools.mcp", None)  # as if mcp were not installed
+    uses = config(mcp_servers=[{"server_identifier": "s", "server_url": "https://h/mcp"}])
+    settings = Settings(config=tmp_path / "apps.yaml", data_dir=tmp_path)
+    assert composition._mcp_servers(settings, [config()]) is None
+    with pytest.raises(
+        ConfigFileError, match=r"mcp_servers \(in Helper\) need the MCP client: pip install 'difychat\[mcp\]'"
+    ):
+        composition._mcp_servers(settings, [uses])

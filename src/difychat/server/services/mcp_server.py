@@ -19,6 +19,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import logging
 import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -34,6 +35,8 @@ from difychat.server.generation.limits import KeyLimits, Limiter, Slot
 from difychat.server.services.auth import Authenticator, EndUsers
 from difychat.server.services.chat import ChatService, ChatTurn
 from difychat.server.services.keys import hash_key
+
+logger = logging.getLogger("difychat.mcp_server")
 
 PROTOCOL_VERSION = "2024-11-05"
 SERVER_NAME = "Dify"
@@ -173,6 +176,10 @@ class McpServerService:
                 return _result(request_id, await self._call(app, params or {}, caller))
         except RpcError as exc:
             return _error(request_id, exc.code, exc.message)
+        except Exception as exc:
+            # Handled here, not by the server's last-resort handler, which would log the URL (the code).
+            logger.exception("the MCP server of app %r failed on %s", app.name, method)
+            return _error(request_id, INTERNAL_ERROR, f"Internal server error: {type(exc).__name__}")
         return _error(request_id, METHOD_NOT_FOUND, f"Method not found: {method}")
 
     # --- callers ---------------------------------------------------------------------------------
