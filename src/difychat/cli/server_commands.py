@@ -47,6 +47,19 @@ def register(sub: Any) -> None:
     create = keys_sub.add_parser("create", help="create a key for an app and print it once")
     _common(create)
     create.add_argument("--app", required=True, help="the app's name")
+    create.add_argument("--label", help="what to call the key in `keys list`")
+    create.add_argument(
+        "--expires", metavar="WHEN", help="refuse the key from then on: 30d, 12h, 2w, or a UTC date"
+    )
+    create.add_argument(
+        "--rpm", type=_count, metavar="N", help="requests per minute (0: unlimited; default DIFYCHAT_KEY_RPM)"
+    )
+    create.add_argument(
+        "--concurrency",
+        type=_count,
+        metavar="N",
+        help="chat requests at once (0: unlimited; default DIFYCHAT_KEY_CONCURRENCY)",
+    )
     create.set_defaults(handler=_keys_create)
     listing = keys_sub.add_parser("list", help="list keys (hints only: keys are stored hashed)")
     _common(listing)
@@ -56,6 +69,16 @@ def register(sub: Any) -> None:
     _common(revoke)
     revoke.add_argument("key", help="the key (app-...) or the id shown by `keys list`")
     revoke.set_defaults(handler=_keys_revoke)
+
+
+def _count(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = -1
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"expected a whole number, 0 or more, not {text!r}")
+    return value
 
 
 def _common(parser: argparse.ArgumentParser) -> None:
@@ -224,10 +247,27 @@ def _key_command(args: argparse.Namespace, action: Any) -> Any:
 
 
 def _keys_create(args: argparse.Namespace) -> int:
-    from difychat.server.services.keys import create_key
+    from difychat.server.services.keys import KeyCommandError, create_key, parse_expiry
+    from difychat.server.store.common import utcnow
 
     try:
-        key = _key_command(args, lambda engine: create_key(engine, args.app))
+        expires_at = None if args.expires is None else parse_expiry(args.expires, utcnow())
+    except KeyCommandError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+
+    def create(engine: Any) -> Any:
+        return create_key(
+            engine,
+            args.app,
+            label=args.label,
+            expires_at=expires_at,
+            rpm=args.rpm,
+            concurrency=args.concurrency,
+        )
+
+    try:
+        key = _key_command(args, create)
     except _KeyCommandFailed:
         return 1
     print(key)
@@ -238,19 +278,45 @@ def _keys_list(args: argparse.Namespace) -> int:
     from rich.table import Table
 
     from difychat.server.services.keys import list_keys
+    from difychat.server.store.common import utcnow
 
     try:
         keys = _key_command(args, lambda engine: list_keys(engine, args.app))
     except _KeyCommandFailed:
         return 1
-    table = Table("id", "app", "key", "source", "created (UTC)", "revoked (UTC)")
+    now = utcnow()
+    columns = ["id", "app", "label", "key", "source", "created (UTC)", "expires (UTC)", "last used (UTC)"]
+    table = Table(*columns, "rpm", "concurrency", "revoked (UTC)")
     for key in keys:
+        expires = ""
+        if key.expires_at is not None:
+            expires = _minute(key.expires_at) + (" (expired)" if key.expires_at <= now else "")
         table.add_row(
-            key.id, key.app, key.hint, key.source, f"{key.created_at:%Y-%m-%d %H:%M}",
-            f"{key.revoked_at:%Y-%m-%d %H:%M}" if key.revoked_at else "",
+            key.id,
+            key.app,
+            key.label or "",
+            key.hint,
+            key.source,
+            _minute(key.created_at),
+            expires,
+            _minute(key.last_used_at) if key.last_used_at else "never",
+            _limit(key.rpm),
+            _limit(key.concurrency),
+            _minute(key.revoked_at) if key.revoked_at else "",
         )
     _console().print(table)
     return 0
+
+
+def _minute(when: Any) -> str:
+    return f"{when:%Y-%m-%d %H:%M}"
+
+
+def _limit(value: int | None) -> str:
+    """A key's own limit; the server's default when it has none."""
+    if value is None:
+        return "default"
+    return "unlimited" if value == 0 else str(value)
 
 
 def _keys_revoke(args: argparse.Namespace) -> int:
