@@ -498,3 +498,45 @@ dataset_key_scopes = sa.Table(
     sa.Column("key_id", Id, sa.ForeignKey("dataset_keys.id", ondelete="CASCADE"), primary_key=True),
     sa.Column("dataset_id", Id, sa.ForeignKey("datasets.id", ondelete="CASCADE"), primary_key=True),
 )
+
+# The search index of dataset segments: one row per searchable segment, with its embedding when
+# its dataset embeds. The keyword index beside it is the database's own full-text index, made by
+# the migration in each dialect's form (``store/knowledge_index.py``): SQLite FTS5, PostgreSQL
+# tsvector with GIN. ``seq`` is the full-text row's id.
+knowledge_index = sa.Table(
+    "knowledge_index",
+    metadata,
+    sa.Column(
+        "seq", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), primary_key=True, autoincrement=True
+    ),
+    sa.Column("segment_id", Id, nullable=False, unique=True),
+    sa.Column("dataset_id", Id, nullable=False),
+    sa.Column("document_id", Id, nullable=False),
+    # How many search terms the segment has (its length for keyword ranking).
+    sa.Column("length", sa.Integer(), nullable=False),
+    # float32 little-endian, normalised to unit length; null for keyword-only datasets.
+    sa.Column("embedding", sa.LargeBinary(), nullable=True),
+    sa.Column("embedding_model", sa.String(255), nullable=True),
+    sa.Index(None, "dataset_id", "seq"),
+)
+
+# Per dataset: a version bumped by every write to its index (so each process's in-memory vectors
+# know when another process changed them), and the entry count and total length keyword ranking
+# reads.
+knowledge_index_versions = sa.Table(
+    "knowledge_index_versions",
+    metadata,
+    sa.Column("dataset_id", Id, primary_key=True),
+    sa.Column("version", sa.BigInteger(), nullable=False),
+    sa.Column("entries", sa.BigInteger(), nullable=False),
+    sa.Column("total_length", sa.BigInteger(), nullable=False),
+)
+
+# How many of a dataset's entries hold each term (the document frequency of keyword ranking).
+knowledge_terms = sa.Table(
+    "knowledge_terms",
+    metadata,
+    sa.Column("dataset_id", Id, primary_key=True),
+    sa.Column("term", sa.String(64), primary_key=True),
+    sa.Column("entries", sa.Integer(), nullable=False),
+)

@@ -1,0 +1,121 @@
+"""How a dataset is searched: Dify's ``retrieval_model`` shape, and the plan a search runs.
+
+``RetrievalModel`` is the object datasets store, ``/retrieve`` accepts and ``dataset_configs``
+carries (knowledge contract §9, §12); ``SearchPlan`` is what one search of one dataset does,
+resolved from it: the method, how many, the threshold, and how results are fused or reranked.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from pydantic import Field
+
+from difychat.server.domain.features import Schema
+
+SearchMethod = Literal["semantic_search", "full_text_search", "hybrid_search", "keyword_search"]
+SEARCH_METHODS: tuple[str, ...] = ("semantic_search", "full_text_search", "hybrid_search", "keyword_search")
+RerankingMode = Literal["reranking_model", "weighted_score"]
+
+# Defaults of a dataset with no stored settings (contract §3) and of /retrieve (§9).
+DATASET_TOP_K = 2
+RETRIEVE_TOP_K = 4
+# Reciprocal rank fusion's constant (the usual 60).
+RRF_K = 60
+
+
+class RerankingModelRef(Schema):
+    reranking_provider_name: str = ""
+    reranking_model_name: str = ""
+
+    @property
+    def named(self) -> bool:
+        return bool(self.reranking_model_name)
+
+
+class VectorSetting(Schema):
+    vector_weight: float = Field(default=0.7, ge=0, le=1)
+    embedding_provider_name: str = ""
+    embedding_model_name: str = ""
+
+
+class KeywordSetting(Schema):
+    keyword_weight: float = Field(default=0.3, ge=0, le=1)
+
+
+class Weights(Schema):
+    weight_type: str | None = "customized"
+    vector_setting: VectorSetting = Field(default_factory=VectorSetting)
+    keyword_setting: KeywordSetting = Field(default_factory=KeywordSetting)
+
+
+class RetrievalModel(Schema):
+    """``retrieval_model``: the §9 shape, every key optional with Dify's defaults."""
+
+    search_method: SearchMethod = "semantic_search"
+    reranking_enable: bool = False
+    reranking_mode: RerankingMode | None = None
+    reranking_model: RerankingModelRef = Field(default_factory=RerankingModelRef)
+    weights: Weights | None = None
+    top_k: int = Field(default=DATASET_TOP_K, ge=1, le=100)
+    score_threshold_enabled: bool = False
+    score_threshold: float | None = None
+    metadata_filtering_conditions: dict[str, Any] | None = None
+
+    def wire(self) -> dict[str, Any]:
+        """As ``retrieval_model_dict`` shows it (key order of the contract)."""
+        return {
+            "search_method": self.search_method,
+            "reranking_enable": self.reranking_enable,
+            "reranking_mode": self.reranking_mode,
+            "reranking_model": self.reranking_model.model_dump(),
+            "weights": None if self.weights is None else self.weights.model_dump(),
+            "top_k": self.top_k,
+            "score_threshold_enabled": self.score_threshold_enabled,
+            "score_threshold": self.score_threshold,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class Rerank:
+    """Results are reordered by a rerank model (``model``) or by weighted scores (``weights``)."""
+
+    model: RerankingModelRef | None = None
+    # (vector weight, keyword weight)
+    weights: tuple[float, float] | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class SearchPlan:
+    method: SearchMethod
+    top_k: int
+    # Results scoring below this are dropped (None: no threshold).
+    threshold: float | None = None
+    rerank: Rerank | None = None
+
+    @classmethod
+    def of(cls, model: RetrievalModel, *, embeds: bool) -> SearchPlan:
+        """The plan for a dataset; one that keeps no embeddings searches by keyword."""
+        method: SearchMethod = model.search_method
+        if not embeds and method in ("semantic_search", "hybrid_search"):
+            method = "keyword_search"
+        threshold = model.score_threshold if model.score_threshold_enabled else None
+        rerank: Rerank | None = None
+        if model.reranking_enable or method == "hybrid_search":
+            if model.reranking_mode == "weighted_score" and model.weights is not None:
+                weights = model.weights
+                rerank = Rerank(
+                    weights=(weights.vector_setting.vector_weight, weights.keyword_setting.keyword_weight)
+                )
+            elif model.reranking_enable and model.reranking_model.named:
+                rerank = Rerank(model=model.reranking_model)
+        return cls(method, model.top_k, threshold, rerank)
+
+
+@dataclass(frozen=True, slots=True)
+class Hit:
+    """One segment found, with its score in [0, 1]."""
+
+    segment_id: str
+    score: float

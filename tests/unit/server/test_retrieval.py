@@ -1,0 +1,121 @@
+"""Search terms (CJK pairs), exact vector search and its memory, keyword scores, fusion, plans."""
+
+from __future__ import annotations
+
+import uuid
+
+import numpy as np
+
+from difychat.server.domain.retrieval import Hit, RetrievalModel, SearchPlan
+from difychat.server.services.retrieval.engine import finish, keyword_scores, reciprocal_rank
+from difychat.server.services.retrieval.terms import query_terms, terms
+from difychat.server.services.retrieval.vectors import TAIL_ROWS, DatasetVectors, unit_rows
+from difychat.server.store.knowledge_index import KeywordCandidate, StoredVectors, TermStats
+
+
+def test_words_are_lowercased_normalised_and_common_words_dropped() -> None:
+    assert list(terms("What is Dify? Ｆｕｌｌ-width CAFÉ")) == ["dify", "full", "width", "café"]
+
+
+def test_cjk_runs_become_overlapping_pairs() -> None:
+    assert list(terms("知识库")) == ["知识", "识库"]
+    assert list(terms("東京は")) == ["東京", "京は"]
+    assert list(terms("서울 수도")) == ["서울", "수도"]
+    assert list(terms("中 x")) == ["中", "x"]
+    # a query written differently still shares the pairs of the indexed text
+    assert set(query_terms("中国的首都")) <= set(terms("北京是中国的首都。"))
+
+
+def test_query_terms_are_distinct_and_bounded() -> None:
+    assert query_terms("password password reset") == ["password", "reset"]
+    assert len(query_terms(" ".join(f"w{i}" for i in range(100)))) == 32
+
+
+def _random(rows: int, dims: int, seed: int = 1) -> np.ndarray:
+    return unit_rows(np.random.default_rng(seed).normal(size=(rows, dims)))
+
+
+def _stored(matrix: np.ndarray) -> tuple[StoredVectors, list[str]]:
+    ids = [str(uuid.UUID(int=i + 1)) for i in range(matrix.shape[0])]
+    blobs = [row.astype("<f4").tobytes() for row in matrix]
+    return StoredVectors(list(range(1, len(ids) + 1)), ids, blobs), ids
+
+
+def test_vector_search_is_exact() -> None:
+    matrix = _random(3000, 48)
+    stored, ids = _stored(matrix)
+    held = DatasetVectors.load(stored, version=1)
+    assert held is not None
+    query = unit_rows(np.random.default_rng(7).normal(size=(1, 48)))[0]
+    expected = np.argsort(-(matrix @ query))[:10]
+    found = held.search(query, 10)
+    assert [segment for segment, _ in found] == [ids[i] for i in expected]
+    assert np.allclose([s for _, s in found], (matrix @ query)[expected], atol=1e-5)
+
+
+def test_added_and_removed_rows_are_searched_in_place_within_the_memory_bound() -> None:
+    matrix = _random(500, 32)
+    stored, ids = _stored(matrix)
+    held = DatasetVectors.load(stored, version=1)
+    assert held is not None
+    extra = _random(TAIL_ROWS + 10, 32, seed=2)
+    extra_ids = [str(uuid.UUID(int=10_000 + i)) for i in range(extra.shape[0])]
+    held.add(list(range(1000, 1000 + extra.shape[0])), extra_ids, extra)
+    assert held.search(extra[5], 1)[0][0] == extra_ids[5]
+    held.remove([1000 + 5])
+    assert held.search(extra[5], 1)[0][0] != extra_ids[5]
+    assert held.search(matrix[3], 1)[0][0] == ids[3]
+    held.remove(list(range(1, 400)))  # past the dead share: compacted
+    assert not held.dead
+    assert held.search(matrix[450], 1)[0][0] == ids[450]
+    assert held.held_bytes <= 1.2 * held.raw_bytes
+
+
+def test_keyword_scores_weigh_rare_terms_and_stay_in_0_1() -> None:
+    stats = TermStats(entries=100, total_length=1000, holding={"rare": 1, "common": 90})
+    candidates = [
+        KeywordCandidate("both", 10, {"rare": 1, "common": 1}),
+        KeywordCandidate("rare", 10, {"rare": 1}),
+        KeywordCandidate("common", 10, {"common": 3}),
+    ]
+    scores = keyword_scores(["rare", "common", "absent"], candidates, stats)
+    assert scores["both"] > scores["rare"] > scores["common"] > 0
+    assert all(0 < s <= 1 for s in scores.values())
+    assert abs(scores["both"] - 1.0) < 1e-9
+
+
+def test_reciprocal_rank_fusion_scales_first_place_everywhere_to_1() -> None:
+    fused = reciprocal_rank([{"a": 0.9, "b": 0.5}, {"a": 2.0, "c": 1.0}], ["a", "b", "c"])
+    assert fused[0] == Hit("a", 1.0)
+    assert {h.segment_id for h in fused} == {"a", "b", "c"}
+
+
+def test_finish_applies_the_threshold_then_top_k_and_drops_zero_scores() -> None:
+    hits = [Hit("a", 0.9), Hit("b", 0.6), Hit("c", 0.3), Hit("d", 0.0)]
+    assert finish(hits, SearchPlan("semantic_search", 2)) == hits[:2]
+    assert finish(hits, SearchPlan("semantic_search", 5, threshold=0.5)) == hits[:2]
+    assert finish(hits, SearchPlan("semantic_search", 5)) == hits[:3]
+
+
+def test_plans_follow_the_retrieval_model() -> None:
+    economy = SearchPlan.of(RetrievalModel(search_method="hybrid_search"), embeds=False)
+    assert economy.method == "keyword_search"
+    weighted = RetrievalModel.model_validate(
+        {
+            "search_method": "hybrid_search",
+            "reranking_mode": "weighted_score",
+            "weights": {"vector_setting": {"vector_weight": 0.6}, "keyword_setting": {"keyword_weight": 0.4}},
+            "score_threshold_enabled": True,
+            "score_threshold": 0.5,
+        }
+    )
+    plan = SearchPlan.of(weighted, embeds=True)
+    assert plan.rerank is not None and plan.rerank.weights == (0.6, 0.4)
+    assert plan.threshold == 0.5
+    named = RetrievalModel.model_validate(
+        {"reranking_enable": True, "reranking_model": {"reranking_model_name": "jina-reranker"}}
+    )
+    reranked = SearchPlan.of(named, embeds=True)
+    assert reranked.rerank is not None and reranked.rerank.model is not None
+    unnamed = SearchPlan.of(RetrievalModel(reranking_enable=True), embeds=True)
+    assert unnamed.rerank is None and unnamed.threshold is None
