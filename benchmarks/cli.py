@@ -18,8 +18,8 @@ from benchmarks import procstat, report, scenarios, services
 from benchmarks.scenarios import Ctx, Sizes, Target
 from benchmarks.services import Service
 
-ALL = ("latency", "throughput", "open_streams", "history", "stop")
-NEEDS_DIFYCHAT = ("history", "stop")
+ALL = ("latency", "throughput", "open_streams", "history", "stop", "agent")
+NEEDS_DIFYCHAT = ("history", "stop", "agent")
 
 
 def _ints(s: str) -> list[int]:
@@ -117,7 +117,7 @@ def main(argv: list[str] | None = None) -> int:
         "command": "python -m benchmarks " + " ".join(shlex.quote(a) for a in (argv or sys.argv[1:])),
         "upstream": (
             f"{sizes.tokens}-token answers, TTFT {sizes.ttft_ms:g} ms, {sizes.gap_ms:g} ms between tokens "
-            "(scenario 1); instant (2); slow streams (3, 5)"
+            "(scenarios 1, 6); instant (2); slow streams (3, 5)"
         ),
     }
 
@@ -222,6 +222,8 @@ def main(argv: list[str] | None = None) -> int:
                     rows = scenarios.open_streams(Ctx(work, sizes, up, lat_targets, log))
                 elif name == "history":
                     rows = scenarios.history(ctx, history_starts)
+                elif name == "agent":
+                    rows = scenarios.agent(Ctx(work, sizes, up, lat_targets, log))
                 else:
                     assert start_dify is not None
                     rows = scenarios.stop(ctx, lambda w: start_dify(w))

@@ -75,6 +75,19 @@ S5_COLS = [
     ("stop_response_p50_ms", "stop reply p50"),
     ("events_p50", "events seen p50"),
 ]
+S6_COLS = [
+    ("concurrency", "c"),
+    ("target", "side"),
+    ("turn", "turn"),
+    ("rounds", "rounds"),
+    ("ok", "ok"),
+    ("errors", "err"),
+    ("ttft_p50_ms", "TTFT p50"),
+    ("total_p50_ms", "total p50"),
+    ("total_p99_ms", "total p99"),
+    ("added_per_round_p50_ms", "+ms/round p50"),
+    ("cpu_ms_per_req", "CPU ms/turn"),
+]
 SANITY_COLS = [
     ("scenario", "scenario"),
     ("target", "side"),
@@ -112,6 +125,14 @@ TITLES = {
         "5. Stop",
         S5_COLS,
         "Time from sending `POST /chat-messages/{task_id}/stop` to receiving `message_end` on the stream.",
+    ),
+    "agent": (
+        "6. Agent turns",
+        S6_COLS,
+        "Streaming turns of an agent app (the model calls the built-in calculator, then answers: two "
+        "rounds) beside plain chat turns. `+ms/round` is the turn's total minus its model time (the "
+        "direct baseline, plus the tool call's time to first token for an agent turn), per round: "
+        "what the server adds per round, the tool's own run included. CPU is the side's, per turn.",
     ),
 }
 

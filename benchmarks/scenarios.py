@@ -1,4 +1,4 @@
-"""The five scenarios.  Each runs every side it applies to in the same run and
+"""The six scenarios.  Each runs every side it applies to in the same run and
 returns plain rows (dicts) for the report.
 
 Sides ("targets"):
@@ -48,6 +48,8 @@ class Sizes:
     stop_trials: int = 50
     stop_workers: list[int] = field(default_factory=lambda: [1, 2])
     stop_tokens: int = 400  # 50 ms apart: the stream would last 20 s if the stop did nothing
+    agent_concurrency: list[int] = field(default_factory=lambda: [1, 8])
+    agent_requests: int = 400
     warmup: int = 4
 
     @classmethod
@@ -65,6 +67,7 @@ class Sizes:
                 history_repeats=20,
                 history_scale=0.1,
                 stop_trials=10,
+                agent_requests=60,
             )
         if name == "tiny":
             return cls(
@@ -82,6 +85,8 @@ class Sizes:
                 stop_trials=2,
                 stop_tokens=40,
                 stop_workers=[1, 2],
+                agent_concurrency=[1],
+                agent_requests=4,
                 warmup=1,
             )
         raise ValueError(name)
@@ -438,6 +443,51 @@ def stop(ctx: Ctx, start_difychat: Any) -> list[dict[str, Any]]:
                 svc.stop()
     finally:
         services.configure_upstream(ctx.upstream.port, ttft_ms=sz.ttft_ms, gap_ms=sz.gap_ms, tokens=sz.tokens)
+    return rows
+
+
+# -- 6. agent turns --------------------------------------------------------
+
+
+def agent(ctx: Ctx) -> list[dict[str, Any]]:
+    """An agent turn (one tool round: the model calls the built-in calculator, then answers) beside
+    a plain chat turn, same upstream, same side.
+
+    The agent turn's model time is the tool call's wait (TTFT) plus one answer as the direct
+    baseline streams it; ``+ms/round`` is what is left of its total, split over its two rounds:
+    the server's own cost per round (prompt, events, rows, the tool itself, which is microseconds).
+    """
+    sz = ctx.sizes
+    services.configure_upstream(ctx.upstream.port, ttft_ms=sz.ttft_ms, gap_ms=sz.gap_ms, tokens=sz.tokens)
+    rows: list[dict[str, Any]] = []
+    direct = ctx.target("direct")
+    for c in sz.agent_concurrency:
+        base = None
+        if direct is not None:
+            ctx.log(f"  [6] direct c={c}")
+            base = run_load(
+                ctx, direct, chat_spec(direct, "stream", c, requests=sz.agent_requests, timeout=30)
+            )
+            base.update(concurrency=c, turn="model only", rounds=1)
+            rows.append(base)
+        for t in ctx.difychat_targets():
+            for turn, key, rounds in (("chat", services.API_KEY, 1), ("agent", services.AGENT_API_KEY, 2)):
+                ctx.log(f"  [6] {t.name} {turn} turns c={c}")
+                spec = chat_spec(
+                    t,
+                    "stream",
+                    c,
+                    requests=sz.agent_requests,
+                    warmup=min(sz.warmup * c, 16),
+                    timeout=30,
+                    headers={"authorization": f"Bearer {key}"},
+                )
+                s = run_load(ctx, t, spec)
+                s.update(concurrency=c, turn=turn, rounds=rounds)
+                if base is not None and s["total_p50_ms"] is not None and base["total_p50_ms"] is not None:
+                    model_ms = base["total_p50_ms"] + (sz.ttft_ms if turn == "agent" else 0.0)
+                    s["added_per_round_p50_ms"] = round((s["total_p50_ms"] - model_ms) / rounds, 3)
+                rows.append(s)
     return rows
 
 

@@ -28,6 +28,8 @@ REPO = Path(__file__).resolve().parent.parent
 BENCH_DIR = REPO / "benchmarks"
 VENVS = BENCH_DIR / ".venvs"
 API_KEY = "app-benchbenchbenchbench0001"
+# The agent app (``agent-chat``, the built-in calculator): one tool round per turn.
+AGENT_API_KEY = "app-benchagentbenchagent0001"
 PG_URL_BASE = os.environ.get("DIFYCHAT_BENCH_PG", "postgresql+asyncpg://postgres@127.0.0.1:5432")
 PG_PREFIX = "difychat_bench_"
 
@@ -320,6 +322,14 @@ def write_apps_yaml(path: Path, upstream_port: int) -> Path:
         f"    api_keys: [{API_KEY}]\n"
         "    model: {provider: openai, name: fake-model, "
         f"base_url: http://127.0.0.1:{upstream_port}/v1, api_key: sk-fake}}\n"
+        "  - name: Bench Agent\n"
+        "    mode: agent-chat\n"
+        f"    api_keys: [{AGENT_API_KEY}]\n"
+        "    model: {provider: openai, name: fake-model, "
+        f"base_url: http://127.0.0.1:{upstream_port}/v1, api_key: sk-fake}}\n"
+        "    agent_mode:\n"
+        "      tools: [{enabled: true, provider_type: builtin, provider_id: calculator, "
+        "tool_name: calculator, tool_parameters: {}}]\n"
     )
     return path
 

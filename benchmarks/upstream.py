@@ -10,6 +10,10 @@ Speaks just enough HTTP/1.1 (keep-alive, chunked responses) for
 * ``--tokens``: answer length in tokens (one content chunk per token);
 * ``--prompt-tokens``: the prompt token count reported in ``usage``.
 
+A request that offers ``tools`` and does not end with a tool's result is answered with one
+call of the first tool offered (after the time to first token, no text), as a model calling
+tools would: the agent scenario's first round. ``calculator`` gets ``{"expression": "6 * 7"}``.
+
 ``POST /_bench/config`` with a JSON object of the same names (``ttft_ms``,
 ``gap_ms``, ``tokens``, ``prompt_tokens``) changes them for later requests;
 ``GET /_bench/stats`` returns request counters.
@@ -64,6 +68,7 @@ class Stats:
         self.open_streams = 0
         self.max_open_streams = 0
         self.other = 0
+        self.tool_calls = 0
 
 
 def _chunk(data: bytes) -> bytes:
@@ -162,6 +167,11 @@ class Upstream:
             except ValueError:
                 await self.send_json(writer, 400, {"error": {"message": "bad json"}}, keep_alive)
                 return
+            tools = req.get("tools")
+            messages = req.get("messages") or [{}]
+            if tools and messages[-1].get("role") != "tool":
+                await self.call_tool(writer, tools[0], bool(req.get("stream")), keep_alive)
+                return
             if req.get("stream"):
                 include_usage = bool((req.get("stream_options") or {}).get("include_usage"))
                 await self.stream(writer, include_usage, keep_alive)
@@ -224,6 +234,54 @@ class Upstream:
             },
             keep_alive,
         )
+
+    async def call_tool(
+        self, writer: asyncio.StreamWriter, tool: dict[str, Any], stream: bool, keep_alive: bool
+    ) -> None:
+        """One call of ``tool``: a chunked stream (id and name, then the arguments) or one JSON answer."""
+        self.stats.tool_calls += 1
+        self.counter += 1
+        name = str((tool.get("function") or {}).get("name") or "tool")
+        arguments = '{"expression": "6 * 7"}' if name == "calculator" else "{}"
+        call_id = f"call_bench{self.counter}"
+        if self.config.ttft_ms > 0:
+            await asyncio.sleep(self.config.ttft_ms / 1000.0)
+        if not stream:
+            call = {"id": call_id, "type": "function", "function": {"name": name, "arguments": arguments}}
+            message = {"role": "assistant", "content": None, "tool_calls": [call]}
+            choice = {"index": 0, "message": message, "finish_reason": "tool_calls"}
+            answer = {
+                "id": f"chatcmpl-bench{self.counter}",
+                "object": "chat.completion",
+                "model": MODEL,
+                "choices": [choice],
+                "usage": self._usage(1),
+            }
+            await self.send_json(writer, 200, answer, keep_alive)
+            return
+        head = {"id": f"chatcmpl-bench{self.counter}", "object": "chat.completion.chunk", "model": MODEL}
+        opening = {"index": 0, "id": call_id, "type": "function", "function": {"name": name, "arguments": ""}}
+        deltas = [
+            ({"role": "assistant", "tool_calls": [opening]}, None),
+            ({"tool_calls": [{"index": 0, "function": {"arguments": arguments}}]}, None),
+            ({}, "tool_calls"),
+        ]
+        events = [
+            b"data: "
+            + json.dumps({**head, "choices": [{"index": 0, "delta": d, "finish_reason": f}]}).encode()
+            + b"\n\n"
+            for d, f in deltas
+        ]
+        events.append(
+            b"data: " + json.dumps({**head, "choices": [], "usage": self._usage(1)}).encode() + b"\n\n"
+        )
+        events.append(b"data: [DONE]\n\n")
+        writer.write(
+            b"HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\ncache-control: no-cache\r\n"
+            b"transfer-encoding: chunked\r\n%s\r\n" % (b"" if keep_alive else b"connection: close\r\n")
+        )
+        writer.write(_chunk(b"".join(events)) + b"0\r\n\r\n")
+        await writer.drain()
 
     async def stream(self, writer: asyncio.StreamWriter, include_usage: bool, keep_alive: bool) -> None:
         cfg = self.config

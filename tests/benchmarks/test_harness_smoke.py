@@ -30,6 +30,7 @@ HEADINGS = [
     "## 3. Open streams",
     "## 4. History at scale",
     "## 5. Stop",
+    "## 6. Agent turns",
 ]
 NUMBER_KEYS = ("ttft_p50_ms", "ttft_p99_ms", "total_p50_ms", "total_p99_ms")
 
@@ -71,6 +72,7 @@ def run_harness(tmp_path: Path, *extra: str, env: dict[str, str] | None = None) 
         "open_streams",
         "history",
         "stop",
+        "agent",
     }
     # Every row of every run scenario is a complete, error-free measurement.
     for name, rows in results["scenarios"].items():
