@@ -23,8 +23,10 @@ from difychat.server.api.context import Services
 from difychat.server.api.errors import HANDLERS
 from difychat.server.api.middleware import NulFreeRequests, VersionHeaders
 from difychat.server.api.routes import build_routes
+from difychat.server.documents.bounded import Caps
 from difychat.server.domain.apps import App, AppConfig
 from difychat.server.domain.features import SystemParameters
+from difychat.server.domain.knowledge import NoIndexer, SegmentIndexer
 from difychat.server.errors import AppError
 from difychat.server.files.remote import RemoteFetcher
 from difychat.server.files.signing import UrlSigner
@@ -52,6 +54,8 @@ from difychat.server.services.chat import ChatService
 from difychat.server.services.conversations import ConversationService
 from difychat.server.services.files import AttachmentLimits, FileService, UploadLimits
 from difychat.server.services.key_usage import KeyUsage
+from difychat.server.services.knowledge.bundle import Knowledge, build_knowledge
+from difychat.server.services.knowledge.indexing import IndexingSettings
 from difychat.server.services.mcp_server import McpServerService, app_code
 from difychat.server.services.messages import MessageService
 from difychat.server.services.models import ModelCatalog
@@ -178,6 +182,34 @@ def _file_service(settings: Settings, engine: AsyncEngine, fetcher: RemoteFetche
     return FileService(engine, storage, signer, fetcher, limits=limits, attachment_limits=attachment_limits)
 
 
+def _knowledge(settings: Settings, engine: AsyncEngine, indexer: SegmentIndexer) -> Knowledge:
+    mb = 1024 * 1024
+    indexing = IndexingSettings(
+        concurrency=settings.knowledge_workers,
+        heartbeat_seconds=settings.heartbeat_seconds,
+        lease_seconds=settings.lease_seconds,
+        poll_seconds=settings.knowledge_poll_seconds,
+        max_attempts=settings.knowledge_max_attempts,
+        retry_base_seconds=settings.knowledge_retry_seconds,
+        parse_timeout=settings.knowledge_parse_timeout,
+        parse_memory_bytes=settings.knowledge_parse_memory_mb * mb,
+        max_file_bytes=settings.upload_file_size_limit,
+        caps=Caps(
+            max_chars=settings.knowledge_max_chars,
+            max_pages=settings.knowledge_max_pages,
+            max_unzipped_bytes=settings.knowledge_max_unzipped_mb * mb,
+        ),
+    )
+    return build_knowledge(
+        engine,
+        LocalFileStorage(settings.data_dir / "files"),
+        indexer,
+        indexing,
+        cache_seconds=settings.cache_seconds,
+        max_segments_per_request=settings.knowledge_max_segments_per_request,
+    )
+
+
 def _system_parameters(settings: Settings) -> SystemParameters:
     """The upload limits ``/parameters`` reports, in whole MB."""
     mb = 1024 * 1024
@@ -261,6 +293,10 @@ def create_app(settings: Settings | None = None) -> Starlette:
         )
         tool_files = ToolFiles(engine, LocalFileStorage(settings.data_dir / "files"), files.signer, writes)
         agents = AgentService(engine, toolsets, AgentRuntime(writes, tool_files, tool_context))
+        indexer: SegmentIndexer = NoIndexer()
+        knowledge = _knowledge(settings, engine, indexer)
+        if settings.knowledge_workers > 0:
+            knowledge.worker.start()
         app.state.services = Services(
             authenticator=Authenticator(
                 engine,
@@ -299,11 +335,13 @@ def create_app(settings: Settings | None = None) -> Starlette:
             max_json_body_bytes=settings.max_json_body_bytes,
             dify_version=settings.dify_version,
             agents=agents,
+            knowledge=knowledge,
         )
         app.state.mcp_server = _mcp_server(settings, configs, catalog, app.state.services, limiter)
         try:
             yield
         finally:
+            await knowledge.worker.stop()
             await registry.drain(timeout=10)
             if sampler is not None:
                 await sampler.close()

@@ -30,6 +30,10 @@ Every layer raises these; one handler in the API layer renders them as
     ├── UnsupportedFileType              415 unsupported_file_type
     ├── UnsupportedAudioType             415 unsupported_audio_type
     ├── ProviderError                    400 completion_request_error (and kin), see providers
+    ├── InvalidAction                    400 invalid_action
+    ├── InvalidMetadata                  400 invalid_metadata
+    ├── ArchivedDocumentImmutable        403 archived_document_immutable
+    ├── DatasetNameDuplicate             409 dataset_name_duplicate
     └── InternalServerError              500 internal_server_error
 """
 
@@ -233,6 +237,30 @@ class ModelNotSupported(ProviderError):
     default_message = "The model is not available."
 
 
+class InvalidAction(AppError):
+    code = "invalid_action"
+    status = 400
+    default_message = "Invalid action."
+
+
+class InvalidMetadata(AppError):
+    code = "invalid_metadata"
+    status = 400
+    default_message = "Invalid metadata value."
+
+
+class ArchivedDocumentImmutable(AppError):
+    code = "archived_document_immutable"
+    status = 403
+    default_message = "The archived document is not editable."
+
+
+class DatasetNameDuplicate(AppError):
+    code = "dataset_name_duplicate"
+    status = 409
+    default_message = "The dataset name already exists. Please modify your dataset name."
+
+
 # Messages of the contract, kept in one place so services and tests agree.
 CONVERSATION_NOT_EXISTS = "Conversation Not Exists."
 LAST_CONVERSATION_NOT_EXISTS = "Last Conversation Not Exists."
@@ -244,3 +272,12 @@ JOB_NOT_EXISTS = "The job does not exist."
 SUGGESTIONS_DISABLED = "Suggested Questions Is Disabled."
 UPLOAD_RECORD_NOT_FOUND = "Upload file record not found"
 SIGNED_FILE_NOT_FOUND = "File not found or signature is invalid"
+# The Knowledge API's.
+DATASET_NOT_FOUND = "Dataset not found."
+DATASET_API_DISABLED = "Dataset api access is not enabled."
+DOCUMENT_NOT_FOUND = "Document not found."
+DOCUMENT_NOT_EXISTS = "Document Not Exists."
+DOCUMENTS_NOT_FOUND = "Documents not found."
+DOCUMENT_NOT_COMPLETED = "Document is not completed."
+DOCUMENT_DISABLED = "Document is disabled."
+SEGMENT_NOT_FOUND = "Segment not found."

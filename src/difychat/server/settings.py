@@ -81,6 +81,19 @@ class Settings(BaseSettings):
     # An agent's tool call: how long it may run, and how much output (text and files) it may return.
     tool_timeout: float = Field(default=30.0, gt=0)
     tool_max_output_bytes: int = Field(default=1024 * 1024, gt=0)
+    # Knowledge indexing: jobs one process runs at once, tries per document, how often to look for jobs
+    # other processes queued; a document's parse is cut off past these (time, child memory, text,
+    # PDF pages, inflated DOCX/XLSX bytes); segments one request may add (0: no cap).
+    knowledge_workers: int = Field(default=2, ge=0)
+    knowledge_max_attempts: int = Field(default=3, ge=1)
+    knowledge_poll_seconds: float = Field(default=1.0, gt=0)
+    knowledge_retry_seconds: float = Field(default=2.0, ge=0)
+    knowledge_parse_timeout: float = Field(default=120.0, gt=0)
+    knowledge_parse_memory_mb: int = Field(default=1024, ge=0)
+    knowledge_max_chars: int = Field(default=2_000_000, gt=0)
+    knowledge_max_pages: int = Field(default=2000, gt=0)
+    knowledge_max_unzipped_mb: int = Field(default=100, gt=0)
+    knowledge_max_segments_per_request: int = Field(default=0, ge=0)
     # Set by `difychat serve` for its workers once it has migrated and synced the apps itself.
     bootstrapped: bool = False
     # Prometheus metrics at GET /metrics (outside /v1); with a token, scrapes must send it as a bearer.

@@ -17,6 +17,7 @@ from difychat.server.services.auth import Authenticator, EndUsers
 from difychat.server.services.chat import ChatService
 from difychat.server.services.conversations import ConversationService
 from difychat.server.services.files import FileService
+from difychat.server.services.knowledge.bundle import Knowledge
 from difychat.server.services.messages import MessageService
 from difychat.server.services.stops import StopService
 from difychat.server.services.suggestions import SuggestionService
@@ -42,6 +43,7 @@ class Services:
     max_json_body_bytes: int
     dify_version: str
     agents: AgentService | None = None
+    knowledge: Knowledge | None = None
 
 
 def services(request: Request) -> Services:

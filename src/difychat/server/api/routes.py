@@ -18,6 +18,9 @@ from difychat.server.api import (
     tool_files,
     variables,
 )
+from difychat.server.api.knowledge import datasets as knowledge_datasets
+from difychat.server.api.knowledge import documents as knowledge_documents
+from difychat.server.api.knowledge import segments as knowledge_segments
 
 
 def build_routes() -> list[BaseRoute]:
@@ -58,6 +61,7 @@ def build_routes() -> list[BaseRoute]:
         Route("/site", app_info.get_site, methods=["GET"]),
         Route("/end-users/{end_user_id}", app_info.get_end_user, methods=["GET"]),
     ]
+    v1.extend(knowledge_routes())
     return [
         Route("/health", index.health, methods=["GET"]),
         Route("/files/{file_id}/file-preview", files.signed_file, methods=["GET"]),
@@ -65,3 +69,35 @@ def build_routes() -> list[BaseRoute]:
         Route("/files/tools/{name}", tool_files.tool_file, methods=["GET"]),
         Mount("/v1", routes=v1),
     ]
+
+
+def knowledge_routes() -> list[Route]:
+    """The Knowledge API (``dataset-`` keys); ``-`` and ``_`` spellings of the document routes."""
+    ds = "/datasets/{dataset_id}"
+    doc = ds + "/documents/{document_id}"
+    routes: list[Route] = [
+        Route("/datasets", knowledge_datasets.create_dataset, methods=["POST"]),
+        Route("/datasets", knowledge_datasets.list_datasets, methods=["GET"]),
+        Route(ds, knowledge_datasets.get_dataset, methods=["GET"]),
+        Route(ds, knowledge_datasets.update_dataset, methods=["PATCH"]),
+        Route(ds, knowledge_datasets.delete_dataset, methods=["DELETE"]),
+        Route(ds + "/documents", knowledge_documents.list_documents, methods=["GET"]),
+        Route(ds + "/documents/status/{action}", knowledge_documents.document_status, methods=["PATCH"]),
+        Route(
+            ds + "/documents/{batch}/indexing-status", knowledge_documents.indexing_status, methods=["GET"]
+        ),
+        Route(doc, knowledge_documents.get_document, methods=["GET"]),
+        Route(doc, knowledge_documents.delete_document, methods=["DELETE"]),
+        Route(doc + "/segments", knowledge_segments.list_segments, methods=["GET"]),
+        Route(doc + "/segments", knowledge_segments.create_segments, methods=["POST"]),
+        Route(doc + "/segments/{segment_id}", knowledge_segments.get_segment, methods=["GET"]),
+        Route(doc + "/segments/{segment_id}", knowledge_segments.update_segment, methods=["POST"]),
+        Route(doc + "/segments/{segment_id}", knowledge_segments.delete_segment, methods=["DELETE"]),
+    ]
+    for dash, under in (("create-by-text", "create_by_text"), ("create-by-file", "create_by_file")):
+        handler = getattr(knowledge_documents, under)
+        routes += [Route(f"{ds}/document/{name}", handler, methods=["POST"]) for name in (dash, under)]
+    for dash, under in (("update-by-text", "update_by_text"), ("update-by-file", "update_by_file")):
+        handler = getattr(knowledge_documents, under)
+        routes += [Route(f"{doc}/{name}", handler, methods=["POST"]) for name in (dash, under)]
+    return routes

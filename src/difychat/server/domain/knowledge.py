@@ -119,3 +119,116 @@ class NoIndexer:
 
     async def drop_dataset(self, dataset_id: str) -> None:
         return None
+
+
+# The stored ``indexing_status`` values, in the order a run moves through them.
+WAITING = "waiting"
+PARSING = "parsing"
+CLEANING = "cleaning"
+SPLITTING = "splitting"
+INDEXING = "indexing"
+COMPLETED = "completed"
+ERROR = "error"
+IN_PROGRESS = frozenset({WAITING, PARSING, CLEANING, SPLITTING, INDEXING})
+
+
+@dataclass(frozen=True, slots=True)
+class DatasetFileRecord:
+    """The bytes a document is read from: an upload, or the text of create-by-text."""
+
+    id: str
+    dataset_id: str
+    name: str
+    size: int
+    extension: str
+    mime_type: str
+    storage_key: str
+    hash: str
+    created_by: str
+    created_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class ProcessRuleRecord:
+    id: str
+    dataset_id: str
+    # "automatic", "custom" or "hierarchical".
+    mode: str
+    rules: dict[str, Any] | None
+    created_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class DocumentRecord:
+    id: str
+    dataset_id: str
+    position: int
+    data_source_type: str
+    file_id: str | None
+    process_rule_id: str | None
+    batch: str
+    name: str
+    created_from: str
+    created_by: str
+    tokens: int | None
+    word_count: int | None
+    indexing_status: str
+    processing_started_at: datetime | None
+    parsing_completed_at: datetime | None
+    cleaning_completed_at: datetime | None
+    splitting_completed_at: datetime | None
+    completed_at: datetime | None
+    indexing_latency: float | None
+    error: str | None
+    stopped_at: datetime | None
+    paused_at: datetime | None
+    enabled: bool
+    disabled_at: datetime | None
+    disabled_by: str | None
+    archived: bool
+    doc_type: str | None
+    doc_metadata: Any
+    doc_form: str
+    doc_language: str | None
+    created_at: datetime
+    updated_at: datetime
+
+    @property
+    def display_status(self) -> str:
+        """What lists and filters call the document's state."""
+        if self.indexing_status == WAITING:
+            return "queuing"
+        if self.indexing_status in IN_PROGRESS:
+            return "paused" if self.paused_at is not None else "indexing"
+        if self.indexing_status == ERROR:
+            return "error"
+        if self.archived:
+            return "archived"
+        return "available" if self.enabled else "disabled"
+
+
+@dataclass(frozen=True, slots=True)
+class DocumentView:
+    """A document with what its wire shapes add: its file, its rules and its segment totals."""
+
+    document: DocumentRecord
+    file: DatasetFileRecord | None
+    hit_count: int = 0
+    segment_count: int = 0
+    average_segment_length: int = 0
+    completed_segments: int = 0
+    rule: ProcessRuleRecord | None = None
+    dataset_rule: ProcessRuleRecord | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class DatasetView:
+    """A dataset with its counts, as its wire shape shows them."""
+
+    dataset: DatasetRecord
+    document_count: int = 0
+    word_count: int = 0
+    available_documents: int = 0
+    # The first document's ``doc_form`` when the dataset has none of its own.
+    first_doc_form: str | None = None
+    app_count: int = 0

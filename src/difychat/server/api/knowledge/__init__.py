@@ -1,0 +1,1 @@
+"""The Knowledge API's handlers (``dataset-`` keys): datasets, documents, segments."""

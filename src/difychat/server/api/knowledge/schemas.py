@@ -1,0 +1,82 @@
+"""Request bodies of the Knowledge API; unknown keys are ignored, as Dify does."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict
+
+from difychat.server.api.parsing import validate
+from difychat.server.services.knowledge.documents import DocumentOptions
+from difychat.server.services.knowledge.rules import parse_process_rule
+
+
+class _Body(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+
+class DatasetCreate(_Body):
+    name: str
+    description: str | None = ""
+    indexing_technique: str | None = None
+    permission: str | None = "only_me"
+    provider: str | None = "vendor"
+    embedding_model: str | None = None
+    embedding_model_provider: str | None = None
+    retrieval_model: dict[str, Any] | None = None
+    summary_index_setting: dict[str, Any] | None = None
+    external_knowledge_api_id: str | None = None
+    external_knowledge_id: str | None = None
+
+
+class Options(_Body):
+    indexing_technique: str | None = None
+    doc_form: str | None = None
+    doc_language: str | None = None
+    process_rule: dict[str, Any] | None = None
+    retrieval_model: dict[str, Any] | None = None
+    embedding_model: str | None = None
+    embedding_model_provider: str | None = None
+    original_document_id: str | None = None
+    duplicate: bool = True
+
+    def options(self) -> DocumentOptions:
+        return DocumentOptions(
+            indexing_technique=self.indexing_technique,
+            doc_form=self.doc_form,
+            doc_language=self.doc_language,
+            process_rule=None if self.process_rule is None else parse_process_rule(self.process_rule),
+            retrieval_model=self.retrieval_model,
+            embedding_model=self.embedding_model,
+            embedding_model_provider=self.embedding_model_provider,
+            original_document_id=self.original_document_id,
+            duplicate=self.duplicate,
+        )
+
+
+class CreateByText(Options):
+    name: str
+    text: str
+
+
+class UpdateByText(Options):
+    name: str | None = None
+    text: str | None = None
+
+
+class SegmentItem(_Body):
+    content: str
+    answer: str | None = None
+    keywords: list[str] | None = None
+
+
+class SegmentsCreate(_Body):
+    segments: list[SegmentItem]
+
+
+class StatusBody(_Body):
+    document_ids: list[str]
+
+
+def options_of(data: dict[str, Any]) -> DocumentOptions:
+    return validate(Options, data).options()
