@@ -101,6 +101,7 @@ WINDOW_MS = round(WINDOW_SECONDS * 1000)
 BATCH = 500
 OUTAGE_LOG_SECONDS = 60.0
 CLOSE_SECONDS = 5.0
+FLUSH_DELAY_SECONDS = 0.002
 RETRY_SECONDS = 5.0
 
 
@@ -228,6 +229,9 @@ class RedisLimiter:
     async def _flusher(self) -> None:
         while not self._closing.is_set():
             await self._wake.wait()
+            if not self._closing.is_set():
+                # Turns that end together are given back in one call (or ride on the next admission).
+                await asyncio.sleep(FLUSH_DELAY_SECONDS)
             self._wake.clear()
             await self._flush()
 
