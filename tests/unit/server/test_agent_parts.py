@@ -9,8 +9,8 @@ import pytest
 
 from difychat.server.domain.thoughts import AgentThought, StoredCall
 from difychat.server.providers.prompt import PromptMessage, TextPart, ToolCallPart, ToolResultPart
-from difychat.server.services.agent.history import turn_messages
-from difychat.server.services.agent.react import Action, ReActParser, action_of, is_final
+from difychat.server.services.agent.history import is_final, turn_messages
+from difychat.server.services.agent.react import Action, ReActParser, action_of
 from difychat.server.services.agent.rounds import Call, Round
 from difychat.server.tools.invoke import ToolRun
 
@@ -141,6 +141,15 @@ def test_rows_without_their_calls_are_read_from_the_wire_strings() -> None:
     (call,) = assistant.content
     assert isinstance(call, ToolCallPart) and (call.name, call.arguments) == ("clock", '{"tz": "UTC"}')
     assert results == PromptMessage("tool", (ToolResultPart(call.id, "noon"),))
+
+
+def test_a_react_final_answer_replays_as_the_answer() -> None:
+    calls = (StoredCall("f", "Final Answer", '"It is noon."', ""),)
+    rows = [thought(thought="I know it.", tool="Final Answer", calls=calls)]
+    for as_text in (True, False):
+        assert turn_messages("q", "It is noon.", rows, as_text=as_text)[1] == PromptMessage(
+            "assistant", "It is noon."
+        )
 
 
 def test_react_models_read_earlier_rounds_as_text() -> None:

@@ -65,6 +65,10 @@ def turn_messages(
         return out
     for row in rounds:
         calls = row.calls or _calls_from_wire(row)
+        final = [call for call in calls if is_final(call.name)]
+        if final:  # a ReAct answer's last round: the answer it gave
+            out.append(PromptMessage("assistant", _answer_text(final[0].arguments) or row.thought))
+            continue
         if not calls:
             if row.thought:
                 out.append(PromptMessage("assistant", row.thought))
@@ -76,6 +80,20 @@ def turn_messages(
             out.append(PromptMessage("assistant", tuple(parts)))
             out.append(PromptMessage("tool", tuple(ToolResultPart(c.id, c.observation) for c in calls)))
     return out
+
+
+def is_final(name: str) -> bool:
+    """ReAct's ``Final Answer`` action, however a model spelt it."""
+    lowered = name.lower()
+    return "final" in lowered and "answer" in lowered
+
+
+def _answer_text(arguments: str) -> str:
+    try:
+        value = json.loads(arguments) if arguments.strip() else ""
+    except ValueError:
+        return arguments
+    return value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
 
 
 def scratchpad_text(thought: str, calls: Sequence[StoredCall]) -> str:

@@ -21,7 +21,7 @@ from difychat.server.domain.events import GenerationEvent, TextDelta
 from difychat.server.domain.thoughts import StoredCall
 from difychat.server.providers.base import TokenUsage, ToolCall
 from difychat.server.providers.prompt import PromptMessage
-from difychat.server.services.agent.history import scratchpad_text
+from difychat.server.services.agent.history import is_final, scratchpad_text
 from difychat.server.services.agent.rounds import Round, dumps
 from difychat.server.services.agent.source import AgentRounds, AgentRuntime, AgentTurn
 from difychat.server.services.prompts import fill_template
@@ -73,11 +73,6 @@ Action:
 
 Always end with one valid action blob. Call a tool when you need one, otherwise give the Final Answer.
 """
-
-
-def is_final(name: str) -> bool:
-    lowered = name.lower()
-    return "final" in lowered and "answer" in lowered
 
 
 @dataclass(frozen=True, slots=True)
