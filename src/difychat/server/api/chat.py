@@ -10,7 +10,8 @@ from difychat.server.api.context import Services, authenticate, authenticate_tur
 from difychat.server.api.parsing import json_body, user_of, validate
 from difychat.server.api.responses import JSON, SUCCESS, error_response
 from difychat.server.api.schemas import ChatRequestPayload
-from difychat.server.api.serializers import seconds
+from difychat.server.api.wire.chat import blocking_answer
+from difychat.server.api.wire.common import seconds
 from difychat.server.domain.apps import App
 from difychat.server.domain.events import GenerationFailed, MessageEnded
 from difychat.server.errors import AppError, InvalidParam
@@ -44,19 +45,7 @@ async def create_chat_message(request: Request) -> Response:
     if isinstance(event, GenerationFailed):
         return _failure(event)
     assert isinstance(event, MessageEnded)
-    return JSON(
-        {
-            "event": "message",
-            "task_id": generation.task_id,
-            "id": generation.message_id,
-            "message_id": generation.message_id,
-            "conversation_id": generation.conversation_id,
-            "mode": started.mode,
-            "answer": event.answer,
-            "metadata": sse.metadata(event),
-            "created_at": seconds(generation.created_at),
-        }
-    )
+    return JSON(blocking_answer(generation, started.mode, event))
 
 
 async def _read_turn(request: Request, svc: Services, app: App) -> tuple[str, ChatTurn]:

@@ -17,6 +17,7 @@ import orjson
 from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
 
+from difychat.server.api.wire.chat import metadata
 from difychat.server.domain.events import (
     AnswerReplaced,
     FileProduced,
@@ -33,14 +34,6 @@ logger = logging.getLogger("difychat.sse")
 
 PING = b"event: ping\n\n"
 MEDIA_TYPE = "text/event-stream; charset=utf-8"
-
-
-def metadata(ended: MessageEnded) -> dict[str, Any]:
-    return {
-        "annotation_reply": ended.annotation_reply,
-        "retriever_resources": list(ended.retriever_resources),
-        "usage": ended.usage.to_wire(),
-    }
 
 
 class EventEncoder:

@@ -1,0 +1,35 @@
+"""A chat turn's answer on the wire: the blocking body and ``message_end``'s metadata.
+
+The streamed frames themselves are built in ``api/sse.py``, whose per-stream prefix
+is prebuilt once so that a text delta costs one string encode.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from difychat.server.api.wire.common import seconds
+from difychat.server.domain.events import MessageEnded
+from difychat.server.generation.registry import Generation
+
+
+def metadata(ended: MessageEnded) -> dict[str, Any]:
+    return {
+        "annotation_reply": ended.annotation_reply,
+        "retriever_resources": list(ended.retriever_resources),
+        "usage": ended.usage.to_wire(),
+    }
+
+
+def blocking_answer(generation: Generation, mode: str, ended: MessageEnded) -> dict[str, Any]:
+    return {
+        "event": "message",
+        "task_id": generation.task_id,
+        "id": generation.message_id,
+        "message_id": generation.message_id,
+        "conversation_id": generation.conversation_id,
+        "mode": mode,
+        "answer": ended.answer,
+        "metadata": metadata(ended),
+        "created_at": seconds(generation.created_at),
+    }
