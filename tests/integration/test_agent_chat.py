@@ -116,6 +116,7 @@ class ToolApi:
         app.router.add_get("/chart", self._chart)
         app.router.add_get("/slow", self._slow)
         app.router.add_get("/huge", self._huge)
+        app.router.add_get("/cat.png", self._cat)
         self.runner = web.AppRunner(app, handle_signals=False, shutdown_timeout=0.1)
         await self.runner.setup()
         site = web.TCPSite(self.runner, "127.0.0.1", 0)
@@ -130,6 +131,9 @@ class ToolApi:
 
     async def _chart(self, request: web.Request) -> web.Response:
         self.calls.append(f"chart {request.query.get('title', '')}")
+        return web.Response(body=PNG, content_type="image/png")
+
+    async def _cat(self, request: web.Request) -> web.Response:
         return web.Response(body=PNG, content_type="image/png")
 
     async def _slow(self, request: web.Request) -> web.Response:
@@ -222,6 +226,12 @@ def agent_apps(upstream: FakeUpstream, anthropic: FakeAnthropic, api: ToolApi) -
                     "tools": tools + api_tools,
                 },
                 "openapi_tools": [{"name": "toolapi", "openapi": api.document()}],
+                "file_upload": {
+                    "enabled": True,
+                    "allowed_file_types": ["image"],
+                    "allowed_file_upload_methods": ["remote_url"],
+                    "number_limits": 1,
+                },
             },
             {
                 "name": "Chat With Agent Mode",
@@ -815,3 +825,21 @@ async def test_react_without_an_action_answers_with_the_streamed_text(server: Ru
         rows = await history(client, events[-1]["conversation_id"])
     assert runs(events) == ["agent_thought", "agent_message", "message_end"]
     assert rows[0]["answer"] == "Just an answer."
+
+
+async def test_images_reach_the_first_round_and_read_as_placeholders_after(
+    server: RunningServer, tool_api: ToolApi
+) -> None:
+    server.upstream.behaviour.rounds = time_rounds()
+    image = {
+        "type": "image",
+        "transfer_method": "remote_url",
+        "url": f"http://127.0.0.1:{tool_api.port}/cat.png",
+    }
+    async with server.client(TOOLS_KEY) as client:
+        events = await stream(client, body("what time is it here?", files=[image]))
+    assert events[-1]["event"] == "message_end"
+    first, second = (r.body["messages"][1]["content"] for r in server.upstream.requests)
+    assert [part["type"] for part in first] == ["text", "image_url"]
+    assert first[1]["image_url"]["url"] == image["url"]
+    assert second == "what time is it here?\n\n[image]"

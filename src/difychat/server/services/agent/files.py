@@ -119,7 +119,7 @@ class ToolFiles:
         if not self._signer.verify(tool_file_id, timestamp, nonce, sign):
             raise AppError(INVALID_REQUEST, code="forbidden", status=403)
         found = None
-        with contextlib.suppress(ValueError):  # not an id at all: as unknown as a missing one
+        if _is_uuid(tool_file_id):  # anything else is as unknown as a missing id
             async with self._engine.connect() as conn:
                 found = await agent_store.tool_file(conn, str(uuid.UUID(tool_file_id)))
         if found is None:
@@ -139,3 +139,11 @@ class ToolFiles:
                     yield chunk
 
         return FileBody(body(), found.name, found.mime_type, found.size)
+
+
+def _is_uuid(text: str) -> bool:
+    try:
+        uuid.UUID(text)
+        return True
+    except ValueError:
+        return False
