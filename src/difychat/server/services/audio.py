@@ -12,10 +12,10 @@ from collections.abc import AsyncIterator
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from difychat.server.domain.apps import App, AppConfig
-from difychat.server.errors import MESSAGE_NOT_EXISTS, AppError, InvalidParam, NotFound
+from difychat.server.errors import AppError, InvalidParam
 from difychat.server.services.models import ModelCatalog
+from difychat.server.services.ownership import owned_message
 from difychat.server.services.speech_stream import SentenceSpeaker
-from difychat.server.store import messages as message_store
 
 logger = logging.getLogger("difychat.audio")
 
@@ -60,13 +60,9 @@ class AudioService:
 
     async def answer_text(self, end_user_id: str | None, message_id: str) -> str | None:
         """The stored answer of the caller's message; None when it is empty; 404 when not theirs."""
-        if end_user_id is None:
-            raise NotFound(MESSAGE_NOT_EXISTS)
         async with self._engine.connect() as conn:
-            row = await message_store.owned(conn, message_id, end_user_id)
-        if row is None:
-            raise NotFound(MESSAGE_NOT_EXISTS)
-        return row.answer or None
+            message = await owned_message(conn, end_user_id, message_id)
+        return message.answer or None
 
     async def synthesize(self, app: App, text: str, voice: str | None) -> AsyncIterator[bytes]:
         """MP3 bytes; the upstream call is made (and may fail) before the first chunk is returned."""
