@@ -169,3 +169,23 @@ async def test_anthropic_blocking_answers_carry_their_calls(
         ("call_a", "weather", {"city": "Paris"}),
         ("call_b", "current_time", {}),
     ]
+
+
+async def test_anthropic_writes_earlier_tool_blocks_as_text_when_no_tools_are_offered(
+    anthropic: FakeAnthropic, session: aiohttp.ClientSession
+) -> None:
+    # The API refuses tool_use/tool_result blocks in a request without tools (an agent's last round).
+    model = build_anthropic(
+        session, model="claude-test", base_url=anthropic.base_url, api_key="k", timeout=10
+    )
+    body = model.body(ModelRequest(REQUEST.messages), stream=True)
+    assert "tools" not in body
+    assert body["messages"][1:3] == [
+        {
+            "role": "assistant",
+            "content": [
+                {"type": "text", "text": 'Checking.\n\n[called the tool weather with {"city": "Oslo"}]'}
+            ],
+        },
+        {"role": "user", "content": [{"type": "text", "text": "[the tool answered: rain]"}]},
+    ]

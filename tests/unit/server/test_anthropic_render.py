@@ -9,7 +9,7 @@ import pytest
 
 from difychat.server.errors import ProviderNotInitialized
 from difychat.server.providers import anthropic
-from difychat.server.providers.base import ModelRequest
+from difychat.server.providers.base import ModelRequest, ToolDefinition
 from difychat.server.providers.prompt import (
     DocumentPart,
     ImagePart,
@@ -26,11 +26,16 @@ PNG_B64 = "iVBORw0KGgpmYWtl"
 NO_SESSION = cast(aiohttp.ClientSession, None)
 
 
-def claude(messages: list[PromptMessage], **params: object) -> dict[str, object]:
+WEATHER = ToolDefinition("weather", "The weather", {"type": "object", "properties": {}, "required": []})
+
+
+def claude(
+    messages: list[PromptMessage], *, tools: tuple[ToolDefinition, ...] = (), **params: object
+) -> dict[str, object]:
     model = anthropic.AnthropicModel(
         NO_SESSION, model="claude-x", base_url="https://api.anthropic.com", api_key="k", timeout=5
     )
-    return model.body(ModelRequest(messages, dict(params)), stream=False)
+    return model.body(ModelRequest(messages, dict(params), tools), stream=False)
 
 
 def test_anthropic_system_is_top_level_and_max_tokens_always_set() -> None:
@@ -93,7 +98,8 @@ def test_anthropic_tool_use_and_tool_results_in_a_user_turn() -> None:
             PromptMessage(
                 "tool", (ToolResultPart("t1", "rain"), ToolResultPart("t2", "no such city", is_error=True))
             ),
-        ]
+        ],
+        tools=(WEATHER,),
     )
     assert body["messages"][1:] == [  # type: ignore[index]
         {

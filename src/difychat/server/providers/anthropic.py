@@ -29,6 +29,7 @@ from difychat.server.providers.prompt import (
     ImagePart,
     Part,
     PromptMessage,
+    TextPart,
     ToolCallPart,
     ToolResultPart,
     text_runs,
@@ -70,7 +71,7 @@ class AnthropicModel:
 
     def body(self, request: ModelRequest, stream: bool) -> dict[str, Any]:
         """The request body: exposed for tests of the rendering."""
-        system, messages = render_messages(request.messages)
+        system, messages = render_messages(request.messages, tools=bool(request.tools))
         params = request.params
         body: dict[str, Any] = {
             "model": self.name,
@@ -195,12 +196,16 @@ def build_anthropic(
 # --- rendering ---------------------------------------------------------------------------------
 
 
-def render_messages(messages: Sequence[PromptMessage]) -> tuple[str | None, list[dict[str, Any]]]:
+def render_messages(
+    messages: Sequence[PromptMessage], *, tools: bool = True
+) -> tuple[str | None, list[dict[str, Any]]]:
     """The top-level ``system`` text and the ``messages`` list.
 
     System messages join into ``system``; tool results travel in a ``user``
     message, as Anthropic wants them. Consecutive messages of one role are left
-    as they are: the API reads them as one turn.
+    as they are: the API reads them as one turn. The API refuses ``tool_use`` and
+    ``tool_result`` blocks in a request that defines no tools (an agent's last
+    round offers none): without ``tools`` they are written as text.
     """
     system: list[str] = []
     out: list[dict[str, Any]] = []
@@ -214,13 +219,15 @@ def render_messages(messages: Sequence[PromptMessage]) -> tuple[str | None, list
         if isinstance(message.content, str):
             out.append({"role": role, "content": message.content})
         else:
-            out.append({"role": role, "content": render_blocks(message.content)})
+            out.append({"role": role, "content": render_blocks(message.content, tools=tools)})
     return ("\n\n".join(system) or None), out
 
 
-def render_blocks(parts: Sequence[Part]) -> list[dict[str, Any]]:
+def render_blocks(parts: Sequence[Part], *, tools: bool = True) -> list[dict[str, Any]]:
     results: list[dict[str, Any]] = []
     blocks: list[dict[str, Any]] = []
+    if not tools:
+        parts = [_as_text(part) for part in parts]
     for run in text_runs(parts):
         if isinstance(run, str):
             if run:  # the API refuses empty text blocks
@@ -242,6 +249,14 @@ def render_blocks(parts: Sequence[Part]) -> list[dict[str, Any]]:
             results.append(result)
     # A user turn that answers tool calls starts with the results.
     return results + blocks
+
+
+def _as_text(part: Part) -> Part:
+    if isinstance(part, ToolCallPart):
+        return TextPart(f"[called the tool {part.name} with {part.arguments or '{}'}]")
+    if isinstance(part, ToolResultPart):
+        return TextPart(f"[the tool answered: {part.content}]")
+    return part
 
 
 def _image_source(image: ImagePart) -> dict[str, Any]:
