@@ -15,7 +15,7 @@ import pytest
 from difychat.server.domain.agent import McpServer
 from difychat.server.net import AllowList, GuardedClient
 from difychat.server.tools.base import BlobOutput, JsonOutput, TextOutput, ToolContext, ToolError, ToolOutput
-from difychat.server.tools.mcp import McpServers, McpTool, McpToolProvider
+from difychat.server.tools.mcp import McpServers, McpTool, McpToolProvider, endpoint_of
 from tests.fakes import mcp_process
 from tests.fakes.mcp_process import McpProcess
 
@@ -431,18 +431,21 @@ async def test_the_list_is_fetched_again_when_the_server_says_it_changed(
             own.stop()
 
 
-async def test_the_list_is_cached_for_its_ttl(
-    registry: McpServers, http_servers: dict[str, McpProcess]
-) -> None:
-    provider = registry.provider(server_config("streamable-http", http_servers, tools_ttl=0.5))
-    await provider.tools()
-    listed = (await stats(provider))["listings"]
-    await provider.tools()
-    await provider.tools()
-    assert (await stats(provider))["listings"] == listed
-    await asyncio.sleep(0.6)
-    await provider.tools()
-    assert (await stats(provider))["listings"] == listed + 1
+async def test_the_list_is_cached_for_its_ttl(http_servers: dict[str, McpProcess]) -> None:
+    now = [0.0]
+    endpoint = endpoint_of(server_config("streamable-http", http_servers, tools_ttl=60), AllowList())
+    provider = McpToolProvider(endpoint, clock=lambda: now[0])
+    try:
+        await provider.tools()
+        listed = (await stats(provider))["listings"]
+        now[0] = 59.0
+        await provider.tools()
+        assert (await stats(provider))["listings"] == listed
+        now[0] = 61.0
+        await provider.tools()
+        assert (await stats(provider))["listings"] == listed + 1
+    finally:
+        await provider.close()
 
 
 async def test_the_last_list_stays_while_the_server_is_away(registry: McpServers) -> None:

@@ -97,15 +97,26 @@ class McpEndpoint:
         return ("streamable_http", "sse")
 
 
-def describe(exc: BaseException) -> str:
-    """A failure's cause in a few words: the first leaf of an exception group, without secrets."""
+def _leaf(exc: BaseException) -> BaseException:
     while isinstance(exc, BaseExceptionGroup) and exc.exceptions:
         exc = exc.exceptions[0]
+    return exc
+
+
+def _timeout(exc: BaseException | None) -> bool:
+    return exc is not None and isinstance(
+        _leaf(exc), TimeoutError | httpx2.TimeoutException | httpcore2.TimeoutException
+    )
+
+
+def describe(exc: BaseException) -> str:
+    """A failure's cause in a few words: the first leaf of an exception group, without secrets."""
+    exc = _leaf(exc)
     if isinstance(exc, MCPError):
         return exc.error.message
     if isinstance(exc, httpx2.HTTPStatusError):
         return f"the server answered HTTP {exc.response.status_code}"
-    if isinstance(exc, TimeoutError | httpx2.TimeoutException | httpcore2.TimeoutException):
+    if _timeout(exc):
         return "timed out"
     if isinstance(exc, FileNotFoundError):
         return f"cannot run the command: {exc.strerror}"
@@ -209,6 +220,11 @@ class McpSession:
             await asyncio.wait({self._task}, timeout=wait)
         return describe(self._failure) if self._failure is not None else None
 
+    @property
+    def timed_out(self) -> bool:
+        """The connection ended because nothing arrived for too long (an SSE stream's read timeout)."""
+        return _timeout(self._failure)
+
     def discard(self) -> None:
         """Stop using this session; it closes in the background."""
         self._ended = True
@@ -268,6 +284,10 @@ class McpSession:
     async def _on_message(self, message: IncomingMessage) -> None:
         if isinstance(message, types.ToolListChangedNotification):
             self._on_tools_changed()
+        elif isinstance(message, Exception) and self._failure is None:
+            # A transport's fault (the legacy SSE reader reports its stream's end this way); it
+            # explains the connection's end if one follows.
+            self._failure = message
 
     @asynccontextmanager
     async def _transport(self) -> AsyncIterator[tuple[Any, Any]]:
@@ -385,6 +405,10 @@ class McpSessionPool:
                 if exc.error.code == types.CONNECTION_CLOSED:
                     session.discard()
                     cause = await session.failure()
+                    if session.timed_out:  # the stream stayed silent past the read timeout
+                        raise McpInvokeError(
+                            f"the MCP server did not answer within {timeout:g} seconds"
+                        ) from None
                     raise McpConnectError(cause or "the connection closed before the answer came") from None
                 raise McpInvokeError(exc.error.message) from None
             except TimeoutError:
