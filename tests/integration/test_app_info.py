@@ -294,7 +294,17 @@ async def test_site_configured_and_defaults(server: RunningServer) -> None:
     assert image["icon_url"] == "https://cdn.example.com/icon.png"
 
 
-@pytest.mark.parametrize("path", ["/parameters", "/meta", "/info", "/site", f"/end-users/{random_id()}"])
+# The random id stays out of the test's name: parallel workers must collect the same tests.
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/parameters",
+        "/meta",
+        "/info",
+        "/site",
+        pytest.param(f"/end-users/{random_id()}", id="/end-users/{id}"),
+    ],
+)
 async def test_app_info_endpoints_need_a_valid_key(server: RunningServer, path: str) -> None:
     async with server.client(None) as client:
         missing = await client.get(path)
