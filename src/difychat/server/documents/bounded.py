@@ -85,10 +85,13 @@ def _check_zip(data: bytes, caps: Caps, kind: str) -> zipfile.ZipFile:
         raise DocumentError(f"the {kind} document has more than {caps.max_zip_members} parts")
     inflated = sum(m.file_size for m in members)
     if inflated > caps.max_unzipped_bytes:
-        raise DocumentError(
-            f"the {kind} document would unpack to more than {caps.max_unzipped_bytes // (1024 * 1024)} MB"
-        )
+        raise DocumentError(f"the {kind} document would unpack to more than {_size(caps.max_unzipped_bytes)}")
     return archive
+
+
+def _size(count: int) -> str:
+    mb = 1024 * 1024
+    return f"{count // mb} MB" if count >= mb else f"{count} bytes"
 
 
 def _pdf(data: bytes, caps: Caps) -> str:

@@ -80,7 +80,7 @@ class DocumentFiles:
             async for chunk in chunks:
                 size += len(chunk)
                 if size > limit:
-                    raise FileTooLarge(f"File size exceeded. Files must be at most {_mb(limit)} MB.")
+                    raise FileTooLarge(f"File size exceeded. Files must be at most {_limit(limit)}.")
                 digest.update(chunk)
                 yield chunk
 
@@ -90,7 +90,7 @@ class DocumentFiles:
     async def store_text(self, dataset_id: str, name: str, text: str) -> StoredUpload:
         data = text.encode("utf-8")
         if len(data) > self.max_bytes:
-            raise FileTooLarge(f"File size exceeded. Files must be at most {_mb(self.max_bytes)} MB.")
+            raise FileTooLarge(f"File size exceeded. Files must be at most {_limit(self.max_bytes)}.")
 
         async def one() -> AsyncIterator[bytes]:
             yield data
@@ -102,5 +102,5 @@ class DocumentFiles:
             await self.storage.delete(key)
 
 
-def _mb(limit: int) -> str:
-    return f"{limit / MB:g}"
+def _limit(limit: int) -> str:
+    return f"{limit / MB:g} MB" if limit % (MB // 4) == 0 else f"{limit} bytes"
