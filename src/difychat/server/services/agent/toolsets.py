@@ -32,6 +32,7 @@ class AgentToolsets:
         self._builders = tuple(app_providers)
         self._apps: dict[str, _AppTools] = {}
         self._bound: dict[str, list[BoundTool]] = {}
+        self._reported: set[str] = set()
 
     def _app(self, config: AppConfig) -> _AppTools:
         """The registry of the app's live config (built once per app)."""
@@ -58,7 +59,9 @@ class AgentToolsets:
         entries, read_problems = config.agent_mode.tool_entries()
         binding = await bind(entries, read_problems, self._app(live).registry, list_dynamic=True)
         # What the loader would have refused (an older version's entry) is left out, said once.
-        log_skipped(live.name, [*binding.problems, *binding.skipped])
+        if config_id not in self._reported:
+            self._reported.add(config_id)
+            log_skipped(live.name, [*binding.problems, *binding.skipped])
         # A provider listed at run time (MCP) may answer later: keep its list uncached.
         if not any(e.provider_type == "mcp" for e in entries):
             self._bound[config_id] = binding.tools
