@@ -319,6 +319,28 @@ async def test_a_server_down_at_start(kind: str, registry: McpServers) -> None:
     assert time.monotonic() - started < 5
 
 
+async def test_a_server_that_comes_up_later(registry: McpServers) -> None:
+    port = closed_port()
+    config = McpServer.model_validate(
+        {"server_identifier": "late", "server_url": f"http://127.0.0.1:{port}/mcp", "allow_private": True}
+    )
+    provider = registry.provider(config)
+    with pytest.raises(ToolError) as first:
+        await provider.tools()
+    # Right after a failed connect, calls fail at once with the same reason instead of trying again.
+    started = time.monotonic()
+    with pytest.raises(ToolError) as second:
+        await provider.tools()
+    assert time.monotonic() - started < 0.5
+    assert second.value.observation() == first.value.observation()
+    late = mcp_process.start("streamable-http", "--port", str(port))
+    try:
+        await asyncio.sleep(1.1)  # the first wait after a failure is one second
+        assert "echo" in {t.spec.name for t in await provider.tools()}
+    finally:
+        late.stop()
+
+
 async def test_a_command_that_cannot_run(registry: McpServers) -> None:
     config = McpServer.model_validate(
         {"server_identifier": "nothing", "command": ["/nonexistent/mcp-server"]}

@@ -19,6 +19,7 @@ import asyncio
 import contextlib
 import logging
 import sys
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass, field
@@ -48,6 +49,7 @@ CLIENT_NAME = "Dify"  # what Dify's MCP client calls itself (contract §12)
 # Pages of tools/list read at most (a server whose cursor never ends cannot hang a listing).
 MAX_LIST_PAGES = 100
 CLOSE_SECONDS = 5.0
+MAX_RETRY_SECONDS = 60.0
 # One answer (an image, a long text) arrives as one SSE event; the SDK's default cap is 1 MiB.
 MAX_EVENT_BYTES = 32 * 1024 * 1024
 
@@ -348,6 +350,11 @@ class McpSessionPool:
         self._opening: asyncio.Task[McpSession] | None = None
         self._kinds = endpoint.kinds()
         self._closed = False
+        # After a failed connect, calls fail at once for a while (1 s, doubling to a minute) rather
+        # than each waiting for a server that is down, or for the connect timeout of one that is gone.
+        self._failures = 0
+        self._retry_at = 0.0
+        self._last_failure = ""
 
     @property
     def open_sessions(self) -> int:
@@ -429,6 +436,8 @@ class McpSessionPool:
             if session.busy and len(self._sessions) < self.endpoint.max_sessions and self._opening is None:
                 self._start_opening()  # for the next calls; this one shares a busy session
             return session
+        if self._opening is None and time.monotonic() < self._retry_at:
+            raise McpConnectError(self._last_failure)
         opening = self._opening or self._start_opening()
         return await asyncio.shield(opening)
 
@@ -439,8 +448,15 @@ class McpSessionPool:
         def done(finished: asyncio.Task[McpSession]) -> None:
             if self._opening is finished:
                 self._opening = None
-            if not finished.cancelled():
-                finished.exception()  # retrieved here: a background open nobody awaited must not warn
+            if finished.cancelled():
+                return
+            failure = finished.exception()  # retrieved here: a background open nobody awaited must not warn
+            if failure is None:
+                self._failures = 0
+            elif isinstance(failure, McpConnectError):
+                self._failures += 1
+                self._retry_at = time.monotonic() + min(MAX_RETRY_SECONDS, 2.0 ** (self._failures - 1))
+                self._last_failure = str(failure).removeprefix("Failed to connect to MCP server: ")
 
         task.add_done_callback(done)
         return task
