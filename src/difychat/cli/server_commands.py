@@ -46,7 +46,11 @@ def register(sub: Any) -> None:
     keys_sub.required = True
     create = keys_sub.add_parser("create", help="create a key for an app and print it once")
     _common(create)
-    create.add_argument("--app", required=True, help="the app's name")
+    create.add_argument("--app", help="the app's name")
+    create.add_argument("--knowledge", action="store_true", help="a dataset- key for the Knowledge API")
+    create.add_argument(
+        "--dataset", action="append", metavar="NAME", help="with --knowledge: only this dataset (repeatable)"
+    )
     create.add_argument("--label", help="what to call the key in `keys list`")
     create.add_argument(
         "--expires", metavar="WHEN", help="refuse the key from then on: 30d, 12h, 2w, or a UTC date"
@@ -67,7 +71,7 @@ def register(sub: Any) -> None:
     listing.set_defaults(handler=_keys_list)
     revoke = keys_sub.add_parser("revoke", help="revoke a key, by the key itself or by its id")
     _common(revoke)
-    revoke.add_argument("key", help="the key (app-...) or the id shown by `keys list`")
+    revoke.add_argument("key", help="the key (app-... or dataset-...) or the id shown by `keys list`")
     revoke.set_defaults(handler=_keys_revoke)
 
 
@@ -255,6 +259,13 @@ def _keys_create(args: argparse.Namespace) -> int:
     except KeyCommandError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
+    if args.knowledge == (args.app is not None) or (args.dataset and not args.knowledge):
+        print("error: give --app NAME for an app key, or --knowledge [--dataset NAME ...]", file=sys.stderr)
+        return 1
+    if args.knowledge:
+        from difychat.cli import knowledge_commands
+
+        return knowledge_commands.create_key(args, expires_at)
 
     def create(engine: Any) -> Any:
         return create_key(
@@ -305,7 +316,33 @@ def _keys_list(args: argparse.Namespace) -> int:
             _minute(key.revoked_at) if key.revoked_at else "",
         )
     _console().print(table)
+    if args.app is None:
+        _knowledge_keys(args)
     return 0
+
+
+def _knowledge_keys(args: argparse.Namespace) -> None:
+    from rich.table import Table
+
+    from difychat.cli import knowledge_commands
+
+    rows = _key_command(args, knowledge_commands.key_rows())
+    if not rows:
+        return
+    columns = ["id", "datasets", "label", "key", "created (UTC)", "expires (UTC)", "last used (UTC)"]
+    table = Table(*columns, "revoked (UTC)", title="knowledge keys")
+    for row in rows:
+        table.add_row(
+            row["id"],
+            row["scope"],
+            row["label"],
+            row["key"],
+            _minute(row["created_at"]),
+            _minute(row["expires_at"]) if row["expires_at"] else "",
+            _minute(row["last_used_at"]) if row["last_used_at"] else "never",
+            _minute(row["revoked_at"]) if row["revoked_at"] else "",
+        )
+    _console().print(table)
 
 
 def _minute(when: Any) -> str:
@@ -320,10 +357,15 @@ def _limit(value: int | None) -> str:
 
 
 def _keys_revoke(args: argparse.Namespace) -> int:
+    from difychat.cli import knowledge_commands
     from difychat.server.services.keys import revoke_key
 
+    async def revoke(engine: Any) -> int:
+        found = await knowledge_commands.revoke_key(engine, args.key)
+        return found if found is not None else await revoke_key(engine, args.key)
+
     try:
-        count = _key_command(args, lambda engine: revoke_key(engine, args.key))
+        count = _key_command(args, revoke)
     except _KeyCommandFailed:
         return 1
     print("revoked" if count else "already revoked")

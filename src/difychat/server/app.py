@@ -182,7 +182,13 @@ def _file_service(settings: Settings, engine: AsyncEngine, fetcher: RemoteFetche
     return FileService(engine, storage, signer, fetcher, limits=limits, attachment_limits=attachment_limits)
 
 
-def _knowledge(settings: Settings, engine: AsyncEngine, indexer: SegmentIndexer) -> Knowledge:
+def segment_indexer(settings: Settings, engine: AsyncEngine, http: aiohttp.ClientSession) -> SegmentIndexer:
+    """What makes dataset segments searchable; the server and ``difychat datasets`` use the same."""
+    return NoIndexer()
+
+
+def knowledge_services(settings: Settings, engine: AsyncEngine, indexer: SegmentIndexer) -> Knowledge:
+    """The Knowledge API's services (the server's and ``difychat datasets``'), worker not started."""
     mb = 1024 * 1024
     indexing = IndexingSettings(
         concurrency=settings.knowledge_workers,
@@ -293,8 +299,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
         )
         tool_files = ToolFiles(engine, LocalFileStorage(settings.data_dir / "files"), files.signer, writes)
         agents = AgentService(engine, toolsets, AgentRuntime(writes, tool_files, tool_context))
-        indexer: SegmentIndexer = NoIndexer()
-        knowledge = _knowledge(settings, engine, indexer)
+        knowledge = knowledge_services(settings, engine, segment_indexer(settings, engine, http))
         if settings.knowledge_workers > 0:
             knowledge.worker.start()
         app.state.services = Services(

@@ -18,6 +18,7 @@ from difychat.server.services.knowledge.uploads import DocumentFiles
 
 @dataclass(frozen=True, slots=True)
 class Knowledge:
+    engine: AsyncEngine
     keys: KnowledgeKeys
     datasets: DatasetService
     documents: DocumentService
@@ -38,6 +39,7 @@ def build_knowledge(
     worker = IndexingWorker(engine, storage, indexer, settings)
     files = DocumentFiles(storage, max_bytes=settings.max_file_bytes)
     return Knowledge(
+        engine=engine,
         keys=KnowledgeKeys(engine, cache_seconds=cache_seconds),
         datasets=DatasetService(engine, indexer, storage),
         documents=DocumentService(

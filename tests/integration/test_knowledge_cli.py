@@ -1,0 +1,56 @@
+"""``difychat datasets ...`` and ``difychat keys create --knowledge`` on a real SQLite database."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from difychat.cli import main
+
+
+def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
+    code = main(list(argv))
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err
+
+
+def test_datasets_commands(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    data = ["--data-dir", str(tmp_path / "data")]
+    folder = tmp_path / "docs"
+    (folder / "nested").mkdir(parents=True)
+    (folder / "a.md").write_text("# Alpha\n\nThe first document.")
+    (folder / "nested" / "b.txt").write_text("The second document.")
+    (folder / "ignored.bin").write_bytes(b"\x00\x01")
+    (folder / "broken.pdf").write_bytes(b"not a pdf")
+
+    code, out, _ = run(capsys, "datasets", "create", "Manual", *data)
+    assert code == 0 and len(out.strip()) == 36
+    assert run(capsys, "datasets", "create", "Manual", *data)[0] == 1
+
+    code, out, _ = run(capsys, "datasets", "add", "Manual", str(folder), "--technique", "economy", *data)
+    assert code == 1  # the broken PDF failed; the others were indexed
+    assert "broken.pdf" in out and "not a readable PDF" in out
+    code, out, _ = run(capsys, "datasets", "status", "Manual", *data)
+    assert code == 0
+    assert out.count("available") == 2 and "error" in out
+
+    code, out, _ = run(capsys, "datasets", "retry", "Manual", *data)
+    assert (code, out.strip()) == (0, "1 document queued again")
+
+    code, key, _ = run(
+        capsys, "keys", "create", "--knowledge", "--dataset", "Manual", "--label", "ops", *data
+    )
+    assert code == 0 and key.startswith("dataset-") and len(key.strip()) == 32
+    assert run(capsys, "keys", "create", "--knowledge", "--dataset", "Nope", *data)[0] == 1
+    assert run(capsys, "keys", "create", "--dataset", "Manual", *data)[0] == 1
+    code, out, _ = run(capsys, "keys", "list", *data)
+    assert "knowledge keys" in out and "Manual" in out
+    code, out, _ = run(capsys, "keys", "revoke", key.strip(), *data)
+    assert (code, out.strip()) == (0, "revoked")
+
+    code, out, _ = run(capsys, "datasets", "list", *data)
+    assert "Manual" in out
+    assert run(capsys, "datasets", "remove", "Manual", "--document", "a.md", *data)[0] == 0
+    assert run(capsys, "datasets", "remove", "Manual", *data)[0] == 0
+    assert run(capsys, "datasets", "status", "Manual", *data)[0] == 1
