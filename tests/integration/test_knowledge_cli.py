@@ -54,3 +54,25 @@ def test_datasets_commands(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -
     assert run(capsys, "datasets", "remove", "Manual", "--document", "a.md", *data)[0] == 0
     assert run(capsys, "datasets", "remove", "Manual", *data)[0] == 0
     assert run(capsys, "datasets", "status", "Manual", *data)[0] == 1
+
+
+def test_datasets_declared_in_the_apps_file_exist_after_start_up(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config = tmp_path / "apps.yaml"
+    config.write_text(
+        "apps: []\n"
+        "datasets:\n"
+        "  - name: Handbook\n"
+        "    description: The staff handbook\n"
+        "    indexing_technique: economy\n"
+        "  - name: FAQ\n"
+    )
+    data = ["--data-dir", str(tmp_path / "data"), "--config", str(config)]
+    code, out, _ = run(capsys, "datasets", "list", *data)
+    assert code == 0 and "Handbook" in out and "FAQ" in out and "economy" in out
+    code, out, _ = run(capsys, "datasets", "list", *data)  # a second start leaves them as they are
+    assert out.count("Handbook") == 1
+    config.write_text("datasets:\n  - name: Bad\n    colour: red\n")
+    with pytest.raises(Exception, match="colour"):
+        main(["datasets", "list", *data])

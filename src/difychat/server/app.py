@@ -55,6 +55,7 @@ from difychat.server.services.conversations import ConversationService
 from difychat.server.services.files import AttachmentLimits, FileService, UploadLimits
 from difychat.server.services.key_usage import KeyUsage
 from difychat.server.services.knowledge.bundle import Knowledge, build_knowledge
+from difychat.server.services.knowledge.datasets import NewDataset
 from difychat.server.services.knowledge.indexing import IndexingSettings
 from difychat.server.services.mcp_server import McpServerService, app_code
 from difychat.server.services.messages import MessageService
@@ -63,7 +64,7 @@ from difychat.server.services.recovery import WorkerLease
 from difychat.server.services.stops import StopService
 from difychat.server.services.suggestions import SuggestionService
 from difychat.server.services.variables import ConversationVariableService
-from difychat.server.settings import ConfigFileError, Settings, load_apps_file
+from difychat.server.settings import ConfigFileError, Settings, load_apps_file, load_declared_datasets
 from difychat.server.store import db
 from difychat.server.store.writer import GroupWriter
 from difychat.server.tools.base import ToolContext, ToolProvider
@@ -141,9 +142,30 @@ async def bootstrap(settings: Settings) -> BootstrapResult:
     try:
         await sync_apps(engine, apps, live_demo=_demo(settings))
         demo = None if apps else await ensure_demo_app(engine, _demo(settings))
+        await _ensure_datasets(settings, engine)
     finally:
         await engine.dispose()
     return BootstrapResult(demo, apps)
+
+
+async def _ensure_datasets(settings: Settings, engine: AsyncEngine) -> None:
+    """Create the datasets the apps file declares and the database lacks."""
+    declared = load_declared_datasets(settings.config) if settings.config else []
+    knowledge = knowledge_services(settings, engine, NoIndexer())
+    for found in declared:
+        created = await knowledge.datasets.ensure(
+            NewDataset(
+                found.name,
+                description=found.description,
+                indexing_technique=found.indexing_technique,
+                permission=found.permission,
+                embedding_model=found.embedding_model,
+                embedding_model_provider=found.embedding_model_provider,
+                retrieval_model=found.retrieval_model,
+            )
+        )
+        if created:
+            logger.info("created the dataset %r declared in %s", found.name, settings.config)
 
 
 def _outbound_allow(settings: Settings) -> AllowList:

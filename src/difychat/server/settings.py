@@ -19,6 +19,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from difychat.server.domain.apps import AppConfig
 from difychat.server.domain.config_keys import unknown_keys
+from difychat.server.domain.datasets_file import DatasetDeclaration
 
 _ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
 
@@ -183,9 +184,9 @@ def load_apps_file(path: Path, environ: Mapping[str, str] | None = None) -> list
         return []
     if not isinstance(raw, dict) or not isinstance(raw.get("apps", []), list):
         raise ConfigFileError(f"{path}: expected a mapping with an 'apps' list")
-    unknown_top = [k for k in raw if k != "apps"]
+    unknown_top = [k for k in raw if k not in ("apps", "datasets")]
     if unknown_top:
-        raise ConfigFileError(f'{path}: unknown key "{unknown_top[0]}" (the file holds one key, "apps")')
+        raise ConfigFileError(f'{path}: unknown key "{unknown_top[0]}" (the file holds "apps", "datasets")')
     apps: list[AppConfig] = []
     for index, entry in enumerate(raw.get("apps") or []):
         name = entry.get("name") if isinstance(entry, dict) else None
@@ -212,3 +213,32 @@ def load_apps_file(path: Path, environ: Mapping[str, str] | None = None) -> list
     if len(keys) != len(set(keys)):
         raise ConfigFileError(f"{path}: an API key is listed for more than one app")
     return apps
+
+
+def load_declared_datasets(path: Path, environ: Mapping[str, str] | None = None) -> list[DatasetDeclaration]:
+    """The apps file's top-level ``datasets:`` list (names unique)."""
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (OSError, yaml.YAMLError) as exc:
+        raise ConfigFileError(f"cannot read {path}: {exc}") from exc
+    entries = raw.get("datasets") if isinstance(raw, dict) else None
+    if entries is None:
+        return []
+    if not isinstance(entries, list):
+        raise ConfigFileError(f"{path}: datasets must be a list")
+    declared: list[DatasetDeclaration] = []
+    for index, entry in enumerate(entries):
+        name = entry.get("name") if isinstance(entry, dict) else None
+        named = isinstance(name, str) and name
+        where = f'{path}: dataset "{name}"' if named else f"{path}: datasets[{index}]"
+        try:
+            declared.append(DatasetDeclaration.model_validate(expand_env(entry, environ)))
+        except UnsetVariable as exc:
+            raise ConfigFileError(f"{where}: the environment variable {exc.name} is not set") from exc
+        except ValidationError as exc:
+            raise ConfigFileError(f"{where} is invalid:\n{_describe(exc)}") from None
+    names = [d.name for d in declared]
+    duplicates = sorted({n for n in names if names.count(n) > 1})
+    if duplicates:
+        raise ConfigFileError(f"{path}: duplicate dataset names: {', '.join(duplicates)}")
+    return declared

@@ -1,0 +1,20 @@
+"""Datasets declared in the apps file (a top-level ``datasets:`` list): created at start-up when
+no dataset of that name exists; an existing one is left as it is (the API may have changed it)."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class DatasetDeclaration(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    name: str = Field(min_length=1, max_length=40)
+    description: str = Field(default="", max_length=400)
+    indexing_technique: Literal["high_quality", "economy"] | None = None
+    permission: Literal["only_me", "all_team_members", "partial_members"] = "only_me"
+    embedding_model: str | None = None
+    embedding_model_provider: str | None = None
+    retrieval_model: dict[str, Any] | None = None
