@@ -14,6 +14,7 @@ from difychat._async_client import AsyncDifyChat
 from difychat._base import DEFAULT_BASE_URL, DEFAULT_MAX_RETRIES, DEFAULT_TIMEOUT, NOT_GIVEN, NotGiven
 from difychat._byte_stream import AsyncByteStream, ByteStream
 from difychat._client import DifyChat
+from difychat._knowledge_client import AsyncDifyKnowledge, DifyKnowledge
 from difychat._errors import (
     APIConnectionError,
     APIStatusError,
@@ -53,6 +54,7 @@ __all__ = [
     "AsyncByteStream",
     "AsyncChatStream",
     "AsyncDifyChat",
+    "AsyncDifyKnowledge",
     "AuthenticationError",
     "BadRequestError",
     "BlockingModeNotSupportedError",
@@ -65,6 +67,7 @@ __all__ = [
     "DEFAULT_MAX_RETRIES",
     "DEFAULT_TIMEOUT",
     "DifyChat",
+    "DifyKnowledge",
     "DifyConfigError",
     "DifyError",
     "IncompleteStreamError",
