@@ -285,21 +285,28 @@ async def term_stats(conn: AsyncConnection, dataset_id: str, terms: Sequence[str
 
 
 async def keyword_candidates(
-    conn: AsyncConnection, dataset_id: str, terms: Sequence[str], limit: int
+    conn: AsyncConnection,
+    dataset_id: str,
+    terms: Sequence[str],
+    limit: int,
+    *,
+    counted: Sequence[str] = (),
+    ordered: bool = True,
 ) -> list[KeywordCandidate]:
-    """Up to ``limit`` segments holding any of ``terms`` (the full-text index's best first)."""
+    """Up to ``limit`` segments holding any of ``terms``, the full-text index's best first (or in
+    no order when not ``ordered``), with how often each holds each of ``counted`` (or ``terms``)."""
     if not terms or limit <= 0:
         return []
-    wanted = set(terms)
+    wanted = set(counted or terms)
     out: list[KeywordCandidate] = []
     if conn.dialect.name == "sqlite":
         match = f"scope : {_scope(dataset_id)} AND terms : (" + " OR ".join(map(_fts5_phrase, terms)) + ")"
         rows = await conn.execute(
             sa.text(
                 "SELECT ki.segment_id AS segment_id, ki.length AS length, f.terms AS terms FROM "
-                f"(SELECT rowid, terms, rank FROM {FTS_TABLE} WHERE {FTS_TABLE} MATCH :match "
-                "AND rank MATCH 'bm25(1.0, 0.0)' ORDER BY rank LIMIT :limit) AS f "
-                "JOIN knowledge_index AS ki ON ki.seq = f.rowid ORDER BY f.rank"
+                f"(SELECT rowid, terms FROM {FTS_TABLE} WHERE {FTS_TABLE} MATCH :match "
+                + ("AND rank MATCH 'bm25(1.0, 0.0)' ORDER BY rank " if ordered else "")
+                + "LIMIT :limit) AS f JOIN knowledge_index AS ki ON ki.seq = f.rowid"
             ),
             {"match": match, "limit": limit},
         )
@@ -313,12 +320,12 @@ async def keyword_candidates(
             "SELECT ki.segment_id AS segment_id, ki.length AS length, "
             "(SELECT array_agg(u.lexeme || ' ' || coalesce(array_length(u.positions, 1), 1)) "
             " FROM unnest(f.terms) AS u WHERE u.lexeme = ANY(CAST(:terms AS text[]))) AS counts FROM "
-            f"(SELECT seq, terms, ts_rank(terms, q, 1) AS raw FROM {FTS_TABLE}, CAST(:query AS tsquery) AS q "
+            f"(SELECT seq, terms FROM {FTS_TABLE}, CAST(:query AS tsquery) AS q "
             "WHERE dataset_id = CAST(:dataset_id AS uuid) AND terms @@ q "
-            "ORDER BY raw DESC LIMIT :limit) AS f "
-            "JOIN knowledge_index AS ki ON ki.seq = f.seq ORDER BY f.raw DESC"
+            + ("ORDER BY ts_rank(terms, q, 1) DESC " if ordered else "")
+            + "LIMIT :limit) AS f JOIN knowledge_index AS ki ON ki.seq = f.seq"
         ),
-        {"query": query, "terms": list(terms), "dataset_id": dataset_id, "limit": limit},
+        {"query": query, "terms": sorted(wanted), "dataset_id": dataset_id, "limit": limit},
     )
     for row in rows:
         parsed: dict[str, int] = {}

@@ -37,6 +37,12 @@ from difychat.server.store import knowledge_index as index_store
 # BM25's term-frequency saturation and length normalisation.
 BM25_K1 = 1.2
 BM25_B = 0.75
+# The full-text index ranks every entry it matches: it is asked for the rarest query terms only,
+# while the entries holding them add up to at most this many (common terms still count in the
+# score of the candidates found). When even the rarest term is this common several times over,
+# any entries holding it are taken, unranked, and ranked here.
+MATCH_BUDGET = 2_000
+UNORDERED_CANDIDATES = 200
 # Candidates fetched from each side for each result wanted (room for hidden segments and fusion).
 OVERFETCH = 3
 MIN_CANDIDATES = 20
@@ -106,12 +112,17 @@ class Retriever:
                 semantic = {segment_id: max(similarity, 0.0) for segment_id, similarity in found}
             if use_keywords:
                 terms = query_terms(query)
-                candidates_found = await index_store.keyword_candidates(
-                    conn, target.dataset_id, terms, wanted
+                stats = await index_store.term_stats(conn, target.dataset_id, terms)
+                matching, ordered = matching_terms(terms, stats)
+                found_by_terms = await index_store.keyword_candidates(
+                    conn,
+                    target.dataset_id,
+                    matching,
+                    wanted if ordered else max(wanted, UNORDERED_CANDIDATES),
+                    counted=terms,
+                    ordered=ordered,
                 )
-                if candidates_found:
-                    stats = await index_store.term_stats(conn, target.dataset_id, terms)
-                    keyword = keyword_scores(terms, candidates_found, stats)
+                keyword = keyword_scores(terms, found_by_terms, stats)
             candidates = list(dict.fromkeys([*semantic, *keyword]))
             shown = await self._visible(conn, candidates) if candidates else set()
             candidates = [c for c in candidates if c in shown]
@@ -127,6 +138,19 @@ class Retriever:
         if texts:
             scored = await _rerank(rerank, query, scored, texts)  # type: ignore[arg-type]
         return finish(scored, plan)
+
+
+def matching_terms(terms: Sequence[str], stats: index_store.TermStats) -> tuple[list[str], bool]:
+    """The terms the full-text index is asked for, and whether it should rank what it finds."""
+    held = sorted((stats.holding[t], t) for t in terms if stats.holding.get(t))
+    chosen: list[str] = []
+    total = 0
+    for holding, term in held:
+        if chosen and total + holding > MATCH_BUDGET:
+            break
+        chosen.append(term)
+        total += holding
+    return chosen, total <= 5 * MATCH_BUDGET
 
 
 def keyword_scores(
