@@ -39,11 +39,12 @@ class ChunkRules:
 def clean(text: str, rules: ChunkRules) -> str:
     text = text.replace("<|", "<").replace("|>", ">")
     text = _CONTROL.sub("", text)
+    # Links go first, so that the spaces around a removed one collapse with the others.
+    if rules.remove_urls_emails:
+        text = _remove_urls_and_emails(text)
     if rules.remove_extra_spaces:
         text = _MANY_NEWLINES.sub("\n\n", text)
         text = _MANY_SPACES.sub(" ", text)
-    if rules.remove_urls_emails:
-        text = _remove_urls_and_emails(text)
     return text
 
 
