@@ -21,7 +21,8 @@ _MANY_NEWLINES = re.compile(r"\n{3,}")
 _MANY_SPACES = re.compile("[\t\f\r \u00a0\u1680\u180e\u2000-\u200a\u202f\u205f\u3000]{2,}")
 _EMAIL = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
 _MARKDOWN_LINK = re.compile(r"!?\[[^\]\n]*\]\([^)\s]*(?:\s+\"[^\"]*\")?\)")
-_URL = re.compile(r"https?://[^\s<>\"'`]+")
+# A link ends before trailing punctuation ("see https://a.b/c, then").
+_URL = re.compile(r"https?://[^\s<>\"'`]*[^\s<>\"'`.,;:!?)\]]")
 
 
 @dataclass(frozen=True, slots=True)
