@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import aiohttp
+from pydantic import SecretStr
 from sqlalchemy.ext.asyncio import AsyncEngine
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
@@ -41,6 +42,10 @@ from difychat.server.observability.metrics import Metrics
 from difychat.server.observability.middleware import RequestObserver, route_templates
 from difychat.server.observability.turns import QueueSampler, TurnLogContext, TurnObserver
 from difychat.server.observability.upstream import counting_upstream_errors
+from difychat.server.providers.embeddings import EmbeddingModel, OpenAICompatibleEmbeddings
+from difychat.server.providers.factory import DEFAULT_BASE_URLS
+from difychat.server.providers.local_embeddings import LocalEmbeddings
+from difychat.server.providers.rerank import HttpRerank, RerankModel
 from difychat.server.services.agent.files import ToolFiles
 from difychat.server.services.agent.service import AgentService
 from difychat.server.services.agent.source import AgentRuntime
@@ -59,6 +64,9 @@ from difychat.server.services.knowledge.datasets import NewDataset
 from difychat.server.services.knowledge.indexing import IndexingSettings
 from difychat.server.services.mcp_server import McpServerService, app_code
 from difychat.server.services.messages import MessageService
+from difychat.server.services.retrieval.chat import ChatKnowledge
+from difychat.server.services.retrieval.models import KnowledgeModels
+from difychat.server.services.retrieval.service import KnowledgeSearch
 from difychat.server.services.models import ModelCatalog
 from difychat.server.services.recovery import WorkerLease
 from difychat.server.services.stops import StopService
@@ -204,9 +212,40 @@ def _file_service(settings: Settings, engine: AsyncEngine, fetcher: RemoteFetche
     return FileService(engine, storage, signer, fetcher, limits=limits, attachment_limits=attachment_limits)
 
 
+def knowledge_search(settings: Settings, engine: AsyncEngine, http: aiohttp.ClientSession) -> KnowledgeSearch:
+    """Dataset search (the index, its writer, the models): one per process, shared by /retrieve,
+    chat and the indexing worker, so that the vectors it holds stay current."""
+    embeddings: EmbeddingModel | None = None
+    timeout = settings.knowledge_model_timeout
+    if settings.embedding_provider == "local":
+        embeddings = LocalEmbeddings()
+    elif settings.embedding_model:
+        embeddings = OpenAICompatibleEmbeddings(
+            http,
+            model=settings.embedding_model,
+            base_url=settings.embedding_base_url or DEFAULT_BASE_URLS["openai"],
+            api_key=_secret(settings.embedding_api_key),
+            timeout=timeout,
+        )
+    rerank: RerankModel | None = None
+    if settings.rerank_model and settings.rerank_base_url:
+        rerank = HttpRerank(
+            http,
+            model=settings.rerank_model,
+            base_url=settings.rerank_base_url,
+            api_key=_secret(settings.rerank_api_key),
+            timeout=timeout,
+        )
+    return KnowledgeSearch(engine, KnowledgeModels(embeddings, rerank))
+
+
+def _secret(value: SecretStr | None) -> str | None:
+    return None if value is None else value.get_secret_value()
+
+
 def segment_indexer(settings: Settings, engine: AsyncEngine, http: aiohttp.ClientSession) -> SegmentIndexer:
     """What makes dataset segments searchable; the server and ``difychat datasets`` use the same."""
-    return NoIndexer()
+    return knowledge_search(settings, engine, http).indexer
 
 
 def knowledge_services(settings: Settings, engine: AsyncEngine, indexer: SegmentIndexer) -> Knowledge:
@@ -321,7 +360,8 @@ def create_app(settings: Settings | None = None) -> Starlette:
         )
         tool_files = ToolFiles(engine, LocalFileStorage(settings.data_dir / "files"), files.signer, writes)
         agents = AgentService(engine, toolsets, AgentRuntime(writes, tool_files, tool_context))
-        knowledge = knowledge_services(settings, engine, segment_indexer(settings, engine, http))
+        search = knowledge_search(settings, engine, http)
+        knowledge = knowledge_services(settings, engine, search.indexer)
         if settings.knowledge_workers > 0:
             knowledge.worker.start()
         app.state.services = Services(
@@ -347,6 +387,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
                 stream_max_unread_bytes=settings.stream_max_unread_bytes,
                 worker_id=lease.worker_id,
                 agents=agents,
+                knowledge=ChatKnowledge(engine, search),
             ),
             stops=StopService(engine, registry, relay),
             conversations=ConversationService(engine, models),
@@ -363,12 +404,14 @@ def create_app(settings: Settings | None = None) -> Starlette:
             dify_version=settings.dify_version,
             agents=agents,
             knowledge=knowledge,
+            retrieval=search,
         )
         app.state.mcp_server = _mcp_server(settings, configs, catalog, app.state.services, limiter)
         try:
             yield
         finally:
             await knowledge.worker.stop()
+            await search.close()
             await registry.drain(timeout=10)
             if sampler is not None:
                 await sampler.close()

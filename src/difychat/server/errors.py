@@ -34,6 +34,7 @@ Every layer raises these; one handler in the API layer renders them as
     ├── InvalidMetadata                  400 invalid_metadata
     ├── ArchivedDocumentImmutable        403 archived_document_immutable
     ├── DatasetNameDuplicate             409 dataset_name_duplicate
+    ├── DatasetNotInitialized            400 dataset_not_initialized
     └── InternalServerError              500 internal_server_error
 """
 
@@ -259,6 +260,12 @@ class DatasetNameDuplicate(AppError):
     code = "dataset_name_duplicate"
     status = 409
     default_message = "The dataset name already exists. Please modify your dataset name."
+
+
+class DatasetNotInitialized(AppError):
+    code = "dataset_not_initialized"
+    status = 400
+    default_message = "The dataset is still being initialized or indexing. Please wait a moment."
 
 
 # Messages of the contract, kept in one place so services and tests agree.

@@ -95,6 +95,17 @@ class Settings(BaseSettings):
     knowledge_max_pages: int = Field(default=2000, gt=0)
     knowledge_max_unzipped_mb: int = Field(default=100, gt=0)
     knowledge_max_segments_per_request: int = Field(default=0, ge=0)
+    # Knowledge search: the embedding model of high-quality datasets (an OpenAI-compatible
+    # /embeddings endpoint, or `local`: MiniLM on this machine, the local-embeddings extra); none
+    # set means datasets are economy (keywords only). The rerank model: a Jina/Cohere-style /rerank.
+    embedding_provider: Literal["openai-compatible", "local"] = "openai-compatible"
+    embedding_model: str | None = None
+    embedding_base_url: str | None = None
+    embedding_api_key: SecretStr | None = None
+    rerank_model: str | None = None
+    rerank_base_url: str | None = None
+    rerank_api_key: SecretStr | None = None
+    knowledge_model_timeout: float = Field(default=60.0, gt=0)
     # Set by `difychat serve` for its workers once it has migrated and synced the apps itself.
     bootstrapped: bool = False
     # Prometheus metrics at GET /metrics (outside /v1); with a token, scrapes must send it as a bearer.

@@ -19,6 +19,7 @@ from difychat.server.services.conversations import ConversationService
 from difychat.server.services.files import FileService
 from difychat.server.services.knowledge.bundle import Knowledge
 from difychat.server.services.messages import MessageService
+from difychat.server.services.retrieval.service import KnowledgeSearch
 from difychat.server.services.stops import StopService
 from difychat.server.services.suggestions import SuggestionService
 from difychat.server.services.variables import ConversationVariableService
@@ -44,6 +45,7 @@ class Services:
     dify_version: str
     agents: AgentService | None = None
     knowledge: Knowledge | None = None
+    retrieval: KnowledgeSearch | None = None
 
 
 def services(request: Request) -> Services:

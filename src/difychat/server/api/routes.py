@@ -20,6 +20,7 @@ from difychat.server.api import (
 )
 from difychat.server.api.knowledge import datasets as knowledge_datasets
 from difychat.server.api.knowledge import documents as knowledge_documents
+from difychat.server.api.knowledge import retrieval as knowledge_retrieval
 from difychat.server.api.knowledge import segments as knowledge_segments
 
 
@@ -93,6 +94,8 @@ def knowledge_routes() -> list[Route]:
         Route(doc + "/segments/{segment_id}", knowledge_segments.get_segment, methods=["GET"]),
         Route(doc + "/segments/{segment_id}", knowledge_segments.update_segment, methods=["POST"]),
         Route(doc + "/segments/{segment_id}", knowledge_segments.delete_segment, methods=["DELETE"]),
+        Route(ds + "/retrieve", knowledge_retrieval.retrieve, methods=["POST"]),
+        Route(ds + "/hit-testing", knowledge_retrieval.retrieve, methods=["POST"]),
     ]
     for dash, under in (("create-by-text", "create_by_text"), ("create-by-file", "create_by_file")):
         handler = getattr(knowledge_documents, under)

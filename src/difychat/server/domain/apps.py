@@ -44,6 +44,7 @@ from difychat.server.domain.features import (
     TextToSpeech,
 )
 from difychat.server.domain.mcp import McpPublishing
+from difychat.server.domain.retrieval import DatasetConfigs
 
 AppMode = Literal["chat", "agent-chat"]
 
@@ -151,6 +152,10 @@ class AppConfig(Schema):
 
     # difychat's: the embedding model annotation replies match with (lexical matching without it).
     embedding_model: EmbeddingModel | None = None
+
+    # The datasets the app searches before it answers (knowledge contract §12); agents call them
+    # as tools instead (§15).
+    dataset_configs: DatasetConfigs | None = None
 
     conversation_variables: list[ConversationVariableSpec] = Field(default_factory=list)
 

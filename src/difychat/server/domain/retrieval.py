@@ -119,3 +119,66 @@ class Hit:
 
     segment_id: str
     score: float
+
+
+# --- chat apps with datasets (contract §12) ---------------------------------------------------------
+
+CHAT_TOP_K = 4
+
+
+class DatasetRef(Schema):
+    """``{"dataset": {"enabled": true, "id": "…"}}``; difychat also accepts ``name`` for ``id``."""
+
+    enabled: bool = True
+    id: str | None = None
+    name: str | None = None
+
+
+class DatasetEntry(Schema):
+    dataset: DatasetRef
+
+
+class DatasetList(Schema):
+    strategy: str = "router"
+    datasets: list[DatasetEntry] = Field(default_factory=list)
+
+
+class DatasetConfigs(Schema):
+    """``dataset_configs``: which datasets a chat app searches, and how."""
+
+    # A stored ``dataset_configs`` without the key counts as "single" (the contract, §12).
+    retrieval_model: Literal["single", "multiple"] = "single"
+    top_k: int = Field(default=CHAT_TOP_K, ge=1, le=100)
+    score_threshold_enabled: bool = False
+    score_threshold: float | None = 0.8
+    # Dify reads ``reranking_enabled`` while its console writes ``reranking_enable``: both are read,
+    # in that order, default on.
+    reranking_enabled: bool | None = None
+    reranking_enable: bool | None = None
+    reranking_mode: RerankingMode = "reranking_model"
+    reranking_model: RerankingModelRef = Field(default_factory=RerankingModelRef)
+    weights: Weights | None = None
+    datasets: DatasetList = Field(default_factory=DatasetList)
+    metadata_filtering_mode: Literal["disabled", "automatic", "manual"] = "disabled"
+    metadata_model_config: dict[str, Any] | None = None
+    metadata_filtering_conditions: dict[str, Any] | None = None
+    dataset_query_variable: str | None = None
+
+    @property
+    def reranking_on(self) -> bool:
+        for value in (self.reranking_enabled, self.reranking_enable):
+            if value is not None:
+                return value
+        return True
+
+    @property
+    def threshold(self) -> float | None:
+        return self.score_threshold if self.score_threshold_enabled else None
+
+    def references(self) -> list[DatasetRef]:
+        """The enabled datasets named by id or name, in order."""
+        return [
+            e.dataset
+            for e in self.datasets.datasets
+            if e.dataset.enabled and (e.dataset.id or e.dataset.name)
+        ]

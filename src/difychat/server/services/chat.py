@@ -30,6 +30,7 @@ from difychat.server.services.prompts import (
     fill_template,
     select_memory,
 )
+from difychat.server.services.retrieval.chat import ChatKnowledge, Retrieved
 from difychat.server.services.turn_runner import AnswerSource, Finisher, TurnRunner
 from difychat.server.store import messages as message_store
 from difychat.server.store import writer
@@ -72,6 +73,7 @@ class ChatService:
         worker_id: str | None = None,
         character_delay: float = CHARACTER_DELAY,
         agents: AgentService | None = None,
+        knowledge: ChatKnowledge | None = None,
     ) -> None:
         self._engine = engine
         self._writer = writes
@@ -83,6 +85,7 @@ class ChatService:
         self._runner = TurnRunner(writes, max_seconds=max_generation_seconds)
         self._character_delay = character_delay
         self._agents = agents
+        self._knowledge = knowledge
         self._max_unread = stream_max_unread_bytes
         self._worker_id = worker_id
         # Titles are background work: a burst of new conversations queues its title calls here
@@ -119,6 +122,7 @@ class ChatService:
         conversation_id = turn.conversation_id or new_id()
         source: AnswerSource
         finishers: tuple[Finisher, ...] = ()
+        retrieved: Retrieved | None = None
         preset = await preset_answer(
             self._annotations, app, config, inputs, turn.query, delay=self._character_delay
         )
@@ -133,6 +137,11 @@ class ChatService:
             if agents is not None:  # earlier turns with their tool calls
                 remembered = await agents.memory(config, turn.conversation_id, config.memory)
             enrichers: tuple[Enricher, ...] = (remembered, attached)
+            if self._knowledge is not None and config.dataset_configs is not None and agents is None:
+                # The app's datasets, searched before the model answers (agents search them as tools).
+                retrieved = await self._knowledge.retrieve(config.dataset_configs, turn.query, model)
+                if retrieved is not None:
+                    enrichers = (retrieved.context, *enrichers)
             for enricher in enrichers:
                 enricher.enrich(draft)
             if agents is not None:
@@ -192,7 +201,10 @@ class ChatService:
                 prompt_tokens=0,
                 completion_tokens=0,
                 usage=None,
-                retriever_resources=None,
+                # Citations are kept with the message whether or not the app shows them.
+                retriever_resources=retrieved.stored(message_id, now)
+                if retrieved and retrieved.found
+                else None,
                 created_at=now,
                 updated_at=now,
                 worker_id=self._worker_id,
@@ -219,7 +231,14 @@ class ChatService:
                 speaker.attach(generation)
         answer_of = source.answer if isinstance(source, AgentRounds) else None
         self._registry.start(
-            generation, self._runner.run(generation, source, finishers=finishers, answer_of=answer_of)
+            generation,
+            self._runner.run(
+                generation,
+                source,
+                finishers=finishers,
+                answer_of=answer_of,
+                retriever_resources=shown_citations(config, retrieved),
+            ),
         )
         assert generation.task is not None
         generation.task.add_done_callback(lambda _: slot.release())
@@ -231,6 +250,13 @@ class ChatService:
         async with self._titles:
             title = await naming.generate_title(model, query)
         await self._writer.write(writer.name_conversation(conversation_id, title, utcnow()))
+
+
+def shown_citations(config: AppConfig, retrieved: Retrieved | None) -> tuple[dict[str, Any], ...]:
+    """``message_end``'s ``retriever_resources``: only when the app shows citations."""
+    if retrieved is None or not config.retriever_resource.enabled:
+        return ()
+    return tuple(retrieved.resources())
 
 
 def _model_params(config: AppConfig) -> dict[str, Any]:

@@ -1,0 +1,62 @@
+"""``POST /datasets/{id}/retrieve`` (and ``/hit-testing``): the records found, best first (§9)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from difychat.server.api.wire.common import seconds
+from difychat.server.services.retrieval.service import Scored
+
+
+def _opt(value: datetime | None) -> int | None:
+    return None if value is None else seconds(value)
+
+
+def record(item: Scored) -> dict[str, Any]:
+    found = item.found
+    s = found.segment
+    segment = {
+        "id": s.id,
+        "position": s.position,
+        "document_id": s.document_id,
+        "content": s.content,
+        "sign_content": s.content,
+        "answer": s.answer,
+        "word_count": s.word_count,
+        "tokens": s.tokens,
+        "keywords": list(s.keywords),
+        "index_node_id": s.index_node_id,
+        "index_node_hash": s.index_node_hash,
+        "hit_count": s.hit_count,
+        "enabled": s.enabled,
+        "disabled_at": _opt(s.disabled_at),
+        "disabled_by": s.disabled_by,
+        "status": s.status,
+        "created_by": s.created_by,
+        "created_at": seconds(s.created_at),
+        "indexing_at": _opt(s.indexing_at),
+        "completed_at": _opt(s.completed_at),
+        "error": s.error,
+        "stopped_at": _opt(s.stopped_at),
+        "document": {
+            "id": s.document_id,
+            "data_source_type": found.data_source_type,
+            "name": found.document_name,
+            "doc_type": found.doc_type,
+            "doc_metadata": found.doc_metadata,
+        },
+    }
+    return {
+        "segment": segment,
+        "child_chunks": [],
+        "score": item.score,
+        "tsne_position": None,
+        "files": [],
+        "summary": None,
+    }
+
+
+def retrieval(query: str, found: Sequence[Scored]) -> dict[str, Any]:
+    return {"query": {"content": query}, "records": [record(item) for item in found]}
