@@ -20,6 +20,7 @@ from difychat.server.providers.embeddings import OpenAICompatibleEmbeddings
 from difychat.server.providers.rerank import HttpRerank
 from difychat.server.services.retrieval.models import KnowledgeModels
 from difychat.server.services.retrieval.service import KnowledgeSearch
+from difychat.server.services.retrieval.vectors import VectorCache
 from difychat.server.store import datasets as dataset_store
 from difychat.server.store import db
 from tests.fakes.rerank import FakeRerank
@@ -65,7 +66,7 @@ async def knowledge(database_url: str, upstream: FakeUpstream) -> AsyncIterator[
             session, model="fake-rerank", base_url=rerank.base_url, api_key="jina-key", timeout=10
         ),
     )
-    search = KnowledgeSearch(engine, models)
+    search = KnowledgeSearch(engine, models, VectorCache(recheck_seconds=0))
     economy_id = await seed.dataset(engine, "Economy", "economy")
     quality_id = await seed.dataset(engine, "Quality", "high_quality")
     async with engine.connect() as conn:

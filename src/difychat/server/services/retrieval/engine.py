@@ -20,6 +20,7 @@ index here; a dataset with no embeddings searches by keyword whatever it is aske
 
 from __future__ import annotations
 
+import asyncio
 import math
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -31,7 +32,7 @@ from difychat.server.domain.retrieval import RRF_K, Hit, SearchPlan
 from difychat.server.providers.embeddings import EmbeddingModel
 from difychat.server.providers.rerank import RerankModel
 from difychat.server.services.retrieval.terms import query_terms
-from difychat.server.services.retrieval.vectors import Matrix, VectorCache, unit_rows
+from difychat.server.services.retrieval.vectors import THREAD_ABOVE, Matrix, VectorCache, unit_rows
 from difychat.server.store import knowledge_index as index_store
 
 # BM25's term-frequency saturation and length normalisation.
@@ -104,40 +105,61 @@ class Retriever:
         if use_vectors and query_vector is None:
             assert target.embeddings is not None
             query_vector = await self.embed_query(target.embeddings, query)
-        async with self._engine.connect() as conn:
-            semantic: dict[str, float] = {}
-            keyword: dict[str, float] = {}
-            if use_vectors and query_vector is not None:
-                found = await self._vectors.search(conn, target.dataset_id, query_vector, wanted)
-                semantic = {segment_id: max(similarity, 0.0) for segment_id, similarity in found}
-            if use_keywords:
-                terms = query_terms(query)
-                stats = await index_store.term_stats(conn, target.dataset_id, terms)
-                matching, ordered = matching_terms(terms, stats)
-                found_by_terms = await index_store.keyword_candidates(
-                    conn,
-                    target.dataset_id,
-                    matching,
-                    wanted if ordered else max(wanted, UNORDERED_CANDIDATES),
-                    counted=terms,
-                    ordered=ordered,
-                )
-                keyword = keyword_scores(terms, found_by_terms, stats)
-            candidates = list(dict.fromkeys([*semantic, *keyword]))
-            shown = await self._visible(conn, candidates) if candidates else set()
-            candidates = [c for c in candidates if c in shown]
-            texts: Mapping[str, str] = {}
-            if (
-                rerank is not None
-                and plan.rerank is not None
-                and plan.rerank.model is not None
-                and candidates
-            ):
-                texts = await self._texts(conn, candidates)
+        semantic: dict[str, float] = {}
+        keyword: dict[str, float] = {}
+        if use_vectors and query_vector is not None and use_keywords:
+            # Hybrid: the vector scan (a worker thread for a big dataset) beside the keyword queries.
+            semantic, keyword = await asyncio.gather(
+                self._semantic(target.dataset_id, query_vector, wanted),
+                self._keyword(target.dataset_id, query, wanted),
+            )
+        elif use_vectors and query_vector is not None:
+            semantic = await self._semantic(target.dataset_id, query_vector, wanted)
+        elif use_keywords:
+            keyword = await self._keyword(target.dataset_id, query, wanted)
+        candidates = list(dict.fromkeys([*semantic, *keyword]))
+        texts: Mapping[str, str] = {}
+        if candidates:
+            async with self._engine.connect() as conn:
+                shown = await self._visible(conn, candidates)
+                candidates = [c for c in candidates if c in shown]
+                if (
+                    rerank is not None
+                    and plan.rerank is not None
+                    and plan.rerank.model is not None
+                    and candidates
+                ):
+                    texts = await self._texts(conn, candidates)
         scored = _fuse(candidates, semantic, keyword, plan, both=use_vectors and use_keywords)
         if texts:
             scored = await _rerank(rerank, query, scored, texts)  # type: ignore[arg-type]
         return finish(scored, plan)
+
+    async def _semantic(self, dataset_id: str, query_vector: Matrix, wanted: int) -> dict[str, float]:
+        async with self._engine.connect() as conn:
+            held = await self._vectors.current(conn, dataset_id)
+        if held is None:
+            return {}
+        if held.rows * held.dims < THREAD_ABOVE:
+            found = held.search(query_vector, wanted)
+        else:
+            found = await asyncio.to_thread(held.search, query_vector, wanted)
+        return {segment_id: max(similarity, 0.0) for segment_id, similarity in found}
+
+    async def _keyword(self, dataset_id: str, query: str, wanted: int) -> dict[str, float]:
+        terms = query_terms(query)
+        async with self._engine.connect() as conn:
+            stats = await index_store.term_stats(conn, dataset_id, terms)
+            matching, ordered = matching_terms(terms, stats)
+            found = await index_store.keyword_candidates(
+                conn,
+                dataset_id,
+                matching,
+                wanted if ordered else max(wanted, UNORDERED_CANDIDATES),
+                counted=terms,
+                ordered=ordered,
+            )
+        return keyword_scores(terms, found, stats)
 
 
 def matching_terms(terms: Sequence[str], stats: index_store.TermStats) -> tuple[list[str], bool]:

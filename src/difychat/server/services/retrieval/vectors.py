@@ -14,6 +14,8 @@ process shows as a new index version, and the dataset is read again on its next 
 from __future__ import annotations
 
 import asyncio
+import math
+import time
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -27,6 +29,9 @@ from difychat.server.store import knowledge_index as index_store
 Matrix = npt.NDArray[np.float32]
 # Rows gathered before they are copied into a block of their own.
 TAIL_ROWS = 2048
+# Scans bigger than this many numbers run in a worker thread (numpy lets go of the GIL), so the
+# event loop serves other requests meanwhile.
+THREAD_ABOVE = 4_000_000
 # Removed rows are skipped while they are fewer than this share of the rows; then compacted.
 DEAD_SHARE = 0.1
 
@@ -133,12 +138,30 @@ class DatasetVectors:
 
     def search(self, query: Matrix, k: int) -> list[tuple[str, float]]:
         """The ``k`` nearest rows by cosine similarity: (segment id, similarity), best first."""
+        return self.frozen().search(query, k)
+
+    def frozen(self) -> Frozen:
+        """The rows as they are now, searchable from another thread while this one changes."""
+        self._seal_tail()
+        return Frozen(self.dims, tuple(self.blocks), frozenset(self.dead))
+
+
+@dataclass(frozen=True, slots=True)
+class Frozen:
+    dims: int
+    blocks: tuple[_Block, ...]
+    dead: frozenset[int]
+
+    @property
+    def rows(self) -> int:
+        return sum(b.seqs.shape[0] for b in self.blocks)
+
+    def search(self, query: Matrix, k: int) -> list[tuple[str, float]]:
         if k <= 0:
             return []
         q = query.reshape(-1)
         if q.shape[0] != self.dims:
             return []
-        self._seal_tail()
         want = k + len(self.dead)
         scores: list[npt.NDArray[np.float32]] = []
         picks: list[tuple[int, npt.NDArray[np.intp]]] = []
@@ -172,9 +195,17 @@ def _id_array(segment_ids: Sequence[str]) -> npt.NDArray[np.void]:
 
 
 class VectorCache:
-    """Every dataset's vectors this process has searched, kept current with the index version."""
+    """Every dataset's vectors this process has searched, kept current with the index version.
 
-    def __init__(self) -> None:
+    The version is read again at most every ``recheck_seconds`` per dataset: a write made by
+    another process reaches this one's vector searches within that time (this process's own
+    writes at once); a segment deleted meanwhile is never returned (results are checked
+    against the segments table).
+    """
+
+    def __init__(self, *, recheck_seconds: float = 1.0) -> None:
+        self._recheck = recheck_seconds
+        self._checked: dict[str, float] = {}
         # None: the dataset was read and holds no vectors.
         self._sets: dict[str, DatasetVectors | None] = {}
         self._versions: dict[str, int] = {}
@@ -189,17 +220,20 @@ class VectorCache:
     def held(self, dataset_id: str) -> DatasetVectors | None:
         return self._sets.get(dataset_id)
 
-    async def search(
-        self, conn: AsyncConnection, dataset_id: str, query: Matrix, k: int
-    ) -> list[tuple[str, float]]:
-        current = await index_store.version(conn, dataset_id)
+    async def current(self, conn: AsyncConnection, dataset_id: str) -> Frozen | None:
+        """The dataset's vectors as the index holds them now (read on first use or after a change)."""
+        now = time.monotonic()
+        held = dataset_id in self._sets and now - self._checked.get(dataset_id, -math.inf) < self._recheck
+        version = None if held else await index_store.version(conn, dataset_id)
         async with self._lock(dataset_id):
-            if self._versions.get(dataset_id) != current or dataset_id not in self._sets:
-                stored = await index_store.vectors(conn, dataset_id)
-                self._sets[dataset_id] = DatasetVectors.load(stored, current)
-                self._versions[dataset_id] = current
-            found = self._sets[dataset_id]
-        return [] if found is None else found.search(query, k)
+            if version is not None:
+                if self._versions.get(dataset_id) != version or dataset_id not in self._sets:
+                    stored = await index_store.vectors(conn, dataset_id)
+                    self._sets[dataset_id] = DatasetVectors.load(stored, version)
+                    self._versions[dataset_id] = version
+                self._checked[dataset_id] = now
+            found = self._sets.get(dataset_id)
+            return None if found is None else found.frozen()
 
     async def written(
         self,
@@ -234,3 +268,4 @@ class VectorCache:
     def forget(self, dataset_id: str) -> None:
         self._sets.pop(dataset_id, None)
         self._versions.pop(dataset_id, None)
+        self._checked.pop(dataset_id, None)
