@@ -18,7 +18,7 @@ import pytest
 import yaml
 
 from tests.fakes.rerank import FakeRerank
-from tests.fakes.upstream import FakeUpstream
+from tests.fakes.upstream import FakeUpstream, Round, ScriptedCall
 from tests.integration.conftest import RunningServer, ServerFactory, apps_file
 from tests.integration.knowledge_helpers import FAST, knowledge_key, make_dataset, wait_for_batch
 
@@ -26,6 +26,7 @@ pytestmark = pytest.mark.anyio
 
 CITED_KEY = "app-citedcitedcitedcited0001"
 QUIET_KEY = "app-quietquietquietquiet0001"
+LIBRARIAN_KEY = "app-librarianlibrarian00001"
 MANUAL = [
     "To reset your password, open the account settings page and choose forgot password.",
     "Invoices are sent by email at the start of each month; billing questions go to finance.",
@@ -71,6 +72,9 @@ def _apps(upstream: FakeUpstream) -> dict[str, Any]:
          "dataset_configs": configs},
         {"name": "Quiet", "api_keys": [QUIET_KEY], "model": model, "dataset_configs": configs,
          "retriever_resource": {"enabled": False}},
+        {"name": "Librarian", "mode": "agent-chat", "api_keys": [LIBRARIAN_KEY], "model": model,
+         "agent_mode": {"enabled": True, "strategy": "function_call", "tools": []},
+         "dataset_configs": configs},
     ]  # fmt: skip
     return base
 
@@ -337,3 +341,42 @@ async def test_citations_are_stored_even_when_the_app_does_not_show_them(
         (item,) = history.json()["data"]
         assert item["retriever_resources"][0]["content"] == MANUAL[1]
         assert item["retriever_resources"][0]["id"]
+
+
+async def test_an_agent_searches_its_datasets_as_tools_and_cites_them(
+    make_server: ServerFactory, tmp_path: Path, upstream: FakeUpstream, rerank: FakeRerank
+) -> None:
+    server = await _server(make_server, tmp_path, upstream, rerank)
+    async with server.client(await knowledge_key(server)) as client:
+        dataset = await _manual(client, "economy")
+    tool = "dataset_" + dataset["id"].replace("-", "_")
+    upstream.behaviour.rounds = [
+        Round(calls=[ScriptedCall(tool, '{"query": "reset password"}')]),
+        Round(calls=[ScriptedCall(tool, '{"query": "password settings page"}')]),
+        Round(chunks=["Open the settings page."]),
+    ]
+    async with server.client(LIBRARIAN_KEY) as chat:
+        streamed = await chat.post(
+            "/chat-messages",
+            json={"query": "I forgot my password", "user": "u3", "response_mode": "streaming", "inputs": {}},
+        )
+        assert streamed.status_code == 200, streamed.text
+        events = _events(streamed.text)
+        offered = upstream.chat_requests()[0].body["tools"]
+        (function,) = [t["function"] for t in offered if t["function"]["name"] == tool]
+        assert function["description"] == "useful for when you want to answer queries about the Manual"
+        assert function["parameters"]["required"] == ["query"]
+        observed = [e for e in events if e["event"] == "agent_thought" and e["observation"]]
+        assert MANUAL[0] in json.loads(observed[0]["observation"])[tool]
+        end = events[-1]
+        assert end["event"] == "message_end"
+        resources = end["metadata"]["retriever_resources"]
+        # the second call found the same document again: cited once
+        assert [r["position"] for r in resources] == list(range(1, len(resources) + 1))
+        assert {r["document_name"] for r in resources} == {"manual.md"}
+        assert resources[0]["content"] == MANUAL[0] and list(resources[0]) == CITATION_KEYS
+        history = await chat.get(
+            "/messages", params={"conversation_id": end["conversation_id"], "user": "u3"}
+        )
+        (item,) = history.json()["data"]
+        assert [c["segment_id"] for c in item["retriever_resources"]] == [r["segment_id"] for r in resources]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -30,12 +31,15 @@ from difychat.server.services.prompts import (
     fill_template,
     select_memory,
 )
+from difychat.server.services.retrieval import agent_tools
+from difychat.server.services.retrieval.agent_tools import CitationLog
 from difychat.server.services.retrieval.chat import ChatKnowledge, Retrieved
 from difychat.server.services.turn_runner import AnswerSource, Finisher, TurnRunner
 from difychat.server.store import messages as message_store
 from difychat.server.store import writer
 from difychat.server.store.common import new_id, utcnow
 from difychat.server.store.writer import GroupWriter, Write
+from difychat.server.tools.registry import BoundTool
 
 TITLE_CONCURRENCY = 16
 ROOT_PARENT_ID = "00000000-0000-0000-0000-000000000000"
@@ -123,6 +127,7 @@ class ChatService:
         source: AnswerSource
         finishers: tuple[Finisher, ...] = ()
         retrieved: Retrieved | None = None
+        cited: CitationLog | None = None
         preset = await preset_answer(
             self._annotations, app, config, inputs, turn.query, delay=self._character_delay
         )
@@ -146,6 +151,12 @@ class ChatService:
                 enricher.enrich(draft)
             if agents is not None:
                 owner = Owner(app.id, conversation_id, message_id)
+                dataset_tools: list[BoundTool] = []
+                if self._knowledge is not None and config.dataset_configs is not None:
+                    # Each of the app's datasets is a retrieval tool the agent may call.
+                    dataset_tools, cited = await agent_tools.for_turn(
+                        self._knowledge, config.dataset_configs, message_id
+                    )
                 source = agent = await agents.source(
                     app,
                     config,
@@ -155,6 +166,7 @@ class ChatService:
                     _model_params(config),
                     owner,
                     first_file_position=len(attached.attachments),
+                    extra_tools=dataset_tools,
                 )
                 finishers = (agent.moderate_output,)
             else:
@@ -237,7 +249,7 @@ class ChatService:
                 source,
                 finishers=finishers,
                 answer_of=answer_of,
-                retriever_resources=shown_citations(config, retrieved),
+                retriever_resources=shown_citations(config, retrieved, cited),
             ),
         )
         assert generation.task is not None
@@ -252,11 +264,16 @@ class ChatService:
         await self._writer.write(writer.name_conversation(conversation_id, title, utcnow()))
 
 
-def shown_citations(config: AppConfig, retrieved: Retrieved | None) -> tuple[dict[str, Any], ...]:
-    """``message_end``'s ``retriever_resources``: only when the app shows citations."""
-    if retrieved is None or not config.retriever_resource.enabled:
+def shown_citations(
+    config: AppConfig, retrieved: Retrieved | None, cited: CitationLog | None
+) -> tuple[dict[str, Any], ...] | Callable[[], tuple[dict[str, Any], ...]]:
+    """``message_end``'s ``retriever_resources``: only when the app shows citations; an agent's
+    are known when its answer ends."""
+    if not config.retriever_resource.enabled:
         return ()
-    return tuple(retrieved.resources())
+    if cited is not None:
+        return cited.resources
+    return () if retrieved is None else tuple(retrieved.resources())
 
 
 def _model_params(config: AppConfig) -> dict[str, Any]:

@@ -85,13 +85,14 @@ class TurnRunner:
         source: AnswerSource,
         *,
         finishers: tuple[Finisher, ...] = (),
-        retriever_resources: tuple[dict[str, Any], ...] = (),
+        retriever_resources: tuple[dict[str, Any], ...] | Callable[[], tuple[dict[str, Any], ...]] = (),
         answer_of: Callable[[str], str] | None = None,
     ) -> None:
         """Produce, finish, save once, then emit exactly one final event.
 
         ``answer_of`` makes the answer to save from the text streamed (an agent joins its rounds'
         texts, or keeps only its final answer); by default the answer is the text streamed.
+        ``retriever_resources`` may be known only at the end (an agent's retrieval calls).
         """
         started = time.perf_counter()
         first_at: float | None = None
@@ -163,6 +164,8 @@ class TurnRunner:
                 usage,
                 stopped=stopped,
                 annotation_reply=source.annotation_reply,
-                retriever_resources=retriever_resources,
+                retriever_resources=retriever_resources()
+                if callable(retriever_resources)
+                else retriever_resources,
             )
         )

@@ -7,6 +7,7 @@ otherwise (contract §5). The ``TurnRunner`` runs it like any source.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -20,6 +21,7 @@ from difychat.server.services.agent.react import ReActSource
 from difychat.server.services.agent.source import AgentRounds, AgentRuntime, AgentTurn, FunctionCallingSource
 from difychat.server.services.agent.toolsets import AgentToolsets
 from difychat.server.services.prompts import PromptDraft
+from difychat.server.tools.registry import BoundTool
 
 
 class AgentService:
@@ -50,9 +52,11 @@ class AgentService:
         owner: Owner,
         *,
         first_file_position: int = 0,
+        extra_tools: Sequence[BoundTool] = (),
     ) -> AgentRounds:
+        """``extra_tools``: tools made for this turn (the app's datasets, each a retrieval tool)."""
         abilities = config.model.abilities()
-        tools = await self.toolsets.tools(app.config, config, config_id)
+        tools = [*await self.toolsets.tools(app.config, config, config_id), *extra_tools]
         turn = AgentTurn(
             model=model,
             config=config,

@@ -113,19 +113,6 @@ def citation(item: Scored, position: int, retriever_from: str) -> dict[str, Any]
     }
 
 
-def citations(items: Sequence[Scored], retriever_from: str = "api") -> list[dict[str, Any]]:
-    """Best first, numbered from 1; a (dataset, document) pair is cited once (its best segment)."""
-    seen: set[tuple[str, str]] = set()
-    out: list[dict[str, Any]] = []
-    for item in sorted(items, key=lambda c: -c.score):
-        key = (item.found.segment.dataset_id, item.found.segment.document_id)
-        if key in seen:
-            continue
-        seen.add(key)
-        out.append(citation(item, len(out) + 1, retriever_from))
-    return out
-
-
 @dataclass(slots=True)
 class Retrieved:
     """What retrieval found for one turn."""
@@ -157,6 +144,14 @@ class ChatKnowledge:
     def __init__(self, engine: AsyncEngine, search: KnowledgeSearch) -> None:
         self._engine = engine
         self._search = search
+
+    @property
+    def engine(self) -> AsyncEngine:
+        return self._engine
+
+    @property
+    def search(self) -> KnowledgeSearch:
+        return self._search
 
     async def datasets(self, configs: DatasetConfigs) -> list[DatasetRecord]:
         """The datasets ``configs`` names that exist (by id, else by name), each once, in order."""
