@@ -14,17 +14,19 @@ import aiohttp
 import pytest
 
 from difychat.server.domain.knowledge import DatasetRecord
-from difychat.server.domain.retrieval import RetrievalModel, SearchPlan
-from difychat.server.errors import ProviderNotInitialized
+from difychat.server.domain.retrieval import DatasetConfigs, RetrievalModel, SearchPlan
+from difychat.server.errors import InvalidParam, ProviderNotInitialized
 from difychat.server.providers.embeddings import OpenAICompatibleEmbeddings
+from difychat.server.providers.openai_compatible import build_openai_compatible
 from difychat.server.providers.rerank import HttpRerank
+from difychat.server.services.retrieval.chat import CONTEXT_BLOCK, ChatKnowledge
 from difychat.server.services.retrieval.models import KnowledgeModels
 from difychat.server.services.retrieval.service import KnowledgeSearch
 from difychat.server.services.retrieval.vectors import VectorCache
 from difychat.server.store import datasets as dataset_store
 from difychat.server.store import db
 from tests.fakes.rerank import FakeRerank
-from tests.fakes.upstream import FakeUpstream
+from tests.fakes.upstream import FakeUpstream, Round, ScriptedCall
 from tests.integration import knowledge_seed as seed
 
 pytestmark = pytest.mark.anyio
@@ -241,3 +243,64 @@ async def test_hits_are_counted(knowledge: Knowledge) -> None:
 
         (segment,) = await segment_store.by_ids(conn, [hits[0].found.segment.id])
     assert segment.hit_count == 1
+
+
+def _configs(mode: str, *datasets: DatasetRecord, **values: object) -> DatasetConfigs:
+    entries = [{"dataset": {"enabled": True, "id": d.id}} for d in datasets]
+    return DatasetConfigs.model_validate(
+        {"retrieval_model": mode, "datasets": {"datasets": entries}, **values}
+    )
+
+
+async def test_multiple_retrieval_merges_every_dataset_to_the_app_top_k(knowledge: Knowledge) -> None:
+    chat = ChatKnowledge(knowledge.search.retriever._engine, knowledge.search)
+    configs = _configs("multiple", knowledge.economy, knowledge.quality, top_k=3, reranking_enable=False)
+    found = await chat.retrieve(configs, "reset password settings", None)
+    assert found is not None and 1 <= len(found.found) <= 3
+    assert {s.found.dataset_name for s in found.found} == {"Economy", "Quality"}
+    assert found.found[0].found.segment.content == ENGLISH[1]
+    resources = found.resources()
+    assert [r["position"] for r in resources] == list(range(1, len(resources) + 1))
+    assert f"<context>\n{ENGLISH[1]}" in CONTEXT_BLOCK.format(context=found.context.context)
+
+
+async def test_mixed_techniques_need_a_rerank_model_when_reranking(knowledge: Knowledge) -> None:
+    chat = ChatKnowledge(knowledge.search.retriever._engine, knowledge.search)
+    configs = _configs("multiple", knowledge.economy, knowledge.quality, reranking_mode="weighted_score")
+    with pytest.raises(InvalidParam, match="different indexing technique"):
+        await chat.retrieve(configs, "password", None)
+
+
+async def test_datasets_are_named_by_id_or_name_and_unknown_ones_are_skipped(knowledge: Knowledge) -> None:
+    chat = ChatKnowledge(knowledge.search.retriever._engine, knowledge.search)
+    configs = DatasetConfigs.model_validate(
+        {
+            "datasets": {
+                "datasets": [
+                    {"dataset": {"enabled": True, "name": "Quality"}},
+                    {"dataset": {"enabled": True, "id": "00000000-0000-4000-8000-000000000000"}},
+                    {"dataset": {"enabled": False, "id": knowledge.economy.id}},
+                ]
+            }
+        }
+    )
+    assert [d.id for d in await chat.datasets(configs)] == [knowledge.quality.id]
+    assert configs.retrieval_model == "single" and configs.reranking_on  # Dify's defaults
+    nothing = DatasetConfigs.model_validate({"datasets": {"datasets": [{"dataset": {"id": "nope"}}]}})
+    assert await chat.retrieve(nothing, "password", None) is None
+
+
+async def test_single_retrieval_lets_the_model_pick_the_dataset(knowledge: Knowledge) -> None:
+    chat = ChatKnowledge(knowledge.search.retriever._engine, knowledge.search)
+    knowledge.upstream.behaviour.rounds = [Round(calls=[ScriptedCall(knowledge.economy.id)])]
+    async with aiohttp.ClientSession() as session:
+        model = build_openai_compatible(
+            session, model="fake-model", base_url=knowledge.upstream.base_url, api_key="sk", timeout=10
+        )
+        found = await chat.retrieve(
+            _configs("single", knowledge.quality, knowledge.economy), "password", model
+        )
+    assert found is not None and found.found
+    assert {s.found.dataset_name for s in found.found} == {"Economy"}
+    offered = knowledge.upstream.requests[-1].body["tools"]
+    assert [t["function"]["name"] for t in offered] == [knowledge.quality.id, knowledge.economy.id]

@@ -63,6 +63,7 @@ from difychat.server.services.knowledge.bundle import Knowledge, build_knowledge
 from difychat.server.services.knowledge.datasets import NewDataset
 from difychat.server.services.knowledge.indexing import IndexingSettings
 from difychat.server.services.mcp_server import McpServerService, app_code
+from difychat.server.services.completion import CompletionService
 from difychat.server.services.messages import MessageService
 from difychat.server.services.retrieval.chat import ChatKnowledge
 from difychat.server.services.retrieval.models import KnowledgeModels
@@ -410,6 +411,16 @@ def create_app(settings: Settings | None = None) -> Starlette:
         try:
             yield
         finally:
+            completion=CompletionService(
+                writes,
+                registry,
+                models,
+                files,
+                audio,
+                max_generation_seconds=settings.max_generation_seconds,
+                stream_max_unread_bytes=settings.stream_max_unread_bytes,
+                worker_id=lease.worker_id,
+            ),
             await knowledge.worker.stop()
             await search.close()
             await registry.drain(timeout=10)

@@ -15,6 +15,7 @@ from difychat.server.services.app_info import AppInfoService
 from difychat.server.services.audio import AudioService
 from difychat.server.services.auth import Authenticator, EndUsers
 from difychat.server.services.chat import ChatService
+from difychat.server.services.completion import CompletionService
 from difychat.server.services.conversations import ConversationService
 from difychat.server.services.files import FileService
 from difychat.server.services.knowledge.bundle import Knowledge
@@ -32,6 +33,7 @@ class Services:
     chat: ChatService
     stops: StopService
     conversations: ConversationService
+    completion: CompletionService
     messages: MessageService
     files: FileService
     annotations: AnnotationService

@@ -7,6 +7,7 @@ from starlette.responses import Response
 
 from difychat.server.api.context import authenticate
 from difychat.server.api.ids import path_id
+from difychat.server.api.modes import require_chat_app
 from difychat.server.api.parsing import json_body, query, user_of, validate
 from difychat.server.api.responses import JSON, no_content
 from difychat.server.api.schemas import ConversationsQuery, RenamePayload
@@ -16,6 +17,7 @@ from difychat.server.errors import CONVERSATION_NOT_EXISTS, NotFound
 
 async def list_conversations(request: Request) -> Response:
     svc, app = await authenticate(request)
+    require_chat_app(app)
     params = query(request, ConversationsQuery)
     end_user_id = await svc.end_users.find(app, params.user)
     page = await svc.conversations.list(
@@ -28,6 +30,7 @@ async def rename_conversation(request: Request) -> Response:
     svc, app = await authenticate(request)
     data = await json_body(request, svc.max_json_body_bytes)
     end_user_id = await svc.end_users.resolve(app, user_of(data), required=False)
+    require_chat_app(app)
     conversation_id = path_id(request, "conversation_id", NotFound, CONVERSATION_NOT_EXISTS)
     payload = validate(RenamePayload, data)
     name = payload.name.replace("\x00", "").strip() if payload.name else None
@@ -41,6 +44,7 @@ async def delete_conversation(request: Request) -> Response:
     svc, app = await authenticate(request)
     data = await json_body(request, svc.max_json_body_bytes, optional=True)
     end_user_id = await svc.end_users.find(app, user_of(data))
+    require_chat_app(app)
     conversation_id = path_id(request, "conversation_id", NotFound, CONVERSATION_NOT_EXISTS)
     await svc.conversations.delete(end_user_id, conversation_id)
     return no_content()

@@ -7,6 +7,7 @@ from starlette.responses import Response
 
 from difychat.server.api.context import authenticate
 from difychat.server.api.ids import path_id, query_id
+from difychat.server.api.modes import require_chat_app
 from difychat.server.api.parsing import json_body, query, user_of, validate
 from difychat.server.api.responses import JSON, SUCCESS
 from difychat.server.api.schemas import FeedbackPayload, FeedbacksQuery, MessagesQuery
@@ -18,6 +19,7 @@ from difychat.server.errors import MESSAGE_NOT_EXISTS, NotFound
 
 async def list_messages(request: Request) -> Response:
     svc, app = await authenticate(request)
+    require_chat_app(app)
     params = query(request, MessagesQuery)
     file_url = svc.files.signer.preview_url
     conversation_id = query_id(params.conversation_id, "conversation_id")

@@ -30,6 +30,16 @@ class FeedbackPayload(BaseModel):
 
     rating: Literal["like", "dislike"] | None = None
     content: StrictStr | None = None
+class CompletionRequestPayload(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    inputs: dict[str, Any]
+    # Completion apps read their text from ``inputs``; a top-level query is optional.
+    query: StrictStr = ""
+    response_mode: Literal["blocking", "streaming"] | None = None
+    files: list[dict[str, Any]] | None = None
+
+
 
 
 class RenamePayload(BaseModel):

@@ -1,8 +1,8 @@
 """Server-sent events the way Dify frames them.
 
 Every event is ``data: <compact JSON>\\n\\n`` whose first keys are ``event``,
-``conversation_id``, ``message_id``, ``created_at``; the only ``event:`` line
-is the ``event: ping`` keep-alive after a silence. The common prefix of each
+``conversation_id`` (not in a completion app's), ``message_id``, ``created_at``; the only
+``event:`` line is the ``event: ping`` keep-alive after a silence. The common prefix of each
 payload is built once per stream, so a text delta costs one string encode.
 """
 
@@ -18,6 +18,7 @@ from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
 
 from difychat.server.api.wire.chat import metadata
+from difychat.server.domain.app_modes import COMPLETION
 from difychat.server.domain.events import (
     AnswerReplaced,
     FileProduced,
@@ -38,15 +39,13 @@ MEDIA_TYPE = "text/event-stream; charset=utf-8"
 
 class EventEncoder:
     def __init__(self, generation: Generation, created_at: int, mode: str) -> None:
-        ids = {
-            "conversation_id": generation.conversation_id,
-            "message_id": generation.message_id,
-            "created_at": created_at,
-        }
+        # A completion's events carry no conversation (Dify's completion stream).
+        conversation = {} if mode == COMPLETION else {"conversation_id": generation.conversation_id}
+        ids = {**conversation, "message_id": generation.message_id, "created_at": created_at}
         self._ids = ids
         self._task_id = generation.task_id
         self._message_id = generation.message_id
-        head = orjson.dumps(ids)[1:-1]  # "conversation_id":..,"message_id":..,"created_at":..
+        head = orjson.dumps(ids)[1:-1]  # ["conversation_id":..,]"message_id":..,"created_at":..
         task = b',"task_id":' + orjson.dumps(generation.task_id)
         agent = mode == "agent-chat"
         kind = b"agent_message" if agent else b"message"

@@ -7,6 +7,7 @@ from starlette.responses import Response
 
 from difychat.server.api.context import authenticate
 from difychat.server.api.ids import path_id
+from difychat.server.api.modes import require_chat_app
 from difychat.server.api.responses import JSON
 from difychat.server.api.wire import messages as wire
 from difychat.server.errors import MESSAGE_NOT_EXISTS, InvalidParam, NotFound
@@ -17,6 +18,7 @@ async def suggested_questions(request: Request) -> Response:
     user = request.query_params.get("user")
     if not user:
         raise InvalidParam("Arg user must be provided.")
+    require_chat_app(app)
     end_user_id = await svc.end_users.find(app, user)
     message_id = path_id(request, "message_id", NotFound, MESSAGE_NOT_EXISTS)
     questions = await svc.suggestions.suggest(app, end_user_id, message_id)

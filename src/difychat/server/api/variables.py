@@ -7,6 +7,7 @@ from starlette.responses import Response
 
 from difychat.server.api.context import authenticate
 from difychat.server.api.ids import path_id
+from difychat.server.api.modes import require_chat_app
 from difychat.server.api.parsing import json_body, query, user_of
 from difychat.server.api.responses import JSON
 from difychat.server.api.schemas import VariablesQuery
@@ -17,6 +18,7 @@ from difychat.server.services.variables import check_name_filter
 
 async def list_variables(request: Request) -> Response:
     svc, app = await authenticate(request)
+    require_chat_app(app)
     params = query(request, VariablesQuery)
     name = check_name_filter(params.variable_name) if params.variable_name is not None else None
     end_user_id = await svc.end_users.find(app, params.user)
@@ -31,6 +33,7 @@ async def update_variable(request: Request) -> Response:
     svc, app = await authenticate(request)
     data = await json_body(request, svc.max_json_body_bytes)
     end_user_id = await svc.end_users.find(app, user_of(data))
+    require_chat_app(app)
     conversation_id = path_id(request, "conversation_id", NotFound, CONVERSATION_NOT_EXISTS)
     variable_id = path_id(request, "variable_id", NotFound, VARIABLE_NOT_EXISTS)
     if "value" not in data:

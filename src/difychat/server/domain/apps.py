@@ -28,6 +28,7 @@ from difychat.server.domain.agent import (
     OpenAPIToolProvider,
     capabilities,
 )
+from difychat.server.domain.app_modes import COMPLETION, settle_completion_app
 from difychat.server.domain.config_keys import unknown_keys
 from difychat.server.domain.features import (
     AnnotationReply,
@@ -46,7 +47,7 @@ from difychat.server.domain.features import (
 from difychat.server.domain.mcp import McpPublishing
 from difychat.server.domain.retrieval import DatasetConfigs
 
-AppMode = Literal["chat", "agent-chat"]
+AppMode = Literal["chat", "agent-chat", "completion"]
 
 # difychat has one workspace (Dify's tenant); its id is derived, so every server reports the same one.
 WORKSPACE_ID = str(uuid.uuid5(uuid.NAMESPACE_URL, "difychat:workspace"))
@@ -173,6 +174,12 @@ class AppConfig(Schema):
         # A chat app with agent_mode enabled and an agent strategy is an agent app (contract §1).
         if self.mode == "chat" and self.agent_mode.is_agent:
             self.mode = "agent-chat"
+        return self
+
+    @model_validator(mode="after")
+    def _completion_app(self) -> AppConfig:
+        if self.mode == COMPLETION:
+            settle_completion_app(self)
         return self
 
     @property

@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from difychat.server.api.wire.common import seconds
+from difychat.server.domain.app_modes import COMPLETION
 from difychat.server.domain.events import MessageEnded
 from difychat.server.generation.registry import Generation
 
@@ -22,12 +23,14 @@ def metadata(ended: MessageEnded) -> dict[str, Any]:
 
 
 def blocking_answer(generation: Generation, mode: str, ended: MessageEnded) -> dict[str, Any]:
+    """The blocking body; a completion app's has no ``conversation_id`` (Dify's completion body)."""
+    conversation = {} if mode == COMPLETION else {"conversation_id": generation.conversation_id}
     return {
         "event": "message",
         "task_id": generation.task_id,
         "id": generation.message_id,
         "message_id": generation.message_id,
-        "conversation_id": generation.conversation_id,
+        **conversation,
         "mode": mode,
         "answer": ended.answer,
         "metadata": metadata(ended),
