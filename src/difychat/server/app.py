@@ -56,6 +56,7 @@ from difychat.server.services.apps import DemoApp, demo_config, ensure_demo_app,
 from difychat.server.services.audio import AudioService
 from difychat.server.services.auth import Authenticator, EndUsers
 from difychat.server.services.chat import ChatService
+from difychat.server.services.completion import CompletionService
 from difychat.server.services.conversations import ConversationService
 from difychat.server.services.files import AttachmentLimits, FileService, UploadLimits
 from difychat.server.services.key_usage import KeyUsage
@@ -63,7 +64,6 @@ from difychat.server.services.knowledge.bundle import Knowledge, build_knowledge
 from difychat.server.services.knowledge.datasets import NewDataset
 from difychat.server.services.knowledge.indexing import IndexingSettings
 from difychat.server.services.mcp_server import McpServerService, app_code
-from difychat.server.services.completion import CompletionService
 from difychat.server.services.messages import MessageService
 from difychat.server.services.retrieval.chat import ChatKnowledge
 from difychat.server.services.retrieval.models import KnowledgeModels
@@ -390,6 +390,16 @@ def create_app(settings: Settings | None = None) -> Starlette:
                 agents=agents,
                 knowledge=ChatKnowledge(engine, search),
             ),
+            completion=CompletionService(
+                writes,
+                registry,
+                models,
+                files,
+                audio,
+                max_generation_seconds=settings.max_generation_seconds,
+                stream_max_unread_bytes=settings.stream_max_unread_bytes,
+                worker_id=lease.worker_id,
+            ),
             stops=StopService(engine, registry, relay),
             conversations=ConversationService(engine, models),
             messages=MessageService(engine),
@@ -411,16 +421,6 @@ def create_app(settings: Settings | None = None) -> Starlette:
         try:
             yield
         finally:
-            completion=CompletionService(
-                writes,
-                registry,
-                models,
-                files,
-                audio,
-                max_generation_seconds=settings.max_generation_seconds,
-                stream_max_unread_bytes=settings.stream_max_unread_bytes,
-                worker_id=lease.worker_id,
-            ),
             await knowledge.worker.stop()
             await search.close()
             await registry.drain(timeout=10)
