@@ -31,9 +31,9 @@ class Services:
     authenticator: Authenticator
     end_users: EndUsers
     chat: ChatService
+    completion: CompletionService
     stops: StopService
     conversations: ConversationService
-    completion: CompletionService
     messages: MessageService
     files: FileService
     annotations: AnnotationService

@@ -25,11 +25,6 @@ class ChatRequestPayload(BaseModel):
         return optional_id(value, "conversation_id")
 
 
-class FeedbackPayload(BaseModel):
-    model_config = ConfigDict(extra="ignore")
-
-    rating: Literal["like", "dislike"] | None = None
-    content: StrictStr | None = None
 class CompletionRequestPayload(BaseModel):
     model_config = ConfigDict(extra="ignore")
 
@@ -40,6 +35,11 @@ class CompletionRequestPayload(BaseModel):
     files: list[dict[str, Any]] | None = None
 
 
+class FeedbackPayload(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    rating: Literal["like", "dislike"] | None = None
+    content: StrictStr | None = None
 
 
 class RenamePayload(BaseModel):
