@@ -23,6 +23,7 @@ pytestmark = pytest.mark.anyio
 
 WRITER_KEY = "app-writerwriterwriterwri001"
 TRANSLATOR_KEY = "app-translatortranslator0001"
+MCP_CODE = "WriterWriter0000"
 BLOCKING_KEYS = ["event", "task_id", "id", "message_id", "mode", "answer", "metadata", "created_at"]
 MESSAGE_KEYS = ["event", "message_id", "created_at", "task_id", "id", "answer", "from_variable_selector"]
 END_KEYS = ["event", "message_id", "created_at", "task_id", "id", "metadata", "files"]
@@ -38,6 +39,7 @@ def completion_apps(upstream: FakeUpstream) -> list[dict[str, Any]]:
             "name": "Writer",
             "mode": "completion",
             "api_keys": [WRITER_KEY],
+            "mcp_server": {"enabled": True, "code": MCP_CODE},
             "model": {
                 **model,
                 "pricing": {"input": "0.15", "output": "0.60", "unit": "0.000001", "currency": "USD"},
@@ -323,3 +325,30 @@ async def test_a_model_failure_is_a_json_error_in_blocking_mode(server: RunningS
     async with server.client(WRITER_KEY) as client:
         response = await client.post("/completion-messages", json=body())
     assert_error(response, 400, "completion_request_error")
+
+
+async def test_a_completion_app_as_an_mcp_server_takes_its_form_and_completes(server: RunningServer) -> None:
+    async def rpc(method: str, params: dict[str, Any]) -> dict[str, Any]:
+        async with httpx.AsyncClient(timeout=30) as client:
+            response = await client.post(
+                f"{server.base_url}/mcp/server/{MCP_CODE}/mcp",
+                json={"jsonrpc": "2.0", "id": 1, "method": method, "params": params},
+                headers={"Authorization": f"Bearer {WRITER_KEY}"},
+            )
+        assert response.status_code == 200, response.text
+        reply: dict[str, Any] = response.json()
+        return reply
+
+    (tool,) = (await rpc("tools/list", {}))["result"]["tools"]
+    # Dify's completion tool: the form only (here its default `query` paragraph), no conversation.
+    assert tool["inputSchema"] == {
+        "type": "object",
+        "properties": {"query": {"description": "", "type": "string"}},
+        "required": ["query"],
+    }
+    called = (await rpc("tools/call", {"name": "Writer", "arguments": {"query": "a haiku"}}))["result"]
+    assert called["content"] == [{"type": "text", "text": FAKE_ANSWER}] and called["isError"] is False
+    assert list(called["_meta"]) == ["message_id"]
+    assert prompt_sent(server.upstream) == [{"role": "user", "content": "a haiku"}]
+    refused = await rpc("tools/call", {"name": "Writer", "arguments": {}})
+    assert refused["error"] == {"code": -32602, "message": "query is required in input form"}

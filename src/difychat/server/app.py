@@ -511,6 +511,7 @@ def _mcp_server(
         services.authenticator,
         limiter,
         version=settings.dify_version,
+        completion=services.completion,
     )
 
 

@@ -3,8 +3,9 @@
 ``POST /mcp/server/<code>/mcp`` speaks JSON-RPC 2.0, one JSON reply per request: ``initialize``,
 ``notifications/initialized`` (202, no body), ``ping``, ``tools/list`` (one tool: the app, its
 input form plus ``query``) and ``tools/call`` (one blocking chat turn; the stored answer as one
-text part). An unknown or unpublished code is HTTP 404; every other failure is a JSON-RPC error
-body with HTTP 200 (HTTP 401 for a refused API key).
+text part). A completion app's tool takes its input form only (Dify's default form holds
+``query``), and each call is one completion. An unknown or unpublished code is HTTP 404; every
+other failure is a JSON-RPC error body with HTTP 200 (HTTP 401 for a refused API key).
 
 Who calls: a bearer API key of the app, when one is sent (``require_api_key`` makes it
 mandatory), is its own end user; otherwise each client (name and version from ``initialize``,
@@ -27,13 +28,15 @@ from typing import Any
 
 import orjson
 
+from difychat.server.domain.app_modes import COMPLETION
 from difychat.server.domain.apps import App, AppConfig
 from difychat.server.domain.events import GenerationFailed, MessageEnded
 from difychat.server.domain.values import parse_uuid
 from difychat.server.errors import AppError, Unauthorized
 from difychat.server.generation.limits import KeyLimits, Limiter, Slot
 from difychat.server.services.auth import Authenticator, EndUsers
-from difychat.server.services.chat import ChatService, ChatTurn
+from difychat.server.services.chat import ChatService, ChatTurn, StartedTurn
+from difychat.server.services.completion import CompletionService, CompletionTurn
 from difychat.server.services.keys import hash_key
 
 logger = logging.getLogger("difychat.mcp_server")
@@ -125,11 +128,13 @@ class McpServerService:
         limiter: Limiter,
         *,
         version: str,
+        completion: CompletionService,
     ) -> None:
         """``codes``: each published app's URL code, by app id (only apps of the apps file)."""
         self._catalog = catalog
         self._apps = {_digest(code): app_id for app_id, code in codes.items()}
         self._chat = chat
+        self._completion = completion
         self._end_users = end_users
         self._authenticator = authenticator
         self._limiter = limiter
@@ -225,29 +230,17 @@ class McpServerService:
             arguments = {}
         if not isinstance(arguments, dict):
             raise RpcError(INVALID_PARAMS, "Invalid params: arguments must be an object")
-        query = arguments.get("query")
-        if not isinstance(query, str) or not query.replace("\x00", "").strip():
-            raise RpcError(INVALID_PARAMS, "query is required")
-        inputs = {k: v for k, v in arguments.items() if k != "query"}
-        conversation_id = None
-        if _continues(app.config):
-            given = inputs.pop("conversation_id", None)
-            if given is not None and given != "":
-                conversation_id = parse_uuid(given)
-                if conversation_id is None:
-                    raise RpcError(INVALID_PARAMS, "conversation_id must be a valid UUID")
-        turn = ChatTurn(
-            query=query.replace("\x00", ""),
-            inputs=inputs,
-            response_mode="blocking",
-            conversation_id=conversation_id,
-            auto_generate_name=True,
-        )
+        turn = None if app.mode == COMPLETION else _chat_turn(app.config, arguments)
         try:
             end_user_id = await self._end_users.resolve(app, caller.user, required=True)
             slot = await self._slot(app, caller)
             try:
-                started = await self._chat.start(app, end_user_id, turn, slot)
+                started: StartedTurn
+                if turn is not None:
+                    started = await self._chat.start(app, end_user_id, turn, slot)
+                else:  # a completion: every argument is an input
+                    one = CompletionTurn(inputs=dict(arguments), response_mode="blocking")
+                    started = await self._completion.start(app, end_user_id, one, slot)
             except BaseException:
                 slot.release()
                 raise
@@ -262,11 +255,11 @@ class McpServerService:
         if isinstance(event, GenerationFailed):
             raise RpcError(INTERNAL_ERROR, f"Internal server error: {event.message}")
         assert isinstance(event, MessageEnded)
-        return {
-            "content": [{"type": "text", "text": event.answer}],
-            "isError": False,
-            "_meta": {"conversation_id": generation.conversation_id, "message_id": generation.message_id},
-        }
+        # A completion has no conversation to continue.
+        meta = {"message_id": generation.message_id}
+        if turn is not None:
+            meta = {"conversation_id": generation.conversation_id, **meta}
+        return {"content": [{"type": "text", "text": event.answer}], "isError": False, "_meta": meta}
 
     async def _slot(self, app: App, caller: _Caller) -> Slot:
         if caller.authorization is not None:
@@ -282,16 +275,45 @@ def _description(config: AppConfig) -> str:
     return config.mcp_server.description or config.description
 
 
+def _chat_turn(config: AppConfig, arguments: dict[str, Any]) -> ChatTurn:
+    """A chat app's call: ``query``, the form's inputs, and maybe a conversation to continue."""
+    query = arguments.get("query")
+    if not isinstance(query, str) or not query.replace("\x00", "").strip():
+        raise RpcError(INVALID_PARAMS, "query is required")
+    inputs = {k: v for k, v in arguments.items() if k != "query"}
+    conversation_id = None
+    if _continues(config):
+        given = inputs.pop("conversation_id", None)
+        if given is not None and given != "":
+            conversation_id = parse_uuid(given)
+            if conversation_id is None:
+                raise RpcError(INVALID_PARAMS, "conversation_id must be a valid UUID")
+    return ChatTurn(
+        query=query.replace("\x00", ""),
+        inputs=inputs,
+        response_mode="blocking",
+        conversation_id=conversation_id,
+        auto_generate_name=True,
+    )
+
+
 def _continues(config: AppConfig) -> bool:
-    """Whether the tool takes ``conversation_id`` (not when the form has a variable of that name)."""
-    return all(v.field.variable != "conversation_id" for v in config.form_variables())
+    """Whether the tool takes ``conversation_id`` (a chat app's, unless the form has a variable of
+    that name)."""
+    return config.mode != COMPLETION and all(
+        v.field.variable != "conversation_id" for v in config.form_variables()
+    )
 
 
 def tool_of(config: AppConfig) -> dict[str, Any]:
-    """The app's one tool: ``query`` first, then the input form (files and external data left out)."""
+    """The app's one tool: ``query`` first (not for a completion app, whose form holds its text),
+    then the input form (files and external data left out)."""
     described = config.mcp_server.parameters
-    properties: dict[str, Any] = {"query": {"type": "string", "description": QUERY_DESCRIPTION}}
-    required = ["query"]
+    properties: dict[str, Any] = {}
+    required: list[str] = []
+    if config.mode != COMPLETION:
+        properties["query"] = {"type": "string", "description": QUERY_DESCRIPTION}
+        required.append("query")
     for variable in config.form_variables():
         name = variable.field.variable
         prop: dict[str, Any] = {"description": described.get(name, "")}
