@@ -31,9 +31,7 @@ def build_routes() -> list[BaseRoute]:
         Route("/chat-messages", chat.create_chat_message, methods=["POST"]),
         Route("/chat-messages/{task_id}/stop", chat.stop_chat_message, methods=["POST"]),
         Route("/completion-messages", completion.create_completion_message, methods=["POST"]),
-        Route(
-            "/completion-messages/{task_id}/stop", completion.stop_completion_message, methods=["POST"]
-        ),
+        Route("/completion-messages/{task_id}/stop", completion.stop_completion_message, methods=["POST"]),
         Route("/messages", messages.list_messages, methods=["GET"]),
         Route("/messages/{message_id}/feedbacks", messages.create_feedback, methods=["POST"]),
         Route("/messages/{message_id}/suggested", suggested.suggested_questions, methods=["GET"]),
