@@ -190,6 +190,9 @@ async def test_rerank_without_a_configured_model_is_provider_not_initialize(know
         await bare.search(knowledge.quality, "paris", plan("semantic_search"))
     hits = await bare.search(knowledge.economy, "paris", plan("keyword_search"))
     assert hits[0].found.segment.content == ENGLISH[3]
+    # without the embedding model a high-quality dataset can still be searched by keyword
+    hits = await bare.search(knowledge.quality, "paris", plan("full_text_search"))
+    assert hits[0].found.segment.content == ENGLISH[3]
 
 
 async def test_removed_and_replaced_segments_leave_the_index(knowledge: Knowledge) -> None:

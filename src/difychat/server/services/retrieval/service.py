@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from difychat.server.domain.knowledge import DatasetRecord
+from difychat.server.domain.knowledge import HIGH_QUALITY, DatasetRecord
 from difychat.server.domain.retrieval import RetrievalModel, SearchPlan
 from difychat.server.services.retrieval.engine import Retriever, SearchTarget
 from difychat.server.services.retrieval.indexer import SearchIndexer
@@ -44,10 +44,12 @@ class KnowledgeSearch:
         self._flushing: asyncio.Task[None] | None = None
 
     def plan(self, dataset: DatasetRecord, model: RetrievalModel) -> SearchPlan:
-        return SearchPlan.of(model, embeds=self.models.embeddings_for(dataset) is not None)
+        return SearchPlan.of(model, embeds=dataset.indexing_technique == HIGH_QUALITY)
 
     async def search(self, dataset: DatasetRecord, query: str, plan: SearchPlan) -> list[Scored]:
-        target = SearchTarget(dataset.id, self.models.embeddings_for(dataset))
+        # The embedding model is needed (and its absence an error) only when vectors are searched.
+        vectors = plan.method in ("semantic_search", "hybrid_search")
+        target = SearchTarget(dataset.id, self.models.embeddings_for(dataset) if vectors else None)
         hits = await self.retriever.search(target, query, plan, rerank=self.models.rerank_for(plan))
         return await self.resolve([(h.segment_id, h.score) for h in hits])
 
