@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
+import sys
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -44,16 +47,47 @@ def alembic_config(url: str) -> Config:
 
 
 def upgrade(url: str, revision: str = "heads") -> None:
-    """Bring the database at ``url`` to ``revision`` (blocking; run before serving)."""
-    if is_sqlite(url):
-        _ensure_sqlite_dir(url)
-    command.upgrade(alembic_config(url), revision)
+    """Bring the database at ``url`` to ``revision`` (blocking; run before serving).
+
+    Processes and hosts that start at once migrate one after the other: on PostgreSQL under an
+    advisory lock (taken in ``migrations/env.py``), on SQLite under a lock file beside the database.
+    The others then find it migrated and change nothing.
+    """
+    path = _sqlite_path(url)
+    if path is None:
+        command.upgrade(alembic_config(url), revision)
+        return
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with _file_lock(path.with_name(path.name + ".migrate-lock")):
+        command.upgrade(alembic_config(url), revision)
 
 
-def _ensure_sqlite_dir(url: str) -> None:
+def _sqlite_path(url: str) -> Path | None:
+    """The file of a SQLite URL; None for PostgreSQL and in-memory SQLite."""
+    if not is_sqlite(url):
+        return None
     path = sa.engine.make_url(url).database
-    if path and path != ":memory:":
-        Path(path).parent.mkdir(parents=True, exist_ok=True)
+    return Path(path) if path and path != ":memory:" else None
+
+
+@contextlib.contextmanager
+def _file_lock(path: Path) -> Iterator[None]:
+    """An exclusive lock on ``path`` between processes, released when it closes (or its holder dies)."""
+    with open(path, "a+b") as handle:
+        if sys.platform == "win32":
+            import msvcrt
+
+            while True:
+                try:
+                    msvcrt.locking(handle.fileno(), msvcrt.LK_LOCK, 1)
+                    break
+                except OSError:  # LK_LOCK gives up after 10 s: keep waiting
+                    continue
+        else:
+            import fcntl
+
+            fcntl.flock(handle.fileno(), fcntl.LOCK_EX)
+        yield
 
 
 def create_sync_engine(url: str | sa.URL) -> sa.Engine:

@@ -13,7 +13,14 @@ from difychat.server.store.schema import metadata
 config = context.config
 
 
+# Held while PostgreSQL migrates: hosts that start at once take turns, and the later ones find the
+# database migrated. A transaction-level lock: the commit after the migrations releases it.
+MIGRATION_LOCK = 0x646966796368  # "difych"
+
+
 def _run(connection: Connection) -> None:
+    if connection.dialect.name == "postgresql":
+        connection.exec_driver_sql(f"SELECT pg_advisory_xact_lock({MIGRATION_LOCK})")
     context.configure(
         connection=connection,
         target_metadata=metadata,
