@@ -70,9 +70,12 @@ class _Refused(Exception):
     pass
 
 
-def _run(args: argparse.Namespace, action: Callable[[Any, Any], Awaitable[int]]) -> int:
-    """``action(knowledge, settings)`` on a migrated database; a refusal prints and exits 1."""
-    from difychat.cli.server_commands import _settings
+def _run(
+    args: argparse.Namespace, action: Callable[[Any, Any], Awaitable[int]], *, read_only: bool = False
+) -> int:
+    """``action(knowledge, settings)`` on a migrated database; a refusal prints and exits 1.
+    ``read_only``: nothing is created or migrated; without a database there is nothing to show."""
+    from difychat.cli.server_commands import NothingToRead, _settings, readable_database
     from difychat.server.errors import AppError
     from difychat.server.services.keys import KeyCommandError
 
@@ -84,7 +87,10 @@ def _run(args: argparse.Namespace, action: Callable[[Any, Any], Awaitable[int]])
         from difychat.server.app import bootstrap, knowledge_services, segment_indexer
         from difychat.server.store import db
 
-        await bootstrap(settings)
+        if read_only:
+            await readable_database(settings)
+        else:
+            await bootstrap(settings, demo=False)
         engine = db.create_engine(settings.resolved_database_url(), pool_size=2)
         http = aiohttp.ClientSession()
         try:
@@ -96,6 +102,9 @@ def _run(args: argparse.Namespace, action: Callable[[Any, Any], Awaitable[int]])
 
     try:
         return asyncio.run(run())
+    except NothingToRead as exc:
+        print(f"No datasets: {exc}." if exc.missing else f"error: {exc}", file=sys.stderr)
+        return 0 if exc.missing and getattr(args, "datasets_command", None) == "list" else 1
     except (AppError, KeyCommandError, _Refused) as exc:
         print(f"error: {getattr(exc, 'message', None) or exc}", file=sys.stderr)
         return 1
@@ -146,7 +155,7 @@ def _list(args: argparse.Namespace) -> int:
         _console().print(table)
         return 0
 
-    return _run(args, action)
+    return _run(args, action, read_only=True)
 
 
 def _files(paths: list[Path]) -> list[Path]:
@@ -285,7 +294,7 @@ def _status(args: argparse.Namespace) -> int:
         _console().print(table)
         return 0
 
-    return _run(args, action)
+    return _run(args, action, read_only=True)
 
 
 def _retry(args: argparse.Namespace) -> int:

@@ -63,6 +63,16 @@ def _url(args: argparse.Namespace) -> int:
             f'App "{args.app}" is not published as an MCP server (set mcp_server.enabled).', file=sys.stderr
         )
         return 1
-    code = app_code(settings.resolved_secret_key(), config)
+    # The code is derived from the server's secret key unless the app sets one; a read-only command
+    # never makes that key (the server does, on its first start).
+    secret = settings.stored_secret_key()
+    if secret is None and config.mcp_server.code is None:
+        print(
+            f"The server has no secret key yet in {settings.data_dir}: start `difychat serve` once with "
+            "this data directory (it makes one), or set DIFYCHAT_SECRET_KEY.",
+            file=sys.stderr,
+        )
+        return 1
+    code = app_code(secret or "", config)
     print(f"{args.base_url.rstrip('/')}/mcp/server/{code}/mcp")
     return 0

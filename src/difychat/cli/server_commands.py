@@ -4,19 +4,18 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import errno
 import logging
 import logging.config
 import os
 import shutil
+import socket
 import sys
 import tempfile
 from pathlib import Path
 from typing import Any
 
-_MISSING = (
-    "The difychat server is not installed. Install it with:\n"
-    "    pip install 'difychat[server]'"
-)
+_MISSING = "The difychat server is not installed. Install it with:\n    pip install 'difychat[server]'"
 
 
 MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
@@ -118,15 +117,20 @@ def _serve(args: argparse.Namespace) -> int:
     from difychat.server.settings import ConfigFileError
 
     console = _console()
+    # Before anything is shown: a first-run panel must not point at another program on the port.
+    taken = _port_problem(args.host, args.port)
+    if taken is not None:
+        print(f"error: {taken}", file=sys.stderr)
+        return 1
     try:
-        result = asyncio.run(bootstrap(settings))
+        result = asyncio.run(
+            bootstrap(settings, show_demo=lambda demo: _print_demo(console, demo, args.host, args.port))
+        )
     except ConfigFileError as exc:
         console.print(f"[red]error:[/red] {exc}")
         return 2
     log_config = logging_config(settings.log_format, args.log_level)
-    if result.demo is not None:
-        _print_demo(console, result.demo, args.host, args.port)
-    else:
+    if result.demo is None:
         names = ", ".join(a.name for a in result.apps) or "the apps already in the database"
         if settings.log_format == "json":
             logging.config.dictConfig(log_config)
@@ -148,8 +152,14 @@ def _serve(args: argparse.Namespace) -> int:
         try:
             uvicorn.run(
                 "difychat.server.app:create_app_from_env",
-                factory=True, host=args.host, port=args.port, workers=args.workers, log_config=log_config,
-                log_level=args.log_level, access_log=False, timeout_graceful_shutdown=GRACEFUL_SECONDS,
+                factory=True,
+                host=args.host,
+                port=args.port,
+                workers=args.workers,
+                log_config=log_config,
+                log_level=args.log_level,
+                access_log=False,
+                timeout_graceful_shutdown=GRACEFUL_SECONDS,
             )
         finally:
             if created is not None:
@@ -159,10 +169,36 @@ def _serve(args: argparse.Namespace) -> int:
         _metrics_dir()  # set by the operator for one process: still start from empty files
     settings.bootstrapped = True
     uvicorn.run(
-        create_app(settings), host=args.host, port=args.port, log_level=args.log_level, log_config=log_config,
-        access_log=False, timeout_graceful_shutdown=GRACEFUL_SECONDS,
+        create_app(settings),
+        host=args.host,
+        port=args.port,
+        log_level=args.log_level,
+        log_config=log_config,
+        access_log=False,
+        timeout_graceful_shutdown=GRACEFUL_SECONDS,
     )
     return 0
+
+
+def _port_problem(host: str, port: int) -> str | None:
+    """Why ``host:port`` cannot be listened on (in use, or not an address here); None when it can.
+
+    Binds as uvicorn does (``SO_REUSEADDR``) and lets go at once.
+    """
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as sock:
+        if sys.platform != "win32":
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind((host, port))
+        except OSError as exc:
+            if exc.errno == errno.EADDRINUSE:
+                return (
+                    f"port {port} on {host} is already in use by another program. Stop it, or pick "
+                    f"another port with --port N (or DIFYCHAT_PORT=N)."
+                )
+            return f"cannot listen on {host} port {port}: {exc.strerror or exc}. Check --host and --port."
+    return None
 
 
 def _metrics_dir() -> Path | None:
@@ -188,20 +224,29 @@ def _print_demo(console: Any, demo: Any, host: str, port: int) -> None:
         if demo.model.provider == "echo"
         else f"{demo.model.name} at {demo.model.base_url}"
     )
+    if ":" in shown_host:
+        shown_host = f"[{shown_host}]"
+    v1 = f"http://{shown_host}:{port}/v1"
     curl = (
-        f"curl -s http://{shown_host}:{port}/v1/chat-messages \\\n"
+        f"curl -s {v1}/chat-messages \\\n"
         f"  -H 'Authorization: Bearer {demo.api_key}' -H 'Content-Type: application/json' \\\n"
         """  -d '{"inputs": {}, "query": "Hello!", "user": "me", "response_mode": "blocking"}'"""
     )
+    chat = f"difychat chat --base-url {v1} --api-key {demo.api_key}"
+    what = (
+        f"Created the app [bold]{demo.name}[/bold], answering with {model}."
+        if demo.created
+        else f"The app [bold]{demo.name}[/bold] answers with {model}. None of its keys was shown yet: "
+        "here is a new one."
+    )
     console.print(
         Panel.fit(
-            f"Created the app [bold]{demo.name}[/bold], answering with {model}.\n\n"
-            f"API key (shown once, stored hashed): [bold green]{demo.api_key}[/bold green]",
+            f"{what}\n\nAPI key (shown once, stored hashed): [bold green]{demo.api_key}[/bold green]",
             title="difychat: first run",
         )
     )
     # Plain print: a wrapped or styled line would not paste into a shell.
-    print(f"Try it:\n{curl}\n", flush=True)
+    print(f"Try it:\n{curl}\n\nOr chat in a terminal:\n{chat}\n", flush=True)
 
 
 def _db_upgrade(args: argparse.Namespace) -> int:
@@ -220,12 +265,46 @@ def _redact(url: str) -> str:
     return make_url(url).render_as_string(hide_password=True)
 
 
-def _with_engine(settings: Any, action: Any) -> Any:
+class NothingToRead(Exception):
+    """A read-only command found no database to read, or one it cannot read yet."""
+
+    def __init__(self, message: str, *, missing: bool) -> None:
+        super().__init__(message)
+        self.missing = missing
+
+
+async def readable_database(settings: Any) -> None:
+    """For read-only commands: raise ``NothingToRead`` unless the database is there and migrated.
+    Nothing is created, migrated or synced."""
+    from difychat.server.store import db
+
+    url = settings.resolved_database_url()
+    state = await db.state(url)
+    if state == "missing":
+        raise NothingToRead(
+            f"there is no database at {_redact(url)} yet: `difychat serve` (or `difychat db upgrade`) "
+            "creates it",
+            missing=True,
+        )
+    if state == "behind":
+        raise NothingToRead(
+            f"the database at {_redact(url)} needs migrating: run `difychat db upgrade` "
+            "(or start `difychat serve`)",
+            missing=False,
+        )
+
+
+def _with_engine(settings: Any, action: Any, *, read_only: bool = False) -> Any:
+    """``action(engine)``; read-only commands need a migrated database and change nothing, the others
+    migrate and sync the apps file first (never making the demo app: that is `serve`'s, with its key)."""
     from difychat.server.app import bootstrap
     from difychat.server.store import db
 
     async def run() -> Any:
-        await bootstrap(settings)
+        if read_only:
+            await readable_database(settings)
+        else:
+            await bootstrap(settings, demo=False)
         engine = db.create_engine(settings.resolved_database_url(), pool_size=1)
         try:
             return await action(engine)
@@ -239,12 +318,12 @@ class _KeyCommandFailed(Exception):
     pass
 
 
-def _key_command(args: argparse.Namespace, action: Any) -> Any:
+def _key_command(args: argparse.Namespace, action: Any, *, read_only: bool = False) -> Any:
     """Run ``action(engine)`` on a bootstrapped database; a refused key command exits 1."""
     from difychat.server.services.keys import KeyCommandError
 
     try:
-        return _with_engine(_settings(args), action)
+        return _with_engine(_settings(args), action, read_only=read_only)
     except KeyCommandError as exc:
         print(f"error: {exc}", file=sys.stderr)
         raise _KeyCommandFailed from exc
@@ -292,9 +371,12 @@ def _keys_list(args: argparse.Namespace) -> int:
     from difychat.server.store.common import utcnow
 
     try:
-        keys = _key_command(args, lambda engine: list_keys(engine, args.app))
+        keys = _key_command(args, lambda engine: list_keys(engine, args.app), read_only=True)
     except _KeyCommandFailed:
         return 1
+    except NothingToRead as exc:
+        print(f"No keys: {exc}." if exc.missing else f"error: {exc}", file=sys.stderr)
+        return 0 if exc.missing else 1
     now = utcnow()
     columns = ["id", "app", "label", "key", "source", "created (UTC)", "expires (UTC)", "last used (UTC)"]
     table = Table(*columns, "rpm", "concurrency", "revoked (UTC)")
@@ -326,7 +408,7 @@ def _knowledge_keys(args: argparse.Namespace) -> None:
 
     from difychat.cli import knowledge_commands
 
-    rows = _key_command(args, knowledge_commands.key_rows())
+    rows = _key_command(args, knowledge_commands.key_rows(), read_only=True)
     if not rows:
         return
     columns = ["id", "datasets", "label", "key", "created (UTC)", "expires (UTC)", "last used (UTC)"]

@@ -52,7 +52,14 @@ from difychat.server.services.agent.source import AgentRuntime
 from difychat.server.services.agent.toolsets import AgentToolsets, AppProviders
 from difychat.server.services.annotations import AnnotationService
 from difychat.server.services.app_info import AppInfoService
-from difychat.server.services.apps import DemoApp, demo_config, ensure_demo_app, load_catalog, sync_apps
+from difychat.server.services.apps import (
+    DemoApp,
+    demo_config,
+    load_catalog,
+    prepare_demo_app,
+    save_demo_key,
+    sync_apps,
+)
 from difychat.server.services.audio import AudioService
 from difychat.server.services.auth import Authenticator, EndUsers
 from difychat.server.services.chat import ChatService
@@ -65,11 +72,11 @@ from difychat.server.services.knowledge.datasets import NewDataset
 from difychat.server.services.knowledge.indexing import IndexingSettings
 from difychat.server.services.mcp_server import McpServerService, app_code
 from difychat.server.services.messages import MessageService
+from difychat.server.services.models import ModelCatalog
+from difychat.server.services.recovery import WorkerLease
 from difychat.server.services.retrieval.chat import ChatKnowledge
 from difychat.server.services.retrieval.models import KnowledgeModels
 from difychat.server.services.retrieval.service import KnowledgeSearch
-from difychat.server.services.models import ModelCatalog
-from difychat.server.services.recovery import WorkerLease
 from difychat.server.services.stops import StopService
 from difychat.server.services.suggestions import SuggestionService
 from difychat.server.services.variables import ConversationVariableService
@@ -135,8 +142,14 @@ def _demo(settings: Settings) -> AppConfig:
     return demo_config(settings.openai_base_url, settings.openai_api_key, settings.openai_model)
 
 
-async def bootstrap(settings: Settings) -> BootstrapResult:
-    """Migrate the database, sync the apps file, and create the demo app on a first run."""
+async def bootstrap(
+    settings: Settings, *, demo: bool = True, show_demo: Callable[[DemoApp], None] | None = None
+) -> BootstrapResult:
+    """Migrate the database, sync the apps file, and (with ``demo``, and no apps) create the demo app.
+
+    ``show_demo`` shows the demo key when none was ever shown; the key is stored once it returns.
+    Without it, a demo app is still made, but keyless: the next start that can show a key does.
+    """
     url = settings.resolved_database_url()
     await asyncio.to_thread(db.upgrade, url)
     apps = _configured_apps(settings)
@@ -150,11 +163,14 @@ async def bootstrap(settings: Settings) -> BootstrapResult:
     engine = db.create_engine(url, pool_size=2)
     try:
         await sync_apps(engine, apps, live_demo=_demo(settings))
-        demo = None if apps else await ensure_demo_app(engine, _demo(settings))
+        shown = None if apps or not demo else await prepare_demo_app(engine, _demo(settings))
+        if shown is not None and show_demo is not None:
+            show_demo(shown)
+            await save_demo_key(engine, shown)
         await _ensure_datasets(settings, engine)
     finally:
         await engine.dispose()
-    return BootstrapResult(demo, apps)
+    return BootstrapResult(shown, apps)
 
 
 async def _ensure_datasets(settings: Settings, engine: AsyncEngine) -> None:
@@ -301,9 +317,10 @@ def create_app(settings: Settings | None = None) -> Starlette:
             result = await bootstrap(settings)
             configs = result.apps
             if result.demo is not None:
-                # The key itself is never logged: `difychat serve` shows it once on the terminal.
+                # Keys are never logged: `difychat serve` shows the demo key once, on the terminal.
                 logger.warning(
-                    "created the demo app %r; make a key for it with `difychat keys create --app %s`",
+                    "the demo app %r has no key yet: `difychat serve` shows one, "
+                    "or make one with `difychat keys create --app %s`",
                     result.demo.name,
                     result.demo.name,
                 )
@@ -347,7 +364,9 @@ def create_app(settings: Settings | None = None) -> Starlette:
         await limiter.start()
         key_usage = KeyUsage(engine)
         key_usage.start()
-        lease = WorkerLease(engine, heartbeat_seconds=settings.heartbeat_seconds, lease_seconds=settings.lease_seconds)
+        lease = WorkerLease(
+            engine, heartbeat_seconds=settings.heartbeat_seconds, lease_seconds=settings.lease_seconds
+        )
         await lease.start()
         catalog = await load_catalog(engine, live)
         sampler = _observe_turns(metrics, registry, writes, catalog) if metrics is not None else None

@@ -124,13 +124,19 @@ class Settings(BaseSettings):
             return self.database_url
         return f"sqlite+aiosqlite:///{(self.data_dir / 'difychat.db').resolve()}"
 
-    def resolved_secret_key(self) -> str:
-        """The signing key: configured, or generated once and kept in the data directory."""
+    def stored_secret_key(self) -> str | None:
+        """The signing key when it is configured or was generated already; never makes one."""
         if self.secret_key:
             return self.secret_key
         path = self.data_dir / "secret_key"
-        if path.exists():
-            return path.read_text().strip()
+        return path.read_text().strip() if path.exists() else None
+
+    def resolved_secret_key(self) -> str:
+        """The signing key: configured, or generated once and kept in the data directory."""
+        found = self.stored_secret_key()
+        if found is not None:
+            return found
+        path = self.data_dir / "secret_key"
         self.data_dir.mkdir(parents=True, exist_ok=True)
         key = secrets.token_urlsafe(48)
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)

@@ -266,8 +266,14 @@ def test_the_cli_prints_the_url(tmp_path: Path, capsys: pytest.CaptureFixture[st
     common = ["--config", str(apps), "--data-dir", str(tmp_path / "data")]
     assert main(["mcp", "url", "--app", "Given", "--base-url", "https://chat.example.com/", *common]) == 0
     assert capsys.readouterr().out == "https://chat.example.com/mcp/server/Given16CharsCode/mcp\n"
+    # A derived code needs the server's secret key: the command never makes one (the server does).
+    assert main(["mcp", "url", "--app", "Derived", *common]) == 1
+    assert "no secret key yet" in capsys.readouterr().err
+    assert not (tmp_path / "data").exists()
+    (tmp_path / "data").mkdir()
+    (tmp_path / "data" / "secret_key").write_text("a-secret-the-server-made\n")
     assert main(["mcp", "url", "--app", "Derived", *common]) == 0
-    secret = (tmp_path / "data" / "secret_key").read_text().strip()
+    secret = "a-secret-the-server-made"
     assert (
         capsys.readouterr().out == f"http://127.0.0.1:5001/mcp/server/{server_code(secret, 'Derived')}/mcp\n"
     )

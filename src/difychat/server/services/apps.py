@@ -17,9 +17,13 @@ DEMO_APP_NAME = "Demo"
 
 @dataclass(frozen=True, slots=True)
 class DemoApp:
+    """The demo app and a key for it that nobody has seen yet: it is stored (and works) once shown."""
+
     name: str
+    app_id: str
     api_key: str
     model: ModelSettings
+    created: bool  # the app is new (else only its key was never shown)
 
 
 def demo_config(openai_base_url: str | None, openai_api_key: str | None, model_name: str | None) -> AppConfig:
@@ -99,17 +103,34 @@ async def sync_apps(engine: AsyncEngine, configs: list[AppConfig], *, live_demo:
                 await _upsert(conn, live_demo, "demo")
 
 
-async def ensure_demo_app(engine: AsyncEngine, config: AppConfig) -> DemoApp | None:
-    """On first run with no apps at all, create the demo app and return its one-time key."""
+async def prepare_demo_app(engine: AsyncEngine, config: AppConfig) -> DemoApp | None:
+    """With no apps at all, create the demo app. Returns a new key to show whenever no key of the demo
+    app was ever shown (a first run, or a demo app made by a start that could not show one); None
+    otherwise. The key works once ``save_demo_key`` has stored it, after it was shown."""
     async with engine.begin() as conn:
-        if await app_store.all_apps(conn):
+        rows = await app_store.all_apps(conn)
+        demo = next((r for r in rows if r.source == "demo" and r.name == config.name), None)
+        if demo is None and rows:
             return None
-        app_id = await _upsert(conn, config, "demo")
-        key = generate_key()
+        created = demo is None
+        app_id = await _upsert(conn, config, "demo") if demo is None else str(demo.id)
+        # A key of source "demo" is stored only once it has been shown: its row is the record of that.
+        if not created and any(k.source == "demo" for k in await app_store.list_keys(conn, app_id)):
+            return None
+    return DemoApp(config.name, app_id, generate_key(), config.model, created)
+
+
+async def save_demo_key(engine: AsyncEngine, demo: DemoApp) -> None:
+    """Store the demo key that has just been shown."""
+    async with engine.begin() as conn:
         await app_store.insert_key(
-            conn, app_id=app_id, key_hash=hash_key(key), hint=key_hint(key), source="cli"
+            conn,
+            app_id=demo.app_id,
+            key_hash=hash_key(demo.api_key),
+            hint=key_hint(demo.api_key),
+            source="demo",
+            label="first run",
         )
-    return DemoApp(config.name, key, config.model)
 
 
 async def load_catalog(engine: AsyncEngine, live: dict[str, AppConfig]) -> dict[str, App]:

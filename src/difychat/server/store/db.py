@@ -6,11 +6,13 @@ import contextlib
 import sys
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import sqlalchemy as sa
 from alembic import command
 from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
@@ -88,6 +90,28 @@ def _file_lock(path: Path) -> Iterator[None]:
 
             fcntl.flock(handle.fileno(), fcntl.LOCK_EX)
         yield
+
+
+DatabaseState = Literal["missing", "behind", "current"]
+
+
+async def state(url: str) -> DatabaseState:
+    """Whether the database at ``url`` is there and migrated, without creating or changing anything:
+    ``missing`` (no SQLite file, or no migration applied yet), ``behind`` (migrations are pending, or
+    it was migrated by another release), ``current``."""
+    path = _sqlite_path(url)
+    if path is not None and not path.exists():
+        return "missing"
+    engine = create_engine(url, pool_size=1)
+    try:
+        async with engine.connect() as conn:
+            found = await conn.run_sync(lambda sync: MigrationContext.configure(sync).get_current_heads())
+    finally:
+        await engine.dispose()
+    if not found:
+        return "missing"
+    heads = ScriptDirectory.from_config(alembic_config(url)).get_heads()
+    return "current" if set(found) == set(heads) else "behind"
 
 
 def create_sync_engine(url: str | sa.URL) -> sa.Engine:

@@ -121,18 +121,15 @@ async def _change_terms(conn: AsyncConnection, dataset_id: str, holding: Counter
     terms = sorted(holding)
     table = knowledge_terms
     if sign > 0:
-        for start in range(0, len(terms), 500):
-            chunk = terms[start : start + 500]
-            rows = [{"dataset_id": dataset_id, "term": t, "entries": holding[t]} for t in chunk]
-            statement = (
-                (postgresql if conn.dialect.name == "postgresql" else sqlite).insert(table).values(rows)
-            )
-            await conn.execute(
-                statement.on_conflict_do_update(
-                    index_elements=[table.c.dataset_id, table.c.term],
-                    set_={"entries": table.c.entries + statement.excluded.entries},
-                )
-            )
+        # One statement, compiled once, run for every row (executemany).
+        insert = (postgresql if conn.dialect.name == "postgresql" else sqlite).insert(table)
+        upsert = insert.on_conflict_do_update(
+            index_elements=[table.c.dataset_id, table.c.term],
+            set_={"entries": table.c.entries + insert.excluded.entries},
+        )
+        await conn.execute(
+            upsert, [{"dataset_id": dataset_id, "term": t, "entries": holding[t]} for t in terms]
+        )
         return
     await conn.execute(
         sa.update(table)
