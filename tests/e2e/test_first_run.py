@@ -13,7 +13,6 @@ import httpx
 import pexpect
 import pytest
 
-from tests.conftest import tls_context
 from tests.e2e.conftest import (
     Launcher,
     clean_env,
@@ -60,7 +59,7 @@ def test_read_only_commands_create_nothing_and_the_panel_waits_for_a_key_to_be_s
             env=clean_env(DIFYCHAT_DATA_DIR=str(data_dir)), stdout=out, stderr=subprocess.STDOUT,
         )  # fmt: skip
     try:
-        with httpx.Client(trust_env=False, timeout=2, verify=tls_context()) as probe:
+        with httpx.Client(trust_env=False, timeout=2) as probe:
 
             def healthy() -> bool:
                 try:
