@@ -14,10 +14,11 @@ ID = "0b6f3c52-2c59-4b0e-9a55-2d3f5d1c2e11"
 
 def test_parse_uuid_gives_the_canonical_form_or_none() -> None:
     assert parse_uuid(ID) == ID
-    assert parse_uuid(ID.upper()) == ID
-    assert parse_uuid(ID.replace("-", "")) == ID
-    for bad in ("", "nope", ID + "x", " " + ID, None, 5, b"x"):
-        assert parse_uuid(bad) is None
+    assert parse_uuid(ID.upper()) == ID  # as Dify's routes match ids: hyphenated, either case
+    other_spellings = ("{" + ID + "}", "urn:uuid:" + ID, ID.replace("-", ""), ID.replace("-", "_"))
+    for bad in ("", "nope", ID + "x", " " + ID, ID + "\n", None, 5, b"x", *other_spellings):
+        assert parse_uuid(bad) is None, bad
+    assert parse_uuid("\uff10" * 8 + ID[8:]) is None  # full-width digits are not hex digits
 
 
 def test_parse_bool_uses_the_contracts_words_only() -> None:

@@ -33,7 +33,7 @@ async def rename_conversation(request: Request) -> Response:
     require_chat_app(app)
     conversation_id = path_id(request, "conversation_id", NotFound, CONVERSATION_NOT_EXISTS)
     payload = validate(RenamePayload, data)
-    name = payload.name.replace("\x00", "").strip() if payload.name else None
+    name = payload.name.strip() if payload.name else None
     renamed = await svc.conversations.rename(
         app, end_user_id, conversation_id, name=name, auto_generate=payload.auto_generate
     )

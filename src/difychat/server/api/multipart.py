@@ -59,8 +59,10 @@ class MultipartReader:
         self._value += data[start:end]
 
     def _header_end(self) -> None:
-        # latin-1 keeps the bytes as they came; names are decoded as UTF-8 below
-        self._headers[self._field.decode("latin-1").lower()] = self._value.decode("latin-1")
+        # latin-1 keeps the bytes as they came; names are decoded as UTF-8 below. NULs go, as from
+        # every text a request carries (field names, file names, content types).
+        field_name = self._field.replace(b"\x00", b"").decode("latin-1").lower()
+        self._headers[field_name] = self._value.replace(b"\x00", b"").decode("latin-1")
         self._field = self._value = b""
 
     def _headers_finished(self) -> None:
@@ -120,6 +122,7 @@ class MultipartReader:
                 return
 
     async def read_field(self, limit: int) -> bytes:
+        """The current part's value, at most ``limit`` bytes, without NUL characters."""
         parts: list[bytes] = []
         size = 0
         async for chunk in self.data():
@@ -127,4 +130,4 @@ class MultipartReader:
             if size > limit:
                 raise BadRequest("A form field is too long.")
             parts.append(chunk)
-        return b"".join(parts)
+        return b"".join(parts).replace(b"\x00", b"")

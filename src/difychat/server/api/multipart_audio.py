@@ -63,7 +63,9 @@ async def read_audio_form(request: Request, file_limit: int) -> AudioForm:
         part.header_value += data[start:end].decode("latin-1")
 
     def on_header_end() -> None:
-        part.headers[part.header_name.strip().lower()] = part.header_value.strip()
+        # No NULs in field names, file names or content types, as in every text a request carries.
+        name, value = part.header_name.replace("\x00", ""), part.header_value.replace("\x00", "")
+        part.headers[name.strip().lower()] = value.strip()
         part.header_name = part.header_value = ""
 
     def on_headers_finished() -> None:
@@ -93,7 +95,7 @@ async def read_audio_form(request: Request, file_limit: int) -> AudioForm:
 
     def on_part_end() -> None:
         if part.target == "user":
-            form.user = part.user_bytes[:USER_MAX_BYTES].decode("utf-8", "replace")
+            form.user = part.user_bytes[:USER_MAX_BYTES].decode("utf-8", "replace").replace("\x00", "")
 
     parser = MultipartParser(
         boundary,

@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictStr, field_validator, model_validator
 
 from difychat.server.api.ids import optional_id
+from difychat.server.domain.values import has_visible_text
+
+# Page numbers and sizes fit in 64 bits, as the database's integers and the JSON encoder need: a
+# larger one is a bad number (400 ``invalid_param``) whatever else the list does with its range.
+Int64 = Annotated[int, Field(ge=-(2**63), le=2**63 - 1)]
 
 
 class ChatRequestPayload(BaseModel):
@@ -50,7 +55,8 @@ class RenamePayload(BaseModel):
 
     @model_validator(mode="after")
     def _name_needed(self) -> RenamePayload:
-        if not self.auto_generate and (self.name is None or not self.name.strip()):
+        # Blank includes a name of control characters only: nothing a list could show.
+        if not self.auto_generate and (self.name is None or not has_visible_text(self.name)):
             raise ValueError("name is required when auto_generate is false")
         return self
 
@@ -100,7 +106,7 @@ class VariablesQuery(BaseModel):
 class FeedbacksQuery(BaseModel):
     model_config = ConfigDict(extra="ignore")
 
-    page: int = Field(default=1, ge=1)
+    page: int = Field(default=1, ge=1, le=2**63 - 1)
     limit: int = Field(default=20, ge=1, le=101)
 
 
@@ -122,8 +128,9 @@ class AnnotationReplyPayload(BaseModel):
 class AnnotationsQuery(BaseModel):
     model_config = ConfigDict(extra="ignore")
 
-    page: int = 1
-    limit: int = 20
+    # Out-of-range values within 64 bits are clamped by the service, as the contract says.
+    page: Int64 = 1
+    limit: Int64 = 20
     keyword: str | None = None
 
 

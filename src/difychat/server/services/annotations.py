@@ -20,6 +20,7 @@ from difychat.server.services.annotation_match import best_match, cosine, lexica
 from difychat.server.services.models import ModelCatalog
 from difychat.server.store import annotations as annotation_store
 from difychat.server.store.common import Record, new_id, utcnow
+from difychat.server.store.paging import page_offset
 
 logger = logging.getLogger("difychat.annotations")
 
@@ -78,7 +79,7 @@ class AnnotationService:
         size = min(limit, MAX_PAGE)
         async with self._engine.connect() as conn:
             found, total = await annotation_store.page(
-                conn, app.id, keyword=keyword or None, offset=(page - 1) * size, limit=size
+                conn, app.id, keyword=keyword or None, offset=page_offset(page, size), limit=size
             )
         return NumberedPage(found, total, page, limit)
 

@@ -74,12 +74,14 @@ class Authenticator:
         return app, slot
 
     async def _check(self, authorization: str | None) -> tuple[App, _Key]:
-        if not authorization or " " not in authorization.strip():
+        # As the contract says: the header needs a space somewhere, and the scheme ends at the first
+        # run of whitespace, whatever it holds (spaces, tabs).
+        parts = authorization.split(None, 1) if authorization and " " in authorization else []
+        if len(parts) < 2:
             raise Unauthorized("Authorization header must be provided and start with 'Bearer'")
-        scheme, _, token = authorization.strip().partition(" ")
+        scheme, token = parts[0], parts[1].strip()
         if scheme.lower() != "bearer":
             raise Unauthorized("Authorization scheme must be 'Bearer'")
-        token = token.strip()
         if not token.startswith("app-"):
             raise Unauthorized("Access token is invalid")
         key = await self._key(hash_key(token))

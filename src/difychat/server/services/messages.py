@@ -17,6 +17,7 @@ from difychat.server.store import feedbacks as feedback_store
 from difychat.server.store import files as file_store
 from difychat.server.store import messages as message_store
 from difychat.server.store.common import new_id, utcnow
+from difychat.server.store.paging import page_offset
 
 Rating = Literal["like", "dislike"]
 
@@ -85,4 +86,4 @@ class MessageService:
 
     async def app_feedbacks(self, app: App, *, page: int, limit: int) -> list[Feedback]:
         async with self._engine.connect() as conn:
-            return await feedback_store.app_page(conn, app.id, offset=(page - 1) * limit, limit=limit)
+            return await feedback_store.app_page(conn, app.id, offset=page_offset(page, limit), limit=limit)

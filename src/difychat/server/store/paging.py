@@ -1,6 +1,7 @@
 """Keyset pages: walk an index on (timestamp, id) from a cursor row, one row more than the page.
 
-Fetching ``limit + 1`` rows tells whether more lie beyond the page without counting them.
+Fetching ``limit + 1`` rows tells whether more lie beyond the page without counting them. The few
+lists the contract pages by number (offset paging) take their offset from ``page_offset``.
 """
 
 from __future__ import annotations
@@ -17,6 +18,16 @@ from difychat.server.domain.paging import Page
 from difychat.server.store.common import Record
 
 Item = TypeVar("Item")
+
+
+# More rows than any table holds: an offset past it reads as this one, so that a page number and a
+# page size, each within 64 bits, never make an offset the database's integers cannot hold.
+MAX_OFFSET = 2**62
+
+
+def page_offset(page: int, size: int) -> int:
+    """The rows before page ``page`` (counted from 1) of ``size`` rows each, at most ``MAX_OFFSET``."""
+    return min((page - 1) * size, MAX_OFFSET)
 
 
 @dataclass(frozen=True, slots=True)
