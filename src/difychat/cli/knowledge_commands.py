@@ -27,9 +27,13 @@ def register(sub: Any) -> None:
 
     create = commands.add_parser("create", help="create a dataset")
     _common(create)
-    create.add_argument("name")
-    create.add_argument("--description", default="")
-    create.add_argument("--technique", choices=["economy", "high_quality"], help="indexing technique")
+    create.add_argument("name", help="the new dataset's name")
+    create.add_argument("--description", default="", help="what the dataset holds (default: none)")
+    create.add_argument(
+        "--technique",
+        choices=["economy", "high_quality"],
+        help="indexing technique (default: none yet; `datasets add --technique` sets it)",
+    )
     create.set_defaults(handler=_create)
 
     listing = commands.add_parser("list", help="list datasets with their document counts")
@@ -51,17 +55,17 @@ def register(sub: Any) -> None:
 
     status = commands.add_parser("status", help="the documents of a dataset and how their indexing went")
     _common(status)
-    status.add_argument("name")
+    status.add_argument("name", help="the dataset's name")
     status.set_defaults(handler=_status)
 
     retry = commands.add_parser("retry", help="index the dataset's failed documents again")
     _common(retry)
-    retry.add_argument("name")
+    retry.add_argument("name", help="the dataset's name")
     retry.set_defaults(handler=_retry)
 
     remove = commands.add_parser("remove", help="delete a dataset, or one of its documents")
     _common(remove)
-    remove.add_argument("name")
+    remove.add_argument("name", help="the dataset's name")
     remove.add_argument("--document", help="only this document (by name)")
     remove.set_defaults(handler=_remove)
 

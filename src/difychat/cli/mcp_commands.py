@@ -25,11 +25,14 @@ def register(sub: Any) -> None:
     url.add_argument(
         "--base-url",
         default=os.environ.get("DIFYCHAT_PUBLIC_URL", "http://127.0.0.1:5001"),
-        help="where clients reach the server (env DIFYCHAT_PUBLIC_URL)",
+        help="where clients reach the server (env DIFYCHAT_PUBLIC_URL, default http://127.0.0.1:5001)",
     )
-    url.add_argument("--config", type=Path, help="the apps file (env DIFYCHAT_CONFIG)")
+    url.add_argument("--config", type=Path, metavar="FILE", help="the apps file (env DIFYCHAT_CONFIG)")
     url.add_argument(
-        "--data-dir", type=Path, help="where the server keeps its secret key (env DIFYCHAT_DATA_DIR)"
+        "--data-dir",
+        type=Path,
+        metavar="DIR",
+        help="where the server keeps its secret key (env DIFYCHAT_DATA_DIR, default ./.difychat)",
     )
     url.set_defaults(handler=_url)
 

@@ -25,18 +25,50 @@ GRACEFUL_SECONDS = 3
 
 
 def register(sub: Any) -> None:
-    serve = sub.add_parser("serve", help="run the Dify-compatible API server")
+    serve = sub.add_parser(
+        "serve",
+        help="run the Dify-compatible API server",
+        description="Migrate the database, sync the apps file and serve /v1 (and GET /health). Every "
+        "other DIFYCHAT_* setting is read from the environment (see the README).",
+    )
     _common(serve)
-    serve.add_argument("--host", default=os.environ.get("DIFYCHAT_HOST", "127.0.0.1"))
-    serve.add_argument("--port", type=int, default=int(os.environ.get("DIFYCHAT_PORT", "5001")))
-    serve.add_argument("--workers", type=int, default=int(os.environ.get("DIFYCHAT_WORKERS", "1")))
-    serve.add_argument("--log-level", default=os.environ.get("DIFYCHAT_LOG_LEVEL", "info"))
+    # String defaults go through `type` when this command is parsed: a bad DIFYCHAT_PORT is reported
+    # as such, and only by `serve`.
+    serve.add_argument(
+        "--host",
+        default=os.environ.get("DIFYCHAT_HOST", "127.0.0.1"),
+        help="the address to listen on; 0.0.0.0 for every interface (env DIFYCHAT_HOST, default 127.0.0.1)",
+    )
+    serve.add_argument(
+        "--port",
+        type=_port,
+        default=os.environ.get("DIFYCHAT_PORT", "5001"),
+        help="the TCP port to listen on (env DIFYCHAT_PORT, default 5001)",
+    )
+    serve.add_argument(
+        "--workers",
+        type=_positive,
+        metavar="N",
+        default=os.environ.get("DIFYCHAT_WORKERS", "1"),
+        help="worker processes sharing the port; use PostgreSQL for more than one "
+        "(env DIFYCHAT_WORKERS, default 1)",
+    )
+    serve.add_argument(
+        "--log-level",
+        type=str.lower,
+        choices=["critical", "error", "warning", "info", "debug"],
+        default=os.environ.get("DIFYCHAT_LOG_LEVEL", "info"),
+        help="the lowest level logged (env DIFYCHAT_LOG_LEVEL, default info; DIFYCHAT_LOG_FORMAT=json "
+        "for JSON lines)",
+    )
     serve.set_defaults(handler=_serve)
 
     database = sub.add_parser("db", help="database maintenance")
     db_sub = database.add_subparsers(dest="db_command", metavar="COMMAND")
     db_sub.required = True
-    upgrade = db_sub.add_parser("upgrade", help="apply the migrations")
+    upgrade = db_sub.add_parser(
+        "upgrade", help="apply the migrations (serve does it too; concurrent runs wait for each other)"
+    )
     _common(upgrade)
     upgrade.set_defaults(handler=_db_upgrade)
 
@@ -45,14 +77,16 @@ def register(sub: Any) -> None:
     keys_sub.required = True
     create = keys_sub.add_parser("create", help="create a key for an app and print it once")
     _common(create)
-    create.add_argument("--app", help="the app's name")
+    create.add_argument("--app", help="the app's name (as in the apps file; the first run's app is Demo)")
     create.add_argument("--knowledge", action="store_true", help="a dataset- key for the Knowledge API")
     create.add_argument(
         "--dataset", action="append", metavar="NAME", help="with --knowledge: only this dataset (repeatable)"
     )
-    create.add_argument("--label", help="what to call the key in `keys list`")
+    create.add_argument("--label", help="what to call the key in `keys list` (default: none)")
     create.add_argument(
-        "--expires", metavar="WHEN", help="refuse the key from then on: 30d, 12h, 2w, or a UTC date"
+        "--expires",
+        metavar="WHEN",
+        help="refuse the key from then on: 30d, 12h, 2w, or a UTC date (default: never)",
     )
     create.add_argument(
         "--rpm", type=_count, metavar="N", help="requests per minute (0: unlimited; default DIFYCHAT_KEY_RPM)"
@@ -66,12 +100,32 @@ def register(sub: Any) -> None:
     create.set_defaults(handler=_keys_create)
     listing = keys_sub.add_parser("list", help="list keys (hints only: keys are stored hashed)")
     _common(listing)
-    listing.add_argument("--app", help="only this app's keys")
+    listing.add_argument("--app", help="only this app's keys (default: every app's, and knowledge keys)")
     listing.set_defaults(handler=_keys_list)
     revoke = keys_sub.add_parser("revoke", help="revoke a key, by the key itself or by its id")
     _common(revoke)
     revoke.add_argument("key", help="the key (app-... or dataset-...) or the id shown by `keys list`")
     revoke.set_defaults(handler=_keys_revoke)
+
+
+def _port(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = -1
+    if not 0 < value < 65536:
+        raise argparse.ArgumentTypeError(f"expected a port number (1-65535), not {text!r}")
+    return value
+
+
+def _positive(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a whole number, 1 or more, not {text!r}")
+    return value
 
 
 def _count(text: str) -> int:
@@ -85,8 +139,16 @@ def _count(text: str) -> int:
 
 
 def _common(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--config", type=Path, help="the apps file (env DIFYCHAT_CONFIG)")
-    parser.add_argument("--data-dir", type=Path, help="where SQLite and files live (env DIFYCHAT_DATA_DIR)")
+    parser.add_argument(
+        "--config", type=Path, metavar="FILE", help="the apps file (env DIFYCHAT_CONFIG, default none)"
+    )
+    parser.add_argument(
+        "--data-dir",
+        type=Path,
+        metavar="DIR",
+        help="where SQLite, uploaded files and the secret key live (env DIFYCHAT_DATA_DIR, default "
+        "./.difychat); DIFYCHAT_DATABASE_URL puts the database elsewhere",
+    )
 
 
 def _settings(args: argparse.Namespace) -> Any:
