@@ -9,6 +9,7 @@ from typing import Any
 import httpx
 import pytest
 
+from difychat.server.providers.lines import MAX_LINE_BYTES
 from tests.conftest import missing_service
 from tests.integration.conftest import (
     AGENT_KEY,
@@ -277,6 +278,55 @@ async def test_a_stream_that_breaks_midway_ends_with_an_error_event(
     assert saved["status"] == "error" and saved["error"] == error["message"]
     if "omit_done" not in breakage:
         assert saved["answer"] == "Hello from"  # what arrived before the failure is kept
+
+
+async def last_saved_message(client: httpx.AsyncClient, user: str = "u1") -> dict[str, Any]:
+    conversations = await client.get("/conversations", params={"user": user, "limit": 1})
+    conversation_id = conversations.json()["data"][0]["id"]
+    history = await client.get("/messages", params={"user": user, "conversation_id": conversation_id})
+    saved: dict[str, Any] = history.json()["data"][-1]
+    return saved
+
+
+async def test_a_stream_line_longer_than_aiohttps_buffer_is_read_whole(server: RunningServer) -> None:
+    long_text = "x" * (1024 * 1024)  # aiohttp's own line reader stops at 512 KiB
+    server.upstream.behaviour.chunks = ["Hello ", long_text]
+    async with server.client() as client:
+        response = await client.post("/chat-messages", json=chat_body())
+    assert response.status_code == 200, response.text[:300]
+    assert response.json()["answer"] == "Hello " + long_text
+
+
+@pytest.mark.parametrize("mode", ["blocking", "streaming"])
+async def test_a_stream_line_over_the_cap_before_the_first_token_is_a_json_error(
+    server: RunningServer, mode: str
+) -> None:
+    server.upstream.behaviour.chunks = ["x" * MAX_LINE_BYTES]  # the line's framing takes it over
+    async with server.client() as client:
+        response = await client.post("/chat-messages", json=chat_body(mode=mode))
+        assert response.status_code == 400, response.text[:300]
+        assert response.headers["content-type"].startswith("application/json")
+        error = response.json()
+        assert list(error) == ["code", "message", "status"]
+        assert error["code"] == "completion_request_error"
+        assert error["message"] == "[openai] Error: the model's stream sent a line longer than 16 MiB."
+        saved = await last_saved_message(client)
+    assert saved["status"] == "error" and saved["error"] == error["message"] and saved["answer"] == ""
+
+
+async def test_a_stream_line_over_the_cap_after_the_first_token_is_an_error_event(
+    server: RunningServer,
+) -> None:
+    server.upstream.behaviour.chunks = ["Hello", "x" * MAX_LINE_BYTES]
+    async with server.client() as client:
+        response, frames = await stream_frames(client, chat_body(mode="streaming"))
+        assert response.status_code == 200
+        assert [f.event for f in frames] == ["message", "error"]
+        error = frames[-1].data
+        assert error["code"] == "completion_request_error" and error["status"] == 400
+        assert "line longer than 16 MiB" in error["message"]
+        saved = await last_saved_message(client)
+    assert saved["status"] == "error" and saved["answer"] == "Hello"
 
 
 async def test_ping_is_sent_while_the_model_is_silent(make_server: ServerFactory) -> None:

@@ -17,6 +17,7 @@ import uvicorn
 import yaml
 
 from difychat.server.app import create_app
+from difychat.server.providers.lines import MAX_LINE_BYTES
 from difychat.server.settings import Settings
 from tests.fakes.anthropic import FakeAnthropic, Record
 from tests.fakes.upstream import FakeUpstream
@@ -269,6 +270,29 @@ async def test_an_error_event_mid_stream_becomes_an_error_event_and_a_failed_mes
         message = await saved(client, error["conversation_id"])
     assert message["status"] == "error" and message["error"] == error["message"]
     assert message["answer"] == "Hello from"
+
+
+async def test_long_stream_lines_are_read_whole_up_to_the_cap(claude: ClaudeServer) -> None:
+    long_text = "y" * (1024 * 1024)  # past aiohttp's own 512 KiB line limit
+    claude.fake.behaviour.chunks = ["Hi ", long_text]
+    async with claude.client() as client:
+        response = await client.post("/chat-messages", json=body())
+        assert response.status_code == 200, response.text[:300]
+        assert response.json()["answer"] == "Hi " + long_text
+        claude.fake.behaviour.chunks = ["y" * MAX_LINE_BYTES]  # with its framing, over the cap
+        too_long = await client.post("/chat-messages", json=body(mode="streaming"))
+        error = assert_error(
+            too_long,
+            400,
+            "completion_request_error",
+            "[anthropic] Error: the model's stream sent a line longer than 16 MiB.",
+        )
+        claude.fake.behaviour.chunks = ["Hi", "y" * MAX_LINE_BYTES]
+        frames = await stream(client, body(mode="streaming"))
+        assert [f.event for f in frames] == ["message", "error"]
+        assert frames[-1].data["message"] == error["message"]
+        message = await saved(client, frames[-1].data["conversation_id"])
+    assert message["status"] == "error" and message["answer"] == "Hi"
 
 
 async def test_an_unreachable_endpoint_is_a_json_error(claude: ClaudeServer) -> None:

@@ -25,6 +25,7 @@ from difychat.server.providers.failures import (
     status_error,
     transport_error,
 )
+from difychat.server.providers.lines import StreamLines
 from difychat.server.providers.prompt import (
     ImagePart,
     Part,
@@ -109,7 +110,7 @@ class AnthropicModel:
             ) as response:
                 if response.status >= 400:
                     raise status_error(LABEL, response.status, await response.read())
-                async for raw_line in response.content:
+                async for raw_line in StreamLines(response.content, LABEL):
                     # "event:" lines repeat the data's own "type"; blank lines end events.
                     if not raw_line.startswith(b"data:"):
                         continue

@@ -33,6 +33,7 @@ class Failure(Enum):
     TRANSPORT = "transport"  # any other network failure
     MALFORMED = "malformed"  # a body or stream event that cannot be read
     INCOMPLETE = "incomplete"  # the stream ended without its end marker
+    LINE_TOO_LONG = "line_too_long"  # a line of the stream longer than the reader takes
     IN_STREAM = "in_stream"  # an error the provider reported inside the stream, of no known type
     NOT_CONFIGURED = "not_configured"  # credentials or endpoint missing
 
@@ -62,6 +63,9 @@ BY_FAILURE: Mapping[Failure, Rule] = {
     Failure.MALFORMED: Rule(ProviderError, "[{label}] Error: malformed {detail}."),
     Failure.INCOMPLETE: Rule(
         ProviderError, "[{label}] Error: the model's stream ended before the answer was complete."
+    ),
+    Failure.LINE_TOO_LONG: Rule(
+        ProviderError, "[{label}] Error: the model's stream sent a line longer than {detail}."
     ),
     Failure.IN_STREAM: Rule(ProviderError, "[{label}] Error: {detail}"),
     Failure.NOT_CONFIGURED: Rule(ProviderNotInitialized, "Provider {label} is not initialized: {detail}"),

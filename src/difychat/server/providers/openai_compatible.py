@@ -28,6 +28,7 @@ from difychat.server.providers.failures import (
     status_error,
     transport_error,
 )
+from difychat.server.providers.lines import StreamLines
 from difychat.server.providers.prompt import (
     ImagePart,
     PromptMessage,
@@ -81,7 +82,7 @@ class OpenAICompatibleModel:
                     raise status_error(self._label, response.status, await response.read())
                 finished = False
                 calls = ToolCallAssembler()
-                async for raw_line in response.content:
+                async for raw_line in StreamLines(response.content, self._label):
                     line = raw_line.strip()
                     if not line.startswith(b"data:"):
                         continue
