@@ -19,7 +19,7 @@ import pytest
 from tests.e2e.conftest import ServerProcess, difychat_command
 from tests.e2e.helpers import FAKE_ANSWER, conversations, messages, wait_for
 from tests.fakes.upstream import FakeUpstream
-from tests.integration.conftest import FILES_KEY
+from tests.integration.conftest import FILES_KEY, SUPPORT_KEY
 
 if sys.platform == "win32":  # pragma: no cover
     pytest.skip("pexpect needs a POSIX pseudo-terminal", allow_module_level=True)
@@ -214,3 +214,32 @@ def test_upload_attaches_the_file_to_the_next_message(
     assert [f["filename"] for f in first["message_files"]] == ["shopping list.txt"]
     assert second["message_files"] == [], "a file goes with one message only"
     assert preview.status_code == 200 and preview.content == b"milk, eggs, bread"
+
+
+def test_the_terminal_chat_finds_the_local_server_and_checks_the_form(served_sqlite: ServerProcess) -> None:
+    user = new_user()
+    command, *args = difychat_command()
+    # No --base-url and no DIFY_BASE_URL: the server on this machine's DIFYCHAT_PORT is found.
+    env = served_sqlite.env(DIFYCHAT_PORT=str(served_sqlite.port))
+    args += ["chat", "--plain", "--api-key", SUPPORT_KEY, "--user", user]
+    chat = pexpect.spawn(command, args, env=env, encoding="utf-8", timeout=TIMEOUT, dimensions=(40, 200))
+    try:
+        chat.expect(re.escape(f"Using the server at {served_sqlite.v1} (found on this machine"))
+        chat.expect("== Support Bot ==")
+        chat.expect(r"Company: pick one by number or by name\r\n  1\) Acme\r\n  2\) Globex")
+        chat.expect(re.escape("Company [1-2]: "))
+        chat.sendline("Initech")
+        chat.expect(re.escape("error: Company: choose 1-2, or one of: Acme, Globex"))
+        chat.expect(re.escape("Company [1-2]: "))
+        chat.sendline("2")
+        chat.expect("you> ")
+        chat.sendline("Hello")
+        chat.expect("bot> ")
+        chat.expect("you> ")
+        chat.sendeof()
+        chat.expect(pexpect.EOF)
+    finally:
+        chat.close(force=True)
+    with served_sqlite.client(SUPPORT_KEY) as http:
+        [conversation] = conversations(http, user)
+    assert conversation["inputs"]["company"] == "Globex"

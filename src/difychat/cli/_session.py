@@ -20,6 +20,7 @@ from difychat import (
     PermissionDeniedError,
 )
 from difychat.cli._console import Output
+from difychat.cli._inputs import FormInput, InvalidValue, form_inputs, form_variables
 from difychat.cli._steps import AgentSteps
 from difychat.types import (
     AgentThoughtEvent,
@@ -38,6 +39,7 @@ HELP = """Commands:
   /history           show the current conversation's messages
   /upload PATH       attach a file to your next message
   /rename [NAME]     rename the conversation (no name: let the app title it)
+  /inputs            type the app's form values again (then a new conversation starts)
   /1, /2, ...        ask a suggested question
   /help              this help
   /quit              leave (Ctrl-D works too)
@@ -116,20 +118,77 @@ class ChatSession:
             self.show_history(limit=6)
         elif self.parameters.opening_statement:
             self.out.info(self.parameters.opening_statement)
-        self.ask_required_inputs()
+        self.check_inputs()
         self.offer(self.parameters.suggested_questions)
         self.out.info("Type /help for commands.")
 
-    def ask_required_inputs(self) -> None:
-        assert self.parameters is not None
-        for item in self.parameters.user_input_form:
-            for spec in item.values():
-                if not isinstance(spec, dict) or not spec.get("required"):
+    def form(self) -> list[FormInput]:
+        return form_inputs(self.parameters.user_input_form if self.parameters else [])
+
+    def check_inputs(self) -> None:
+        """Check the ``--input`` values against the app's form, and ask for each required value that
+        is missing and each value the form refuses (again, until it takes it)."""
+        fields = self.form()
+        known = form_variables(self.parameters.user_input_form if self.parameters else [])
+        for name in [n for n in self.inputs if n not in known]:
+            names = ", ".join(sorted(known)) or "none"
+            self.out.error(f"the app has no input {name!r} (its inputs: {names}); it is not sent")
+            del self.inputs[name]
+        for field in fields:
+            given = self.inputs.get(field.variable)
+            if given is not None:
+                try:
+                    self._set(field, field.parse(str(given)))
                     continue
-                variable = spec.get("variable")
-                if isinstance(variable, str) and variable not in self.inputs:
-                    label = spec.get("label") or variable
-                    self.inputs[variable] = self.read_line(f"{label}: ")
+                except InvalidValue as exc:
+                    self.out.error(str(exc))
+            elif not field.required:
+                continue
+            self._set(field, self.ask_input(field))
+
+    def ask_input(self, field: FormInput, current: Any = None) -> Any:
+        """Read one form value until the form takes it; with ``current``, an empty line keeps it."""
+        if field.kind == "select" and field.options:
+            self.out.info(f"{field.label}: pick one by number or by name")
+            for line in field.choices():
+                self.out.info(line)
+        prompt = field.prompt()
+        if current is not None:
+            prompt = f"{prompt[:-2]} (Enter keeps {current!r}): "
+        while True:
+            text = self.read_line(prompt)
+            if current is not None and not text.strip():
+                return current
+            try:
+                return field.parse(text)
+            except InvalidValue as exc:
+                self.out.error(str(exc))
+
+    def _set(self, field: FormInput, value: Any) -> None:
+        if value is None:
+            self.inputs.pop(field.variable, None)
+        else:
+            self.inputs[field.variable] = value
+
+    def edit_inputs(self) -> None:
+        """``/inputs``: every form value again. A conversation keeps the inputs it started with, so a
+        new one starts."""
+        fields = self.form()
+        if not fields:
+            self.out.info("This app has no inputs.")
+            return
+        before = dict(self.inputs)
+        try:
+            for field in fields:
+                self._set(field, self.ask_input(field, self.inputs.get(field.variable)))
+        except (EOFError, KeyboardInterrupt):
+            self.inputs = before
+            self.out.info("")
+            self.out.info("Inputs unchanged.")
+            return
+        if self.conversation_id:
+            self.conversation_id = None
+            self.out.info("New conversation, with these inputs.")
 
     def offer(self, questions: list[str]) -> None:
         self.suggestions = list(questions)
@@ -184,6 +243,8 @@ class ChatSession:
                 self.upload(" ".join(args))
             elif name == "rename":
                 self.rename(" ".join(args))
+            elif name == "inputs":
+                self.edit_inputs()
             else:
                 self.out.error(f"unknown command /{name} (try /help)")
         except DifyError as exc:

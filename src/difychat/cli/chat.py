@@ -13,7 +13,16 @@ import argparse
 import contextlib
 import getpass
 import os
-from typing import Any
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from difychat._base import DEFAULT_BASE_URL
+
+if TYPE_CHECKING:
+    from difychat.cli._console import Output
+
+# Where `difychat serve` listens unless told otherwise.
+LOCAL_PORT = 5001
 
 
 def register(sub: Any) -> None:
@@ -22,10 +31,17 @@ def register(sub: Any) -> None:
         help="chat with an app from the terminal",
         description="Chat with a Dify (or difychat) app, streaming answers as they arrive.",
     )
-    parser.add_argument("--base-url", help="API root including /v1 (default: $DIFY_BASE_URL or Dify cloud)")
-    parser.add_argument("--api-key", help="the app's API key (default: $DIFY_API_KEY)")
-    parser.add_argument("--user", help="end-user id (default: $DIFY_USER or your login name)")
-    parser.add_argument("--conversation", metavar="ID", help="continue an existing conversation")
+    parser.add_argument(
+        "--base-url",
+        help="API root including /v1 (env DIFY_BASE_URL; default: a difychat server on this machine, "
+        f"http://127.0.0.1:$DIFYCHAT_PORT or :{LOCAL_PORT}, when one answers, else Dify cloud, "
+        f"{DEFAULT_BASE_URL})",
+    )
+    parser.add_argument("--api-key", help="the app's API key (env DIFY_API_KEY)")
+    parser.add_argument("--user", help="end-user id (env DIFY_USER, default: your login name)")
+    parser.add_argument(
+        "--conversation", metavar="ID", help="continue an existing conversation (default: a new one)"
+    )
     parser.add_argument(
         "--input",
         dest="inputs",
@@ -37,9 +53,39 @@ def register(sub: Any) -> None:
     parser.add_argument(
         "--timeout", type=float, default=300.0, help="seconds to wait for the server (default 300)"
     )
-    parser.add_argument("--max-retries", type=int, default=2, help="retries of reads after network errors")
+    parser.add_argument(
+        "--max-retries", type=int, default=2, help="retries of reads after network errors (default 2)"
+    )
     parser.add_argument("--plain", action="store_true", help="plain text output, even when rich is installed")
     parser.set_defaults(handler=_run)
+
+
+def _answers_health(root: str) -> bool:
+    """Whether a server at ``root`` answers ``GET /health`` as difychat (and Dify's API) do."""
+    import httpx
+
+    try:
+        response = httpx.get(f"{root}/health", timeout=1.0, trust_env=False)
+        return response.status_code == 200 and response.json().get("status") == "ok"
+    except (httpx.HTTPError, ValueError, AttributeError):
+        return False
+
+
+def choose_base_url(given: str | None, out: Output, *, probe: Callable[[str], bool] = _answers_health) -> str:
+    """``--base-url``, else ``$DIFY_BASE_URL``, else a difychat server on this machine (``probe``d),
+    else Dify cloud; the last two say which they chose."""
+    chosen = given or os.environ.get("DIFY_BASE_URL")
+    if chosen:
+        return chosen
+    local = f"http://127.0.0.1:{os.environ.get('DIFYCHAT_PORT') or LOCAL_PORT}"
+    if probe(local):
+        out.info(f"Using the server at {local}/v1 (found on this machine; --base-url chooses another).")
+        return f"{local}/v1"
+    out.info(
+        f"Using Dify cloud, {DEFAULT_BASE_URL}: no --base-url, no DIFY_BASE_URL, and no server "
+        f"answering at {local}. For a difychat server, pass --base-url http://HOST:PORT/v1."
+    )
+    return DEFAULT_BASE_URL
 
 
 def _default_user() -> str:
@@ -69,11 +115,13 @@ def _run(args: argparse.Namespace) -> int:
 
     out = make_output(plain=args.plain)
     inputs = _parse_inputs(args.inputs)
-    client = DifyChat(
-        args.api_key, base_url=args.base_url, timeout=args.timeout, max_retries=args.max_retries
-    )
+    base_url = choose_base_url(args.base_url, out)
+    client = DifyChat(args.api_key, base_url=base_url, timeout=args.timeout, max_retries=args.max_retries)
     if not client.api_key:
-        out.error("no API key: pass --api-key or set DIFY_API_KEY")
+        out.error(
+            "no API key: pass --api-key or set DIFY_API_KEY (a first `difychat serve` prints one; "
+            "`difychat keys create --app NAME` makes another)"
+        )
         return 2
     with contextlib.suppress(ImportError):  # not on every platform
         import readline  # noqa: F401  (line editing and history for input())
