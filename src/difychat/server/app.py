@@ -80,6 +80,8 @@ from difychat.server.services.retrieval.service import KnowledgeSearch
 from difychat.server.services.stops import StopService
 from difychat.server.services.suggestions import SuggestionService
 from difychat.server.services.variables import ConversationVariableService
+from difychat.server.services.web_conversations import WebConversationService
+from difychat.server.services.web_sites import WebSites
 from difychat.server.settings import ConfigFileError, Settings, load_apps_file, load_declared_datasets
 from difychat.server.store import db
 from difychat.server.store.writer import GroupWriter
@@ -435,6 +437,8 @@ def create_app(settings: Settings | None = None) -> Starlette:
             agents=agents,
             knowledge=knowledge,
             retrieval=search,
+            web_sites=WebSites(engine, catalog, settings.resolved_secret_key(), limiter),
+            web_conversations=WebConversationService(engine),
         )
         app.state.mcp_server = _mcp_server(settings, configs, catalog, app.state.services, limiter)
         try:

@@ -7,13 +7,14 @@ from collections.abc import AsyncIterator
 from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 
-from difychat.server.api.context import authenticate
+from difychat.server.api.context import Services, authenticate
 from difychat.server.api.ids import known_id
-from difychat.server.api.multipart_audio import read_audio_form
+from difychat.server.api.multipart_audio import AudioForm, UploadedAudio, read_audio_form
 from difychat.server.api.parsing import json_body, user_of, validate
 from difychat.server.api.responses import JSON
 from difychat.server.api.schemas import TextToAudioPayload
 from difychat.server.api.wire import audio as wire
+from difychat.server.domain.apps import App
 from difychat.server.errors import (
     MESSAGE_NOT_EXISTS,
     AudioTooLarge,
@@ -31,6 +32,14 @@ async def audio_to_text(request: Request) -> Response:
     svc, app = await authenticate(request)
     svc.audio.check_speech_to_text(app)
     form = await read_audio_form(request, AUDIO_MAX_BYTES)
+    upload = checked_audio(form)
+    await svc.end_users.resolve(app, form.user, required=False)
+    text = await svc.audio.transcribe(app, bytes(upload.data), upload.filename, upload.content_type)
+    return JSON(wire.transcript(text))
+
+
+def checked_audio(form: AudioForm) -> UploadedAudio:
+    """The form's audio file, refused as the contract says when missing, of another type or too large."""
     upload = form.file
     if upload is None:
         raise BadRequestKeyError()
@@ -38,9 +47,7 @@ async def audio_to_text(request: Request) -> Response:
         raise UnsupportedAudioType()
     if form.file_too_large:
         raise AudioTooLarge()
-    await svc.end_users.resolve(app, form.user, required=False)
-    text = await svc.audio.transcribe(app, bytes(upload.data), upload.filename, upload.content_type)
-    return JSON(wire.transcript(text))
+    return upload
 
 
 async def text_to_audio(request: Request) -> Response:
@@ -58,7 +65,12 @@ async def text_to_audio(request: Request) -> Response:
         text = payload.text
     else:
         raise InvalidParam("Text is required")
-    audio = await svc.audio.synthesize(app, text, payload.voice)
+    return await speech(svc, app, text, payload.voice)
+
+
+async def speech(svc: Services, app: App, text: str, voice: str | None) -> Response:
+    """``text`` read aloud, streamed as MP3."""
+    audio = await svc.audio.synthesize(app, text, voice)
     # Pull the first chunk here, so an upstream failure is still a JSON error.
     try:
         first = await anext(audio)

@@ -24,6 +24,8 @@ from difychat.server.services.retrieval.service import KnowledgeSearch
 from difychat.server.services.stops import StopService
 from difychat.server.services.suggestions import SuggestionService
 from difychat.server.services.variables import ConversationVariableService
+from difychat.server.services.web_conversations import WebConversationService
+from difychat.server.services.web_sites import WebSites
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,6 +49,9 @@ class Services:
     dify_version: str
     agents: AgentService | None = None
     knowledge: Knowledge | None = None
+    # The web chat pages' sites and passports, and what their sidebar adds to conversations.
+    web_sites: WebSites | None = None
+    web_conversations: WebConversationService | None = None
     retrieval: KnowledgeSearch | None = None
 
 

@@ -3,16 +3,18 @@
 from __future__ import annotations
 
 import contextlib
+from collections.abc import Awaitable, Callable
 from urllib.parse import quote
 
 from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 
-from difychat.server.api.context import authenticate, services
+from difychat.server.api.context import Services, authenticate, services
 from difychat.server.api.ids import path_id
 from difychat.server.api.multipart import MultipartReader
 from difychat.server.api.responses import JSON
 from difychat.server.api.wire import files as wire
+from difychat.server.domain.apps import App
 from difychat.server.domain.values import parse_bool
 from difychat.server.errors import (
     SIGNED_FILE_NOT_FOUND,
@@ -27,6 +29,18 @@ from difychat.server.services.files import FileBody, UploadName, is_html, is_str
 
 async def upload_file(request: Request) -> Response:
     svc, app = await authenticate(request)
+
+    async def owner(user: str | None) -> str:
+        return await svc.end_users.resolve(app, user or None, required=False)
+
+    return await receive_upload(request, svc, app, owner)
+
+
+async def receive_upload(
+    request: Request, svc: Services, app: App, owner: Callable[[str | None], Awaitable[str]]
+) -> Response:
+    """Store the request's one ``file`` part for the end user ``owner`` names (given the form's
+    ``user`` field), and answer with its upload record."""
     files = svc.files
     try:
         reader = MultipartReader(request.headers.get("content-type", ""), request.stream().__aiter__())
@@ -50,7 +64,7 @@ async def upload_file(request: Request) -> Response:
                 stored = await files.store(name, reader.data())
         if stored is None or name is None:
             raise NoFileUploaded()
-        end_user_id = await svc.end_users.resolve(app, user or None, required=False)
+        end_user_id = await owner(user)
         row = await files.record(app, end_user_id, *stored, name)
     except BaseException:
         if stored is not None:

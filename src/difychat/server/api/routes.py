@@ -1,4 +1,5 @@
-"""The route table: everything under /v1, plus /health, signed files and apps as MCP servers."""
+"""The route table: everything under /v1, plus /health, signed files, apps as MCP servers and the
+web chat pages with their /api."""
 
 from __future__ import annotations
 
@@ -23,6 +24,7 @@ from difychat.server.api.knowledge import datasets as knowledge_datasets
 from difychat.server.api.knowledge import documents as knowledge_documents
 from difychat.server.api.knowledge import retrieval as knowledge_retrieval
 from difychat.server.api.knowledge import segments as knowledge_segments
+from difychat.server.api.web.routes import web_routes
 
 
 def build_routes() -> list[BaseRoute]:
@@ -72,6 +74,7 @@ def build_routes() -> list[BaseRoute]:
         Route("/mcp/server/{server_code}/mcp", mcp_server.mcp_message, methods=["POST"]),
         Route("/files/tools/{name}", tool_files.tool_file, methods=["GET"]),
         Mount("/v1", routes=v1),
+        *web_routes(),
     ]
 
 

@@ -237,8 +237,15 @@ class FileUpload(_Block):
 
 
 class SiteSettings(Schema):
-    """What ``GET /site`` shows (Dify's web-app settings)."""
+    """What ``GET /site`` shows (Dify's web-app settings), and the app's web chat page."""
 
+    # difychat's: the page at /chat/<code> and its /api; false: "app unavailable" (Dify's enable_site).
+    enabled: StrictBool = True
+    # The page's code in its URL; derived from the server's secret and the app's name when unset.
+    # Changing it breaks the old links and passports.
+    code: str | None = Field(default=None, pattern=r"^[A-Za-z0-9]{8,64}$")
+    # Set: a passport's user_id must be signed with it (<id>.<unix time>.<hex HMAC-SHA256>).
+    embed_secret: SecretStr | None = None
     title: str | None = None  # the app's name when unset
     chat_color_theme: str | None = None
     chat_color_theme_inverted: StrictBool = False

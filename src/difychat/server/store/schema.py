@@ -540,3 +540,18 @@ knowledge_terms = sa.Table(
     sa.Column("term", sa.String(64), primary_key=True),
     sa.Column("entries", sa.Integer(), nullable=False),
 )
+
+# Conversations an end user pinned on the web chat page (its sidebar lists them apart).
+pinned_conversations = sa.Table(
+    "pinned_conversations",
+    metadata,
+    sa.Column(
+        "conversation_id",
+        Id,
+        sa.ForeignKey("conversations.id", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+    sa.Column("end_user_id", Id, sa.ForeignKey("end_users.id", ondelete="CASCADE"), nullable=False),
+    sa.Column("created_at", sa.DateTime(), nullable=False),
+    sa.Index(None, "end_user_id"),
+)
