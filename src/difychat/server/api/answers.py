@@ -13,7 +13,7 @@ from difychat.server.api.wire.chat import blocking_answer
 from difychat.server.api.wire.common import seconds
 from difychat.server.domain.events import GenerationFailed, MessageEnded
 from difychat.server.errors import AppError
-from difychat.server.services.chat import StartedTurn
+from difychat.server.services.turn_launch import StartedTurn
 
 
 async def respond(

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -11,7 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from difychat.server.domain.apps import App, AppConfig
 from difychat.server.generation.limits import Slot
-from difychat.server.generation.registry import DEFAULT_MAX_UNREAD_BYTES, Generation, GenerationRegistry
+from difychat.server.generation.registry import DEFAULT_MAX_UNREAD_BYTES, GenerationRegistry
 from difychat.server.providers.base import ChatModel, ModelRequest
 from difychat.server.services import naming
 from difychat.server.services.agent.files import Owner
@@ -34,11 +33,19 @@ from difychat.server.services.prompts import (
 from difychat.server.services.retrieval import agent_tools
 from difychat.server.services.retrieval.agent_tools import CitationLog
 from difychat.server.services.retrieval.chat import ChatKnowledge, Retrieved
+from difychat.server.services.turn_launch import (
+    Citations,
+    NewConversation,
+    PreparedTurn,
+    StartedTurn,
+    TurnLauncher,
+    model_params,
+)
 from difychat.server.services.turn_runner import AnswerSource, Finisher, TurnRunner
 from difychat.server.store import messages as message_store
 from difychat.server.store import writer
 from difychat.server.store.common import new_id, utcnow
-from difychat.server.store.writer import GroupWriter, Write
+from difychat.server.store.writer import GroupWriter
 from difychat.server.tools.registry import BoundTool
 
 TITLE_CONCURRENCY = 16
@@ -53,12 +60,6 @@ class ChatTurn:
     conversation_id: str | None
     auto_generate_name: bool
     files: list[Any] | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class StartedTurn:
-    generation: Generation
-    mode: str
 
 
 class ChatService:
@@ -85,13 +86,17 @@ class ChatService:
         self._models = models
         self._files = files
         self._annotations = annotations
-        self._audio = audio
-        self._runner = TurnRunner(writes, max_seconds=max_generation_seconds)
+        self._launcher = TurnLauncher(
+            writes,
+            registry,
+            audio,
+            TurnRunner(writes, max_seconds=max_generation_seconds),
+            max_unread_bytes=stream_max_unread_bytes,
+            worker_id=worker_id,
+        )
         self._character_delay = character_delay
         self._agents = agents
         self._knowledge = knowledge
-        self._max_unread = stream_max_unread_bytes
-        self._worker_id = worker_id
         # Titles are background work: a burst of new conversations queues its title calls here
         # instead of opening as many upstream requests beside the answers being streamed.
         self._titles = asyncio.Semaphore(TITLE_CONCURRENCY)
@@ -163,7 +168,7 @@ class ChatService:
                     config_id,
                     model,
                     draft,
-                    _model_params(config),
+                    model_params(config),
                     owner,
                     first_file_position=len(attached.attachments),
                     extra_tools=dataset_tools,
@@ -172,91 +177,47 @@ class ChatService:
             else:
                 messages = draft.messages()
                 model_source = ModelSource(
-                    model, ModelRequest(messages=messages, params=_model_params(config)), config
+                    model, ModelRequest(messages=messages, params=model_params(config)), config
                 )
                 source, finishers = model_source, (model_source.moderate_output,)
 
         now = utcnow()
         mode = conversation.mode if conversation is not None else app.mode
-        writes: list[Write] = []
-        if conversation is None:
-            writes.append(
-                writer.new_conversation(
-                    id=conversation_id,
-                    app_id=app.id,
-                    app_config_id=config_id,
-                    end_user_id=end_user_id,
-                    mode=mode,
-                    name=naming.initial_name(turn.query),
-                    inputs=inputs,
-                    introduction=fill_template(config.opening_statement or "", inputs),
-                    status="normal",
-                    created_at=now,
-                    updated_at=now,
-                )
-            )
-        else:
-            writes.append(writer.touch_conversation(conversation_id, now))
-        writes.append(
-            writer.new_message(
-                id=message_id,
-                app_id=app.id,
-                conversation_id=conversation_id,
-                end_user_id=end_user_id,
-                task_id=task_id,
-                parent_message_id=ROOT_PARENT_ID,
-                query=turn.query,
-                inputs=inputs,
-                answer="",
-                status="running",
-                error=None,
-                prompt_tokens=0,
-                completion_tokens=0,
-                usage=None,
-                # Citations are kept with the message whether or not the app shows them.
-                retriever_resources=retrieved.stored(message_id, now)
-                if retrieved and retrieved.found
-                else None,
-                created_at=now,
-                updated_at=now,
-                worker_id=self._worker_id,
-            )
-        )
-        writes.extend(writer.new_message_files(attached.rows(message_id, app.id)))
-        await self._writer.write(*writes)
-
-        generation = Generation(
-            task_id=task_id,
-            message_id=message_id,
-            conversation_id=conversation_id,
-            app_id=app.id,
+        prepared = PreparedTurn(
+            app=app,
+            config=config,
             end_user_id=end_user_id,
+            conversation_id=conversation_id,
+            message_id=message_id,
+            task_id=task_id,
+            mode=mode,
+            query=turn.query,
+            inputs=inputs,
+            streaming=turn.response_mode == "streaming",
+            files=attached,
             created_at=now,
-            # A blocking request reads only the final event; the deltas need no queue.
-            queue=asyncio.Queue() if turn.response_mode == "streaming" else None,
-            max_unread_bytes=self._max_unread,
-        )
-        if turn.response_mode == "streaming":
-            # Text-to-speech auto-play subscribes to the answer like the HTTP stream does.
-            speaker = self._audio.speaker_for(app, config)
-            if speaker is not None:
-                speaker.attach(generation)
-        answer_of = source.answer if isinstance(source, AgentRounds) else None
-        self._registry.start(
-            generation,
-            self._runner.run(
-                generation,
-                source,
-                finishers=finishers,
-                answer_of=answer_of,
-                retriever_resources=shown_citations(config, retrieved, cited),
+            new_conversation=None
+            if conversation is not None
+            else NewConversation(
+                app_config_id=config_id,
+                mode=mode,
+                name=naming.initial_name(turn.query),
+                introduction=fill_template(config.opening_statement or "", inputs),
             ),
+            parent_message_id=ROOT_PARENT_ID,
+            stored_citations=retrieved.stored(message_id, now) if retrieved and retrieved.found else None,
         )
-        assert generation.task is not None
-        generation.task.add_done_callback(lambda _: slot.release())
+        started = await self._launcher.launch(
+            prepared,
+            source,
+            slot,
+            finishers=finishers,
+            answer_of=source.answer if isinstance(source, AgentRounds) else None,
+            retriever_resources=shown_citations(config, retrieved, cited),
+        )
         if conversation is None and turn.auto_generate_name:
             self._registry.spawn(self._name(conversation_id, model, turn.query), f"title-{conversation_id}")
-        return StartedTurn(generation, mode)
+        return started
 
     async def _name(self, conversation_id: str, model: ChatModel, query: str) -> None:
         async with self._titles:
@@ -264,9 +225,7 @@ class ChatService:
         await self._writer.write(writer.name_conversation(conversation_id, title, utcnow()))
 
 
-def shown_citations(
-    config: AppConfig, retrieved: Retrieved | None, cited: CitationLog | None
-) -> tuple[dict[str, Any], ...] | Callable[[], tuple[dict[str, Any], ...]]:
+def shown_citations(config: AppConfig, retrieved: Retrieved | None, cited: CitationLog | None) -> Citations:
     """``message_end``'s ``retriever_resources``: only when the app shows citations; an agent's
     are known when its answer ends."""
     if not config.retriever_resource.enabled:
@@ -274,10 +233,3 @@ def shown_citations(
     if cited is not None:
         return cited.resources
     return () if retrieved is None else tuple(retrieved.resources())
-
-
-def _model_params(config: AppConfig) -> dict[str, Any]:
-    params = dict(config.model.completion_params)
-    if config.model.provider != "echo":
-        params.pop("delay", None)
-    return params

@@ -35,9 +35,10 @@ from difychat.server.domain.values import parse_uuid
 from difychat.server.errors import AppError, Unauthorized
 from difychat.server.generation.limits import KeyLimits, Limiter, Slot
 from difychat.server.services.auth import Authenticator, EndUsers
-from difychat.server.services.chat import ChatService, ChatTurn, StartedTurn
+from difychat.server.services.chat import ChatService, ChatTurn
 from difychat.server.services.completion import CompletionService, CompletionTurn
 from difychat.server.services.keys import hash_key
+from difychat.server.services.turn_launch import StartedTurn
 
 logger = logging.getLogger("difychat.mcp_server")
 
