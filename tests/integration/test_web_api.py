@@ -1,5 +1,5 @@
 """The web app's API under /api without a browser: passports (cookie and header), each passport its
-own end user, the sites an app may switch off, and pins."""
+own end user, the sites an app may switch off, pins, and the pages and assets themselves."""
 
 from __future__ import annotations
 
@@ -227,6 +227,8 @@ async def test_a_site_switched_off_is_unavailable(
 ) -> None:
     async with browser(web, CLOSED) as closed:
         assert_error(await closed.get("/api/passport"), 404, "not_found")
+        shown = await closed.get(f"/chat/{CLOSED}")
+        assert shown.status_code == 404 and "App unavailable" in shown.text
         assert_error(
             await closed.get("/api/passport", headers={"X-App-Code": "NoSuchSite000000"}), 404, "not_found"
         )
@@ -239,6 +241,7 @@ async def test_a_site_switched_off_is_unavailable(
         page.base_url = httpx.URL(switched.base_url)
         assert_error(await page.get("/api/site"), 400, "bad_request", "Site is disabled.")
         assert_error(await page.get("/api/passport"), 404, "not_found")
+        assert (await page.get(f"/chat/{PLAIN}")).status_code == 404
 
 
 async def test_pins_split_the_list_and_deleting_removes_a_conversation(web: RunningServer) -> None:
@@ -296,3 +299,22 @@ async def test_suggestions_after_an_answer_follow_the_feature(web: RunningServer
         message_id = (await stream_turn(page))[-1]["message_id"]
         refused = await page.get(f"/api/messages/{message_id}/suggested-questions")
         assert_error(refused, 403, "app_suggested_questions_after_answer_disabled")
+
+
+async def test_the_pages_and_their_assets(web: RunningServer) -> None:
+    async with httpx.AsyncClient(base_url=web.base_url, timeout=30) as client:
+        page = await client.get(f"/chat/{PLAIN}")
+        assert page.status_code == 200
+        assert page.headers["content-type"].startswith("text/html")
+        assert "script-src 'self'" in page.headers["content-security-policy"]
+        assert f'data-code="{PLAIN}"' in page.text and 'data-mode="chat"' in page.text
+        assert PLAIN_KEY not in page.text
+        bot = await client.get(f"/chatbot/{PLAIN}")
+        assert bot.status_code == 200 and 'data-mode="chatbot"' in bot.text
+        script = await client.get("/web-static/app.js")
+        assert script.status_code == 200 and "javascript" in script.headers["content-type"]
+        assert script.headers["cache-control"] == "no-cache"
+        for path in ("/embed.js", "/embed.min.js"):
+            embed = await client.get(path)
+            assert embed.status_code == 200 and "difyChatbotConfig" in embed.text
+        assert (await client.get("/web-static/../settings.py")).status_code == 404

@@ -1,10 +1,10 @@
-"""The web app's routes: the web API under ``/api``."""
+"""The web app's routes: the pages, their assets, ``/embed.js``, and the web API under ``/api``."""
 
 from __future__ import annotations
 
 from starlette.routing import BaseRoute, Mount, Route
 
-from difychat.server.api.web import app_info, chat, conversations, media, messages, passport
+from difychat.server.api.web import app_info, chat, conversations, media, messages, pages, passport
 
 
 def web_api_routes() -> list[BaseRoute]:
@@ -35,4 +35,11 @@ def web_api_routes() -> list[BaseRoute]:
 
 
 def web_routes() -> list[BaseRoute]:
-    return [Mount("/api", routes=web_api_routes())]
+    return [
+        Route("/chat/{code}", pages.chat_page, methods=["GET"]),
+        Route("/chatbot/{code}", pages.chatbot_page, methods=["GET"]),
+        Route("/embed.js", pages.embed_script, methods=["GET"]),
+        Route("/embed.min.js", pages.embed_script, methods=["GET"]),
+        Mount("/web-static", app=pages.Assets()),
+        Mount("/api", routes=web_api_routes()),
+    ]
