@@ -22,11 +22,19 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     sub.required = True
 
-    from difychat.cli import apps_commands, chat, knowledge_commands, mcp_commands, server_commands
+    from difychat.cli import (
+        apps_commands,
+        chat,
+        knowledge_commands,
+        mcp_commands,
+        server_commands,
+        web_commands,
+    )
 
     server_commands.register(sub)
     apps_commands.register(sub)
     mcp_commands.register(sub)
+    web_commands.register(sub)
     knowledge_commands.register(sub)
     chat.register(sub)
     return parser
