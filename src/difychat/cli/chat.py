@@ -67,7 +67,7 @@ def _answers_health(root: str) -> bool:
     try:
         response = httpx.get(f"{root}/health", timeout=1.0, trust_env=False)
         return response.status_code == 200 and response.json().get("status") == "ok"
-    except (httpx.HTTPError, ValueError, AttributeError):
+    except (httpx.HTTPError, httpx.InvalidURL, ValueError, AttributeError):
         return False
 
 

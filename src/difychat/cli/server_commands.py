@@ -338,10 +338,16 @@ class NothingToRead(Exception):
 async def readable_database(settings: Any) -> None:
     """For read-only commands: raise ``NothingToRead`` unless the database is there and migrated.
     Nothing is created, migrated or synced."""
+    from sqlalchemy.exc import SQLAlchemyError
+
     from difychat.server.store import db
 
     url = settings.resolved_database_url()
-    state = await db.state(url)
+    try:
+        state = await db.state(url)
+    except (OSError, SQLAlchemyError) as exc:
+        reason = getattr(exc, "orig", None) or exc  # the driver's own words, without SQLAlchemy's notes
+        raise NothingToRead(f"cannot read the database at {_redact(url)}: {reason}", missing=False) from exc
     if state == "missing":
         raise NothingToRead(
             f"there is no database at {_redact(url)} yet: `difychat serve` (or `difychat db upgrade`) "
