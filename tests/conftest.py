@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import functools
 import os
+import ssl
 from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
+import httpx
 import pytest
 
 if TYPE_CHECKING:  # the fake needs aiohttp, a server dependency; client-only runs never load it
@@ -20,6 +23,16 @@ def missing_service(reason: str) -> None:
     if REQUIRE_SERVICES:
         pytest.fail(f"{reason} (DIFYCHAT_TEST_REQUIRE_SERVICES is set)")
     pytest.skip(reason)
+
+
+@functools.cache
+def tls_context() -> ssl.SSLContext:
+    """httpx's default TLS context, built once and shared by the test clients.
+
+    Building it (loading the CA bundle) costs tens of milliseconds per client, and the test clients
+    only speak plain HTTP on loopback; pass it as ``verify=`` to keep httpx's defaults.
+    """
+    return httpx.create_ssl_context()
 
 
 @pytest.fixture

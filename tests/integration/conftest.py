@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import socket
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass
@@ -16,7 +17,7 @@ import yaml
 
 from difychat.server.app import create_app
 from difychat.server.settings import Settings
-from tests.conftest import missing_service
+from tests.conftest import missing_service, tls_context
 from tests.databases import PostgresDatabases, SqliteDatabases, postgres_available
 from tests.fakes.upstream import FakeUpstream
 
@@ -57,9 +58,22 @@ def apps_file(upstream: FakeUpstream) -> dict[str, Any]:
                 "opening_statement": "Hi {{name}}, how can I help?",
                 "suggested_questions": ["What can you do?"],
                 "user_input_form": [
-                    {"text-input": {"variable": "name", "label": "Name", "required": False, "max_length": 48}},
-                    {"select": {"variable": "company", "label": "Company", "required": True,
-                                "options": ["Acme", "Globex"]}},
+                    {
+                        "text-input": {
+                            "variable": "name",
+                            "label": "Name",
+                            "required": False,
+                            "max_length": 48,
+                        }
+                    },
+                    {
+                        "select": {
+                            "variable": "company",
+                            "label": "Company",
+                            "required": True,
+                            "options": ["Acme", "Globex"],
+                        }
+                    },
                     {"number": {"variable": "age", "label": "Age", "required": False}},
                     {"checkbox": {"variable": "vip", "label": "VIP", "required": False}},
                 ],
@@ -73,8 +87,13 @@ def apps_file(upstream: FakeUpstream) -> dict[str, Any]:
                 "api_keys": [VOICE_KEY],
                 "model": model,
                 "speech_to_text": {"enabled": True, "model": "fake-whisper"},
-                "text_to_speech": {"enabled": True, "voice": "nova", "language": "en-US", "autoPlay": "disabled",
-                                   "model": "fake-tts"},
+                "text_to_speech": {
+                    "enabled": True,
+                    "voice": "nova",
+                    "language": "en-US",
+                    "autoPlay": "disabled",
+                    "model": "fake-tts",
+                },
             },
             {
                 "name": "Speaker",
@@ -86,7 +105,9 @@ def apps_file(upstream: FakeUpstream) -> dict[str, Any]:
                 "name": "Moderated",
                 "api_keys": [MODERATED_KEY],
                 "model": model,
-                "user_input_form": [{"text-input": {"variable": "topic", "label": "Topic", "required": False}}],
+                "user_input_form": [
+                    {"text-input": {"variable": "topic", "label": "Topic", "required": False}}
+                ],
                 "sensitive_word_avoidance": {
                     "enabled": True,
                     "type": "keywords",
@@ -97,16 +118,24 @@ def apps_file(upstream: FakeUpstream) -> dict[str, Any]:
                     },
                 },
             },
-            {"name": "Embedded", "api_keys": [EMBEDDED_KEY], "model": model,
-             "embedding_model": {"name": "fake-embedding"}},
+            {
+                "name": "Embedded",
+                "api_keys": [EMBEDDED_KEY],
+                "model": model,
+                "embedding_model": {"name": "fake-embedding"},
+            },
             {
                 "name": "Files",
                 "api_keys": [FILES_KEY],
                 "model": model,
                 "file_upload": {
                     "enabled": True,
-                    "image": {"enabled": True, "number_limits": 3, "detail": "low",
-                              "transfer_methods": ["remote_url", "local_file"]},
+                    "image": {
+                        "enabled": True,
+                        "number_limits": 3,
+                        "detail": "low",
+                        "transfer_methods": ["remote_url", "local_file"],
+                    },
                     "allowed_file_types": ["image", "document"],
                     "allowed_file_extensions": [".dat"],
                     "allowed_file_upload_methods": ["remote_url", "local_file"],
@@ -142,7 +171,55 @@ class RunningServer:
 
     def client(self, key: str | None = PLAIN_KEY, **kwargs: Any) -> httpx.AsyncClient:
         headers = {"Authorization": f"Bearer {key}"} if key else {}
+        kwargs.setdefault("verify", tls_context())
         return httpx.AsyncClient(base_url=self.base_url + "/v1", headers=headers, timeout=30, **kwargs)
+
+
+class _Uvicorn(uvicorn.Server):
+    """uvicorn's own server, app and lifespan, stopped without waiting on its 0.1 s polls.
+
+    uvicorn checks ``should_exit`` every 0.1 s and sleeps 0.1 s more before it waits, again in
+    0.1 s steps, for connections and tasks to end. Here an event ends the main loop at once and
+    the same waits poll every few milliseconds; the shutdown does the same things in the same
+    order (stop listening, close connections, wait for responses and tasks, lifespan shutdown).
+    """
+
+    def __init__(self, config: uvicorn.Config) -> None:
+        super().__init__(config)
+        self._exit = asyncio.Event()
+
+    def stop(self) -> None:
+        self.should_exit = True
+        self._exit.set()
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        # Signals belong to the test run: uvicorn would install its SIGINT/SIGTERM handlers while a
+        # server runs, and two servers of one test, stopped in the order they started, would leave
+        # the first one's handler installed for good (Ctrl-C would then no longer stop the run).
+        yield
+
+    async def main_loop(self) -> None:
+        counter = 0
+        should_exit = await self.on_tick(counter)
+        while not should_exit:
+            counter = (counter + 1) % 864000
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._exit.wait(), 0.1)
+            should_exit = await self.on_tick(counter)
+
+    async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
+        for server in self.servers:
+            server.close()
+        for sock in sockets or []:
+            sock.close()
+        for connection in list(self.server_state.connections):
+            connection.shutdown()
+        while self.server_state.connections or self.server_state.tasks:
+            await asyncio.sleep(0.005)
+        for server in self.servers:
+            await server.wait_closed()
+        await self.lifespan.shutdown()
 
 
 @pytest.fixture(scope="session")
@@ -189,7 +266,7 @@ async def make_server(
     database_url: str, tmp_path: Path, upstream: FakeUpstream
 ) -> AsyncIterator[ServerFactory]:
     """Start a server (several may share one database, like worker processes)."""
-    running: list[tuple[uvicorn.Server, asyncio.Task[None]]] = []
+    running: list[tuple[_Uvicorn, asyncio.Task[None]]] = []
     config_path = tmp_path / "apps.yaml"
     config_path.write_text(yaml.safe_dump(apps_file(upstream)))
 
@@ -197,24 +274,26 @@ async def make_server(
         settings = Settings(
             data_dir=tmp_path / "data", database_url=database_url, config=config_path, **overrides
         )
-        sock = socket.socket()
+        # IPPROTO_TCP named, so that asyncio sets TCP_NODELAY on the accepted connections (it
+        # checks the protocol number): else Nagle and delayed ACKs hold every response ~40 ms.
+        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
         config = uvicorn.Config(create_app(settings), log_level="warning", lifespan="on")
-        server = uvicorn.Server(config)
+        server = _Uvicorn(config)
         task = asyncio.get_running_loop().create_task(server.serve(sockets=[sock]))
         running.append((server, task))
         while not server.started:
             if task.done():
                 task.result()
                 raise RuntimeError("server exited during start-up")
-            await asyncio.sleep(0.01)
+            await asyncio.sleep(0.002)
         return RunningServer(f"http://127.0.0.1:{port}", settings, upstream)
 
     yield start
-    for server, task in running:
-        server.should_exit = True
-    for server, task in running:
+    for server, _task in running:
+        server.stop()
+    for _server, task in running:
         await asyncio.wait_for(task, 30)
 
 
