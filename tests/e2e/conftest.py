@@ -25,7 +25,7 @@ import httpx
 import pytest
 import yaml
 
-from tests.conftest import missing_service
+from tests.conftest import missing_service, tls_context
 from tests.databases import POSTGRES_ADMIN_URL, postgres_available, sqlalchemy_url
 from tests.fakes.upstream import FakeUpstream
 from tests.integration.conftest import PLAIN_KEY, apps_file
@@ -47,10 +47,7 @@ def difychat_command() -> list[str]:
 
 
 def clean_env(**extra: str) -> dict[str, str]:
-    env = {
-        k: v for k, v in os.environ.items()
-        if k not in _SCRUBBED and not k.startswith(_SCRUBBED_PREFIXES)
-    }
+    env = {k: v for k, v in os.environ.items() if k not in _SCRUBBED and not k.startswith(_SCRUBBED_PREFIXES)}
     env.update(
         NO_PROXY="127.0.0.1,localhost",
         no_proxy="127.0.0.1,localhost",
@@ -175,6 +172,7 @@ class ServerProcess:
     def client(self, key: str | None = PLAIN_KEY, **kwargs: Any) -> httpx.Client:
         headers = {"Authorization": f"Bearer {key}"} if key else {}
         kwargs.setdefault("timeout", 30)
+        kwargs.setdefault("verify", tls_context())
         return httpx.Client(base_url=self.v1, headers=headers, trust_env=False, **kwargs)
 
     def output(self) -> str:
@@ -185,16 +183,27 @@ class ServerProcess:
 
     def start(self, env_extra: dict[str, str] | None = None) -> ServerProcess:
         command = [
-            *difychat_command(), "serve", "--host", "127.0.0.1", "--port", str(self.port),
-            "--workers", str(self.workers), *self.cli_args(),
+            *difychat_command(),
+            "serve",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(self.port),
+            "--workers",
+            str(self.workers),
+            *self.cli_args(),
         ]
         self._log = open(self.log_path, "ab")  # noqa: SIM115 - closed in stop()
         self.process = subprocess.Popen(
-            command, env=self.env(**(env_extra or {})), stdout=self._log, stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL, start_new_session=True,
+            command,
+            env=self.env(**(env_extra or {})),
+            stdout=self._log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
         )
         deadline = time.monotonic() + START_TIMEOUT
-        with httpx.Client(trust_env=False, timeout=2) as probe:
+        with httpx.Client(trust_env=False, timeout=2, verify=tls_context()) as probe:
             while True:
                 code = self.process.poll()
                 if code is not None:
@@ -214,7 +223,7 @@ class ServerProcess:
                     self.stop()
                     message = f"difychat serve did not answer /health in {START_TIMEOUT} s"
                     raise RuntimeError(f"{message}:\n{self.output()}")
-                time.sleep(0.1)
+                time.sleep(0.02)
 
     def stop(self) -> int | None:
         """SIGINT (a graceful shutdown), then SIGKILL for the whole process group."""
@@ -235,6 +244,21 @@ class ServerProcess:
             self._log.close()
             self._log = None
         return code
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _interruptible_children() -> Iterator[None]:
+    """The programs these tests start get Ctrl-C (SIGINT) as from a terminal, even when this run was
+    started with SIGINT ignored (a background job of a non-interactive shell): an ignored signal is
+    inherited by every child process, and ``difychat chat`` would never see the Ctrl-C a test types."""
+    if signal.getsignal(signal.SIGINT) != signal.SIG_IGN:
+        yield
+        return
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
 SERVERS = pytest.StashKey[list[ServerProcess]]()
@@ -285,8 +309,12 @@ class Launcher:
         if config is True:
             config = write_apps(self.root / f"apps{self._count}.yaml", self.upstream)
         server = ServerProcess(
-            port=free_port(), data_dir=data_dir, config=config or None, database=database,
-            workers=workers, log_path=self.root / f"serve{self._count}.log",
+            port=free_port(),
+            data_dir=data_dir,
+            config=config or None,
+            database=database,
+            workers=workers,
+            log_path=self.root / f"serve{self._count}.log",
         )
         self.servers.append(server)
         return server.start(env)
@@ -297,9 +325,7 @@ class Launcher:
 
 
 @pytest.fixture
-def launcher(
-    request: pytest.FixtureRequest, tmp_path: Path, upstream: FakeUpstream
-) -> Iterator[Launcher]:
+def launcher(request: pytest.FixtureRequest, tmp_path: Path, upstream: FakeUpstream) -> Iterator[Launcher]:
     servers = request.node.stash.setdefault(SERVERS, [])
     launcher = Launcher(tmp_path, upstream, servers)
     try:
