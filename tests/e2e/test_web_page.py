@@ -195,11 +195,12 @@ def test_another_browser_profile_cannot_see_a_conversation(
             [private, SITE],
         )
         assert status == 404
-        # Asking the page for it by its id starts a new conversation instead.
-        other.evaluate(
-            f"localStorage.setItem('conversationIdInfo', JSON.stringify({{x: {{DEFAULT: '{private}'}}}}))"
-        )
+        # Told to open it (the first profile's remembered conversation), the page starts a new one.
+        remembered = page.evaluate("localStorage.getItem('conversationIdInfo')")
+        assert private in remembered
+        other.evaluate("value => localStorage.setItem('conversationIdInfo', value)", remembered)
         other.reload()
+        other.wait_for_function("id => !localStorage.getItem('conversationIdInfo').includes(id)", arg=private)
         other.wait_for_selector(".welcome")
         assert other.locator(".turn").count() == 0
     finally:
