@@ -3,8 +3,10 @@
 ``knowledge_index`` (declared in ``schema.py``) holds one row per searchable segment. The
 keyword side is the database's own full-text index, kept beside it under the same ``seq``:
 
-* SQLite: an FTS5 table ``knowledge_fts(terms, scope)`` ranked with bm25; ``scope`` holds one
-  token naming the dataset, so a search touches only its dataset's postings.
+* SQLite: an FTS5 table ``knowledge_fts(terms, scope)`` ranked with bm25. Each term is written
+  behind a short prefix naming its dataset (``k`` and 12 hex digits of its id), so each dataset
+  has postings of its own and a search reads only those (a token naming the dataset in ``scope``
+  would make every search walk the whole dataset's list; ``scope`` is left empty).
 * PostgreSQL: a table ``knowledge_fts(seq, dataset_id, terms tsvector)`` with a GIN index,
   ranked with ``ts_rank``. The tsvector is written from our own terms (with positions), never
   parsed by a text search configuration, so both databases index exactly the same terms
@@ -64,8 +66,12 @@ class TermStats:
     holding: dict[str, int] = field(default_factory=dict)
 
 
-def _scope(dataset_id: str) -> str:
-    return "s" + uuid.UUID(dataset_id).hex
+def _prefix(dataset_id: str) -> str:
+    """What a dataset's terms are written behind in the SQLite index (always the same length)."""
+    return "k" + uuid.UUID(dataset_id).hex[:12]
+
+
+PREFIX_CHARS = 13
 
 
 def _tsvector(terms: Sequence[str]) -> str:
@@ -175,12 +181,13 @@ async def remove(conn: AsyncConnection, dataset_id: str, segment_ids: Sequence[s
 
 
 async def _fts_terms(conn: AsyncConnection, seqs: Sequence[int]) -> list[list[str]]:
+    """The terms of these entries (without the SQLite dataset prefix)."""
     out: list[list[str]] = []
     for start in range(0, len(seqs), 500):
         marks = ",".join(str(int(s)) for s in seqs[start : start + 500])
         if conn.dialect.name == "sqlite":
             rows = await conn.execute(sa.text(f"SELECT terms FROM {FTS_TABLE} WHERE rowid IN ({marks})"))
-            out.extend(str(r.terms).split() for r in rows)
+            out.extend([t[PREFIX_CHARS:] for t in str(r.terms).split()] for r in rows)
         else:
             rows = await conn.execute(
                 sa.text(f"SELECT tsvector_to_array(terms) AS terms FROM {FTS_TABLE} WHERE seq IN ({marks})")
@@ -234,11 +241,11 @@ async def insert(
     )
     seqs = [int(r.seq) for r in rows]
     if conn.dialect.name == "sqlite":
-        scope = _scope(dataset_id)
+        prefix = _prefix(dataset_id)
         await conn.execute(
             sa.text(f"INSERT INTO {FTS_TABLE}(rowid, terms, scope) VALUES (:seq, :terms, :scope)"),
             [
-                {"seq": seq, "terms": " ".join(e.terms), "scope": scope}
+                {"seq": seq, "terms": " ".join(prefix + t for t in e.terms), "scope": ""}
                 for seq, e in zip(seqs, entries, strict=True)
             ],
         )
@@ -297,18 +304,21 @@ async def keyword_candidates(
     wanted = set(counted or terms)
     out: list[KeywordCandidate] = []
     if conn.dialect.name == "sqlite":
-        match = f"scope : {_scope(dataset_id)} AND terms : (" + " OR ".join(map(_fts5_phrase, terms)) + ")"
+        prefix = _prefix(dataset_id)
+        match = "terms : (" + " OR ".join(_fts5_phrase(prefix + t) for t in terms) + ")"
         rows = await conn.execute(
             sa.text(
                 "SELECT ki.segment_id AS segment_id, ki.length AS length, f.terms AS terms FROM "
                 f"(SELECT rowid, terms FROM {FTS_TABLE} WHERE {FTS_TABLE} MATCH :match "
                 + ("AND rank MATCH 'bm25(1.0, 0.0)' ORDER BY rank " if ordered else "")
-                + "LIMIT :limit) AS f JOIN knowledge_index AS ki ON ki.seq = f.rowid"
+                + "LIMIT :limit) AS f JOIN knowledge_index AS ki ON ki.seq = f.rowid "
+                # two datasets whose prefixes collide (one in 2^48) still never mix
+                "WHERE ki.dataset_id = :dataset_id"
             ),
-            {"match": match, "limit": limit},
+            {"match": match, "limit": limit, "dataset_id": uuid.UUID(dataset_id).hex},
         )
         for row in rows:
-            counts = Counter(t for t in str(row.terms).split() if t in wanted)
+            counts = Counter(t[PREFIX_CHARS:] for t in str(row.terms).split() if t[PREFIX_CHARS:] in wanted)
             out.append(KeywordCandidate(_hex_uuid(row.segment_id), int(row.length), dict(counts)))
         return out
     query = " | ".join("'" + t.replace("\\", "\\\\").replace("'", "''") + "'" for t in terms)

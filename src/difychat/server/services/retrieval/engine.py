@@ -42,7 +42,7 @@ BM25_B = 0.75
 # while the entries holding them add up to at most this many (common terms still count in the
 # score of the candidates found). When even the rarest term is this common several times over,
 # any entries holding it are taken, unranked, and ranked here.
-MATCH_BUDGET = 2_000
+MATCH_BUDGET = 1_000
 UNORDERED_CANDIDATES = 200
 # Candidates fetched from each side for each result wanted (room for hidden segments and fusion).
 OVERFETCH = 3
