@@ -18,6 +18,19 @@ if TYPE_CHECKING:  # the fake needs aiohttp, a server dependency; client-only ru
 REQUIRE_SERVICES = os.environ.get("DIFYCHAT_TEST_REQUIRE_SERVICES", "").lower() in ("1", "true", "yes")
 
 
+# How many workers "-n auto" (pyproject's addopts) starts. The suite mostly waits (servers starting,
+# PostgreSQL's disk writes, the fake model's pauses), so on two cores four workers finish sooner than
+# two; more would mainly add PostgreSQL connections. PYTEST_XDIST_AUTO_NUM_WORKERS overrides it.
+AUTO_WORKERS = 4
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_auto_num_workers(config: pytest.Config) -> int | None:
+    if os.environ.get("PYTEST_XDIST_AUTO_NUM_WORKERS"):
+        return None  # xdist reads it
+    return AUTO_WORKERS
+
+
 def missing_service(reason: str) -> None:
     """Skip the test, or fail it when services are required (CI)."""
     if REQUIRE_SERVICES:
