@@ -8,6 +8,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from difychat.server.api.context import authenticate
+from difychat.server.api.described import ANNOTATIONS, Param, describe
 from difychat.server.api.ids import path_id
 from difychat.server.api.parsing import json_body, query, validate
 from difychat.server.api.responses import JSON, no_content
@@ -16,8 +17,10 @@ from difychat.server.api.wire import annotations as wire
 from difychat.server.errors import ANNOTATION_NOT_FOUND, JOB_NOT_EXISTS, InvalidParam, NotFound
 
 ACTIONS = ("enable", "disable")
+ACTION = {"action": Param({"type": "string", "enum": list(ACTIONS)})}
 
 
+@describe("List annotations", ANNOTATIONS, query=AnnotationsQuery, response=wire.AnnotationPage)
 async def list_annotations(request: Request) -> Response:
     svc, app = await authenticate(request)
     params = query(request, AnnotationsQuery)
@@ -25,6 +28,7 @@ async def list_annotations(request: Request) -> Response:
     return JSON(wire.annotation_page(found))
 
 
+@describe("Create an annotation", ANNOTATIONS, body=AnnotationPayload, response=wire.Annotation, status=201)
 async def create_annotation(request: Request) -> Response:
     svc, app = await authenticate(request)
     payload = validate(AnnotationPayload, await json_body(request, svc.max_json_body_bytes))
@@ -32,6 +36,7 @@ async def create_annotation(request: Request) -> Response:
     return JSON(wire.annotation(created), status_code=201)
 
 
+@describe("Update an annotation", ANNOTATIONS, body=AnnotationPayload, response=wire.Annotation)
 async def update_annotation(request: Request) -> Response:
     svc, app = await authenticate(request)
     annotation_id = path_id(request, "annotation_id", NotFound, ANNOTATION_NOT_FOUND)
@@ -40,6 +45,7 @@ async def update_annotation(request: Request) -> Response:
     return JSON(wire.annotation(updated))
 
 
+@describe("Delete an annotation", ANNOTATIONS, status=204)
 async def delete_annotation(request: Request) -> Response:
     svc, app = await authenticate(request)
     annotation_id = path_id(request, "annotation_id", NotFound, ANNOTATION_NOT_FOUND)
@@ -54,6 +60,14 @@ def _action(request: Request) -> Literal["enable", "disable"]:
     return cast(Literal["enable", "disable"], action)
 
 
+@describe(
+    "Switch annotation reply on or off",
+    ANNOTATIONS,
+    description="Starts a job that embeds the annotations; its status tells when it is done.",
+    path=ACTION,
+    body=AnnotationReplyPayload,
+    response=wire.AnnotationJobStarted,
+)
 async def annotation_reply(request: Request) -> Response:
     svc, app = await authenticate(request)
     action = _action(request)
@@ -68,6 +82,12 @@ async def annotation_reply(request: Request) -> Response:
     return JSON(wire.job_started(job_id, status))
 
 
+@describe(
+    "The status of an annotation reply job",
+    ANNOTATIONS,
+    path=ACTION,
+    response=wire.AnnotationJobStatus,
+)
 async def annotation_reply_status(request: Request) -> Response:
     svc, app = await authenticate(request)
     # An unknown job is a 400 in the contract, and so is a malformed job id.

@@ -8,6 +8,8 @@ from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 
 from difychat.server.api.context import Services, authenticate
+from difychat.server.api.described import AUDIO, AUDIO_TAG, Reply, describe
+from difychat.server.api.files import FILE_PART, USER_FIELD
 from difychat.server.api.ids import known_id
 from difychat.server.api.multipart_audio import AudioForm, UploadedAudio, read_audio_form
 from difychat.server.api.parsing import json_body, user_of, validate
@@ -26,8 +28,18 @@ from difychat.server.errors import (
 from difychat.server.services.audio import AUDIO_MAX_BYTES, AUDIO_TYPES
 
 ALLOWED_AUDIO_MIMETYPES = frozenset(f"audio/{ext}" for ext in AUDIO_TYPES)
+AUDIO_FORM = {"type": "object", "properties": {"file": FILE_PART, "user": USER_FIELD}, "required": ["file"]}
+# A message whose answer has no text yet is read as nothing: JSON null.
+NO_SPEECH = Reply(200, shape={"type": "null"}, description="Null for a message without an answer.")
 
 
+@describe(
+    "Speech to text",
+    AUDIO_TAG,
+    description="An audio `file` (mp3, m4a, wav, amr or mpga) to its transcript.",
+    form=AUDIO_FORM,
+    response=wire.Transcript,
+)
 async def audio_to_text(request: Request) -> Response:
     svc, app = await authenticate(request)
     svc.audio.check_speech_to_text(app)
@@ -50,6 +62,16 @@ def checked_audio(form: AudioForm) -> UploadedAudio:
     return upload
 
 
+@describe(
+    "Text to speech",
+    AUDIO_TAG,
+    description="`text`, or the answer of `message_id`, read aloud and streamed as MP3.",
+    body=TextToAudioPayload,
+    user="optional",
+    media=AUDIO,
+    response_description="MP3 audio.",
+    replies=(NO_SPEECH,),
+)
 async def text_to_audio(request: Request) -> Response:
     svc, app = await authenticate(request)
     data = await json_body(request, svc.max_json_body_bytes)

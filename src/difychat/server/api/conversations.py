@@ -6,6 +6,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from difychat.server.api.context import authenticate
+from difychat.server.api.described import CONVERSATIONS, describe
 from difychat.server.api.ids import path_id
 from difychat.server.api.modes import require_chat_app
 from difychat.server.api.parsing import json_body, query, user_of, validate
@@ -15,6 +16,13 @@ from difychat.server.api.wire import conversations as wire
 from difychat.server.errors import CONVERSATION_NOT_EXISTS, NotFound
 
 
+@describe(
+    "List the end user's conversations",
+    CONVERSATIONS,
+    description="A page after `last_id`, in the order `sort_by` names.",
+    query=ConversationsQuery,
+    response=wire.ConversationPage,
+)
 async def list_conversations(request: Request) -> Response:
     svc, app = await authenticate(request)
     require_chat_app(app)
@@ -26,6 +34,14 @@ async def list_conversations(request: Request) -> Response:
     return JSON(wire.conversations(page))
 
 
+@describe(
+    "Rename a conversation",
+    CONVERSATIONS,
+    description="To `name`, or to a name the model makes from the conversation (`auto_generate`).",
+    body=RenamePayload,
+    user="optional",
+    response=wire.Conversation,
+)
 async def rename_conversation(request: Request) -> Response:
     svc, app = await authenticate(request)
     data = await json_body(request, svc.max_json_body_bytes)
@@ -40,6 +56,13 @@ async def rename_conversation(request: Request) -> Response:
     return JSON(wire.conversation(renamed))
 
 
+@describe(
+    "Delete a conversation",
+    CONVERSATIONS,
+    user="optional",
+    body_required=False,
+    status=204,
+)
 async def delete_conversation(request: Request) -> Response:
     svc, app = await authenticate(request)
     data = await json_body(request, svc.max_json_body_bytes, optional=True)

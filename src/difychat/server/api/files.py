@@ -10,6 +10,7 @@ from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 
 from difychat.server.api.context import Services, authenticate, services
+from difychat.server.api.described import ANY_BYTES, FILES, SIGNED_FILES, Param, describe
 from difychat.server.api.ids import path_id
 from difychat.server.api.multipart import MultipartReader
 from difychat.server.api.responses import JSON
@@ -26,7 +27,28 @@ from difychat.server.errors import (
 )
 from difychat.server.services.files import FileBody, UploadName, is_html, is_streamable
 
+FILE_PART = {"type": "string", "format": "binary", "description": "The file, with its name."}
+USER_FIELD = {"type": "string", "description": "The end user who uploads it."}
+UPLOAD_FORM = {"type": "object", "properties": {"file": FILE_PART, "user": USER_FIELD}, "required": ["file"]}
+AS_ATTACHMENT = Param(
+    {"type": "string", "enum": ["true", "false"]}, description="`true`: sent as a download (`false`)."
+)
+SIGNATURE = {
+    "timestamp": Param(required=True, description="When the URL was signed (Unix seconds)."),
+    "nonce": Param(required=True),
+    "sign": Param(required=True, description="The URL's signature."),
+    "as_attachment": AS_ATTACHMENT,
+}
 
+
+@describe(
+    "Upload a file",
+    FILES,
+    description="One `file` part, to attach to a message by its id (`transfer_method: local_file`).",
+    form=UPLOAD_FORM,
+    response=wire.Upload,
+    status=201,
+)
 async def upload_file(request: Request) -> Response:
     svc, app = await authenticate(request)
 
@@ -101,6 +123,13 @@ def file_response(body: FileBody, as_attachment: bool) -> Response:
     return StreamingResponse(body.chunks, headers=headers)
 
 
+@describe(
+    "Preview an upload",
+    FILES,
+    query={"as_attachment": AS_ATTACHMENT},
+    media=ANY_BYTES,
+    response_description="The file's bytes, as its type.",
+)
 async def preview_file(request: Request) -> Response:
     svc, app = await authenticate(request)
     file_id = path_id(request, "file_id", FileNotFound)
@@ -108,6 +137,14 @@ async def preview_file(request: Request) -> Response:
     return file_response(await svc.files.preview(app, file_id), as_attachment)
 
 
+@describe(
+    "An upload by its signed URL",
+    SIGNED_FILES,
+    description="The URL a message's file or an upload's `source_url` gives; it expires.",
+    query=SIGNATURE,
+    media=ANY_BYTES,
+    response_description="The file's bytes, as its type.",
+)
 async def signed_file(request: Request) -> Response:
     svc = services(request)
     as_attachment = _as_attachment(request)

@@ -9,11 +9,23 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from difychat.server.api.context import services
+from difychat.server.api.described import MCP, Param, describe
 from difychat.server.api.parsing import read_body
 from difychat.server.api.responses import JSON
 from difychat.server.services.mcp_server import SESSION_HEADER, McpServerService
 
 
+@describe(
+    "An MCP message to an app",
+    MCP,
+    description="JSON-RPC over Streamable HTTP: the app is one tool. The URL's code is the secret; "
+    "an app key is accepted as well. Errors are JSON-RPC errors.",
+    path={"server_code": Param(description="The app's MCP server code (`difychat mcp url`).")},
+    body={"type": "object", "description": "A JSON-RPC message."},
+    response={"type": "object", "description": "The JSON-RPC reply."},
+    errors=False,
+    optional_key=True,
+)
 async def mcp_message(request: Request) -> Response:
     body = await read_body(request, services(request).max_json_body_bytes)
     message: Any

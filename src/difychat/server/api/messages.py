@@ -6,10 +6,11 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from difychat.server.api.context import authenticate
+from difychat.server.api.described import MESSAGES, describe
 from difychat.server.api.ids import path_id, query_id
 from difychat.server.api.modes import require_chat_app
 from difychat.server.api.parsing import json_body, query, user_of, validate
-from difychat.server.api.responses import JSON, SUCCESS
+from difychat.server.api.responses import JSON, SUCCESS, Success
 from difychat.server.api.schemas import FeedbackPayload, FeedbacksQuery, MessagesQuery
 from difychat.server.api.wire import feedbacks as feedback_wire
 from difychat.server.api.wire import messages as wire
@@ -17,6 +18,13 @@ from difychat.server.domain.paging import Page
 from difychat.server.errors import MESSAGE_NOT_EXISTS, NotFound
 
 
+@describe(
+    "List a conversation's messages",
+    MESSAGES,
+    description="Newest first, a page before `first_id`; an empty `conversation_id` is an empty page.",
+    query=MessagesQuery,
+    response=wire.MessagePage,
+)
 async def list_messages(request: Request) -> Response:
     svc, app = await authenticate(request)
     require_chat_app(app)
@@ -33,6 +41,14 @@ async def list_messages(request: Request) -> Response:
     return JSON(wire.history(page, file_url, tool_url))
 
 
+@describe(
+    "Rate a message",
+    MESSAGES,
+    description="`like` or `dislike`, with an optional comment; a null rating takes it back.",
+    body=FeedbackPayload,
+    user="required",
+    response=Success,
+)
 async def create_feedback(request: Request) -> Response:
     svc, app = await authenticate(request)
     data = await json_body(request, svc.max_json_body_bytes)
@@ -43,6 +59,7 @@ async def create_feedback(request: Request) -> Response:
     return JSON(SUCCESS)
 
 
+@describe("List the app's feedback", MESSAGES, query=FeedbacksQuery, response=feedback_wire.FeedbackList)
 async def list_app_feedbacks(request: Request) -> Response:
     svc, app = await authenticate(request)
     params = query(request, FeedbacksQuery)

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 import orjson
 from starlette.responses import Response
+from typing_extensions import TypedDict
 
 from difychat.server.errors import AppError, RateLimited
 
@@ -19,6 +20,14 @@ class JSON(Response):
         return orjson.dumps(content)
 
 
+class ErrorBody(TypedDict):
+    """Every failure's body (``api/errors.py``), keys in this order."""
+
+    code: str
+    message: str
+    status: int
+
+
 def error_body(code: str, message: str, status: int) -> dict[str, Any]:
     return {"code": code, "message": message, "status": status}
 
@@ -27,7 +36,13 @@ def error_response(error: AppError) -> JSON:
     headers = {"WWW-Authenticate": 'Bearer realm="api"'} if error.status == 401 else None
     if isinstance(error, RateLimited):
         headers = {"Retry-After": str(error.retry_after)}
-    return JSON(error_body(error.code, error.message, error.status), status_code=error.status, headers=headers)
+    return JSON(
+        error_body(error.code, error.message, error.status), status_code=error.status, headers=headers
+    )
+
+
+class Success(TypedDict):
+    result: Literal["success"]
 
 
 SUCCESS = {"result": "success"}

@@ -16,6 +16,7 @@ from difychat.server.api import (
     index,
     mcp_server,
     messages,
+    openapi,
     suggested,
     tool_files,
     variables,
@@ -30,6 +31,7 @@ from difychat.server.api.web.routes import web_routes
 def build_routes() -> list[BaseRoute]:
     v1 = [
         Route("/", index.welcome, methods=["GET"]),
+        Route("/openapi.json", openapi.openapi_json, methods=["GET"]),
         Route("/chat-messages", chat.create_chat_message, methods=["POST"]),
         Route("/chat-messages/{task_id}/stop", chat.stop_chat_message, methods=["POST"]),
         Route("/completion-messages", completion.create_completion_message, methods=["POST"]),

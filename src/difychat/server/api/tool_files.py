@@ -6,11 +6,20 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from difychat.server.api.context import services
-from difychat.server.api.files import file_response
+from difychat.server.api.described import ANY_BYTES, SIGNED_FILES, Param, describe
+from difychat.server.api.files import SIGNATURE, file_response
 from difychat.server.domain.values import parse_bool
 from difychat.server.errors import AppError, InvalidParam
 
 
+@describe(
+    "A file an agent's tool made, by its signed URL",
+    SIGNED_FILES,
+    path={"name": Param(description="The tool file's id and extension.")},
+    query=SIGNATURE,
+    media=ANY_BYTES,
+    response_description="The file's bytes, as its type.",
+)
 async def tool_file(request: Request) -> Response:
     svc = services(request)
     params = request.query_params

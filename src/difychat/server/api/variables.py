@@ -6,6 +6,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from difychat.server.api.context import authenticate
+from difychat.server.api.described import CONVERSATIONS, describe
 from difychat.server.api.ids import path_id
 from difychat.server.api.modes import require_chat_app
 from difychat.server.api.parsing import json_body, query, user_of
@@ -16,6 +17,12 @@ from difychat.server.errors import CONVERSATION_NOT_EXISTS, VARIABLE_NOT_EXISTS,
 from difychat.server.services.variables import check_name_filter
 
 
+@describe(
+    "List a conversation's variables",
+    CONVERSATIONS,
+    query=VariablesQuery,
+    response=wire.VariablePage,
+)
 async def list_variables(request: Request) -> Response:
     svc, app = await authenticate(request)
     require_chat_app(app)
@@ -29,6 +36,18 @@ async def list_variables(request: Request) -> Response:
     return JSON(wire.variables_page(page))
 
 
+@describe(
+    "Set a conversation variable",
+    CONVERSATIONS,
+    description="`value` must fit the variable's type.",
+    body={
+        "type": "object",
+        "properties": {"value": {"description": "The new value."}},
+        "required": ["value"],
+    },
+    user="optional",
+    response=wire.Variable,
+)
 async def update_variable(request: Request) -> Response:
     svc, app = await authenticate(request)
     data = await json_body(request, svc.max_json_body_bytes)

@@ -11,12 +11,20 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from difychat.server.api.context import services
+from difychat.server.api.described import DOCUMENTS, Param, describe
 from difychat.server.api.ids import path_id
 from difychat.server.api.knowledge.context import dataset_in_path, keyword, paging
-from difychat.server.api.knowledge.schemas import CreateByText, StatusBody, UpdateByText, options_of
+from difychat.server.api.knowledge.schemas import (
+    DOCUMENT_FORM,
+    PAGING,
+    CreateByText,
+    StatusBody,
+    UpdateByText,
+    options_of,
+)
 from difychat.server.api.multipart import MultipartReader
 from difychat.server.api.parsing import json_body, validate
-from difychat.server.api.responses import JSON, SUCCESS, no_content
+from difychat.server.api.responses import JSON, SUCCESS, Success, no_content
 from difychat.server.api.wire import knowledge as wire
 from difychat.server.domain.knowledge import DatasetRecord
 from difychat.server.domain.values import parse_uuid
@@ -43,6 +51,13 @@ def _external(dataset: DatasetRecord) -> None:
         raise InvalidParam("External datasets are not supported.")
 
 
+@describe(
+    "Create a document from text",
+    DOCUMENTS,
+    description="Indexed in the background: follow `batch` with the indexing status.",
+    body=CreateByText,
+    response=wire.DocumentSubmitted,
+)
 async def create_by_text(request: Request) -> Response:
     found, _, dataset = await dataset_in_path(request)
     _external(dataset)
@@ -51,6 +66,13 @@ async def create_by_text(request: Request) -> Response:
     return JSON(wire.submitted(done.document, done.batch))
 
 
+@describe(
+    "Update a document's text",
+    DOCUMENTS,
+    description="A new text or name; a new text is indexed again.",
+    body=UpdateByText,
+    response=wire.DocumentSubmitted,
+)
 async def update_by_text(request: Request) -> Response:
     found, _, dataset = await dataset_in_path(request)
     document_id = path_id(request, "document_id", NotFound, DOCUMENT_NOT_FOUND)
@@ -107,6 +129,13 @@ def _data(raw: bytes) -> dict[str, Any]:
     return value
 
 
+@describe(
+    "Create a document from a file",
+    DOCUMENTS,
+    description="Text is extracted from the file (PDF, Word, Excel, HTML, Markdown, text, ...).",
+    form=DOCUMENT_FORM,
+    response=wire.DocumentSubmitted,
+)
 async def create_by_file(request: Request) -> Response:
     found, _, dataset = await dataset_in_path(request)
     _external(dataset)
@@ -121,6 +150,13 @@ async def create_by_file(request: Request) -> Response:
     return JSON(wire.submitted(done.document, done.batch))
 
 
+@describe(
+    "Update a document from a file",
+    DOCUMENTS,
+    form=DOCUMENT_FORM,
+    body_required=False,
+    response=wire.DocumentSubmitted,
+)
 async def update_by_file(request: Request) -> Response:
     found, _, dataset = await dataset_in_path(request)
     _external(dataset)
@@ -136,6 +172,12 @@ async def update_by_file(request: Request) -> Response:
     return JSON(wire.submitted(done.document, done.batch))
 
 
+@describe(
+    "List a dataset's documents",
+    DOCUMENTS,
+    query={**PAGING, "status": Param(description="Only those with this display status.")},
+    response=wire.DocumentPage,
+)
 async def list_documents(request: Request) -> Response:
     found, _, dataset = await dataset_in_path(request)
     page, limit = paging(request)
@@ -146,6 +188,17 @@ async def list_documents(request: Request) -> Response:
     return JSON(wire.numbered_page(result, wire.document))
 
 
+@describe(
+    "A document",
+    DOCUMENTS,
+    query={
+        "metadata": Param(
+            {"type": "string", "enum": ["all", "only", "without"], "default": "all"},
+            description="`only`: just the id and metadata; `without`: all but the metadata.",
+        )
+    },
+    response=wire.DocumentDetail | wire.DocumentMetadata,
+)
 async def get_document(request: Request) -> Response:
     found, _, dataset = await dataset_in_path(request)
     document_id = path_id(request, "document_id", NotFound, DOCUMENT_NOT_FOUND)
@@ -156,6 +209,7 @@ async def get_document(request: Request) -> Response:
     return JSON(wire.document_detail(view, metadata))
 
 
+@describe("Delete a document", DOCUMENTS, status=204)
 async def delete_document(request: Request) -> Response:
     found, _, dataset = await dataset_in_path(request)
     document_id = path_id(request, "document_id", NotFound, DOCUMENT_NOT_EXISTS)
@@ -163,6 +217,13 @@ async def delete_document(request: Request) -> Response:
     return no_content()
 
 
+@describe(
+    "Enable, disable, archive or restore documents",
+    DOCUMENTS,
+    path={"action": Param({"type": "string", "enum": list(ACTIONS)})},
+    body=StatusBody,
+    response=Success,
+)
 async def document_status(request: Request) -> Response:
     found, _, dataset = await dataset_in_path(request)
     action = request.path_params["action"]
@@ -174,6 +235,12 @@ async def document_status(request: Request) -> Response:
     return JSON(SUCCESS)
 
 
+@describe(
+    "The indexing status of a batch",
+    DOCUMENTS,
+    path={"batch": Param(description="The `batch` a create or update answered with.")},
+    response=wire.IndexingStatus,
+)
 async def indexing_status(request: Request) -> Response:
     found, _, dataset = await dataset_in_path(request)
     views = await found.documents.indexing_status(dataset.id, request.path_params["batch"])

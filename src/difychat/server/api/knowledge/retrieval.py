@@ -10,6 +10,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from difychat.server.api.context import services
+from difychat.server.api.described import RETRIEVAL, describe
 from difychat.server.api.knowledge.context import dataset_in_path
 from difychat.server.api.parsing import json_body, validate
 from difychat.server.api.responses import JSON
@@ -47,6 +48,14 @@ def settings_for(dataset: DatasetRecord, asked: dict[str, Any] | None) -> Retrie
     return RetrievalModel(search_method="semantic_search", top_k=RETRIEVE_TOP_K)
 
 
+@describe(
+    "Search a dataset",
+    RETRIEVAL,
+    description="The segments that best match `query` (at most 250 characters), best first, by the "
+    "dataset's retrieval settings or those given.",
+    body=RetrieveBody,
+    response=wire.Retrieval,
+)
 async def retrieve(request: Request) -> Response:
     _, _, dataset = await dataset_in_path(request)
     svc = services(request)

@@ -6,9 +6,26 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 
+from difychat.server.api.described import Param
 from difychat.server.api.parsing import validate
 from difychat.server.services.knowledge.documents import DocumentOptions
 from difychat.server.services.knowledge.rules import parse_process_rule
+
+# Query parameters read by hand (``context.paging``, ``context.keyword``): unreadable numbers take
+# the defaults and out-of-range ones are clamped, so none of them is ever a 400.
+PAGE = Param({"type": "integer", "minimum": 1, "default": 1}, description="From 1.")
+LIMIT = Param({"type": "integer", "minimum": 1, "maximum": 100, "default": 20}, description="At most 100.")
+KEYWORD = Param(description="Only those whose name (or content) contains it.")
+PAGING = {"page": PAGE, "limit": LIMIT, "keyword": KEYWORD}
+# The ``data`` part of a create- or update-by-file form: the options of create-by-text, as JSON text.
+DOCUMENT_FORM = {
+    "type": "object",
+    "properties": {
+        "file": {"type": "string", "format": "binary", "description": "The document's file."},
+        "data": {"type": "string", "description": "The options as a JSON object (see create by text)."},
+    },
+    "required": ["file"],
+}
 
 
 class _Body(BaseModel):

@@ -6,8 +6,10 @@ from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import Response
+from typing_extensions import TypedDict
 
 from difychat.server.api.context import Services
+from difychat.server.api.described import WEB_API, describe
 from difychat.server.api.responses import JSON
 from difychat.server.api.web.context import web_route
 from difychat.server.api.wire import app_info as wire
@@ -33,6 +35,36 @@ _SITE_KEYS = (
 )
 
 
+class WebSiteSettings(TypedDict):
+    title: str
+    chat_color_theme: str | None
+    chat_color_theme_inverted: bool
+    icon_type: str
+    icon: str | None
+    icon_background: str
+    icon_url: str | None
+    description: str | None
+    copyright: str | None
+    privacy_policy: str | None
+    custom_disclaimer: str
+    default_language: str
+    prompt_public: bool
+    show_workflow_steps: bool
+    use_icon_as_answer_icon: bool
+
+
+class WebSite(TypedDict):
+    app_id: str
+    end_user_id: str
+    enable_site: bool
+    site: WebSiteSettings
+    model_config: None
+    plan: str
+    can_replace_logo: bool
+    custom_config: None
+    mode: str
+
+
 def site_body(passport: Passport) -> dict[str, Any]:
     shown = {**wire.site(passport.app), "prompt_public": False}
     return {
@@ -49,17 +81,20 @@ def site_body(passport: Passport) -> dict[str, Any]:
     }
 
 
+@describe("The page's app and site", WEB_API, response=WebSite)
 @web_route
 async def get_site(request: Request, svc: Services, passport: Passport) -> Response:
     return JSON(site_body(passport))
 
 
+@describe("The app's input form and features", WEB_API, response=wire.Parameters)
 @web_route
 async def get_parameters(request: Request, svc: Services, passport: Passport) -> Response:
     reply = await svc.annotations.settings(passport.app)
     return JSON(wire.parameters(passport.app.config, svc.app_info.limits, reply))
 
 
+@describe("The app's tool icons", WEB_API, response=wire.Meta)
 @web_route
 async def get_meta(request: Request, svc: Services, passport: Passport) -> Response:
     return JSON(wire.meta(passport.app.config))

@@ -7,16 +7,26 @@ from starlette.responses import Response
 
 from difychat.server.api.answers import respond
 from difychat.server.api.context import Services
+from difychat.server.api.described import WEB_API, describe
 from difychat.server.api.modes import require_chat_app
 from difychat.server.api.parsing import json_body, validate
-from difychat.server.api.responses import JSON, SUCCESS
+from difychat.server.api.responses import JSON, SUCCESS, Success
 from difychat.server.api.schemas import ChatRequestPayload
 from difychat.server.api.web.context import sites, web_route
+from difychat.server.api.wire.chat import ChatAnswer
 from difychat.server.errors import InvalidParam
 from difychat.server.services.chat import ChatTurn
 from difychat.server.services.web_sites import Passport
 
 
+@describe(
+    "Send a chat message",
+    WEB_API,
+    description="As `POST /v1/chat-messages`, for the passport's visitor (no `user`).",
+    body=ChatRequestPayload,
+    response=ChatAnswer,
+    streams=True,
+)
 @web_route
 async def create_chat_message(request: Request, svc: Services, passport: Passport) -> Response:
     app = passport.app
@@ -42,6 +52,7 @@ async def create_chat_message(request: Request, svc: Services, passport: Passpor
     return await respond(svc, started, turn.response_mode)
 
 
+@describe("Stop an answer", WEB_API, response=Success)
 @web_route
 async def stop_chat_message(request: Request, svc: Services, passport: Passport) -> Response:
     require_chat_app(passport.app)

@@ -6,10 +6,11 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from difychat.server.api.context import Services
+from difychat.server.api.described import WEB_API, describe
 from difychat.server.api.ids import path_id
 from difychat.server.api.modes import require_chat_app
 from difychat.server.api.parsing import json_body, query, validate
-from difychat.server.api.responses import JSON, SUCCESS, no_content
+from difychat.server.api.responses import JSON, SUCCESS, Success, no_content
 from difychat.server.api.schemas import RenamePayload
 from difychat.server.api.web.context import web_conversations, web_route
 from difychat.server.api.web.schemas import WebConversationsQuery
@@ -22,6 +23,13 @@ def _conversation_id(request: Request) -> str:
     return path_id(request, "conversation_id", NotFound, CONVERSATION_NOT_EXISTS)
 
 
+@describe(
+    "List the visitor's conversations",
+    WEB_API,
+    description="`pinned` `true` or `false` lists only those; absent, all of them.",
+    query=WebConversationsQuery,
+    response=wire.ConversationPage,
+)
 @web_route
 async def list_conversations(request: Request, svc: Services, passport: Passport) -> Response:
     require_chat_app(passport.app)
@@ -36,6 +44,7 @@ async def list_conversations(request: Request, svc: Services, passport: Passport
     return JSON(wire.conversations(page))
 
 
+@describe("Rename a conversation", WEB_API, body=RenamePayload, response=wire.Conversation)
 @web_route
 async def rename_conversation(request: Request, svc: Services, passport: Passport) -> Response:
     require_chat_app(passport.app)
@@ -48,6 +57,7 @@ async def rename_conversation(request: Request, svc: Services, passport: Passpor
     return JSON(wire.conversation(renamed))
 
 
+@describe("Delete a conversation", WEB_API, status=204)
 @web_route
 async def delete_conversation(request: Request, svc: Services, passport: Passport) -> Response:
     require_chat_app(passport.app)
@@ -55,6 +65,7 @@ async def delete_conversation(request: Request, svc: Services, passport: Passpor
     return no_content()
 
 
+@describe("Pin a conversation", WEB_API, response=Success)
 @web_route
 async def pin_conversation(request: Request, svc: Services, passport: Passport) -> Response:
     require_chat_app(passport.app)
@@ -62,6 +73,7 @@ async def pin_conversation(request: Request, svc: Services, passport: Passport) 
     return JSON(SUCCESS)
 
 
+@describe("Unpin a conversation", WEB_API, response=Success)
 @web_route
 async def unpin_conversation(request: Request, svc: Services, passport: Passport) -> Response:
     require_chat_app(passport.app)

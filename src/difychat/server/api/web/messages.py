@@ -6,12 +6,14 @@ from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import Response
+from typing_extensions import TypedDict
 
 from difychat.server.api.context import Services
+from difychat.server.api.described import WEB_API, describe
 from difychat.server.api.ids import path_id, query_id
 from difychat.server.api.modes import require_chat_app
 from difychat.server.api.parsing import json_body, query, validate
-from difychat.server.api.responses import JSON, SUCCESS
+from difychat.server.api.responses import JSON, SUCCESS, Success
 from difychat.server.api.schemas import FeedbackPayload, MessagesQuery
 from difychat.server.api.web.context import web_route
 from difychat.server.api.wire import messages as wire
@@ -21,6 +23,28 @@ from difychat.server.errors import MESSAGE_NOT_EXISTS, SUGGESTIONS_DISABLED, For
 from difychat.server.services.web_sites import Passport
 
 SUGGESTIONS_OFF = "app_suggested_questions_after_answer_disabled"
+
+
+class WebMessageMetadata(TypedDict):
+    annotation_reply: None
+    retriever_resources: list[wire.Citation]
+    usage: dict[str, Any] | None
+
+
+class WebMessage(wire.Message):
+    """A history item of the service API, with the message's stored ``metadata`` last."""
+
+    metadata: WebMessageMetadata
+
+
+class WebMessagePage(TypedDict):
+    limit: int
+    has_more: bool
+    data: list[WebMessage]
+
+
+class WebSuggestedQuestions(TypedDict):
+    data: list[str]
 
 
 def history(svc: Services, page: Page[HistoryMessage]) -> dict[str, Any]:
@@ -37,6 +61,7 @@ def history(svc: Services, page: Page[HistoryMessage]) -> dict[str, Any]:
     return body
 
 
+@describe("List a conversation's messages", WEB_API, query=MessagesQuery, response=WebMessagePage)
 @web_route
 async def list_messages(request: Request, svc: Services, passport: Passport) -> Response:
     require_chat_app(passport.app)
@@ -50,6 +75,7 @@ async def list_messages(request: Request, svc: Services, passport: Passport) -> 
     return JSON(history(svc, page))
 
 
+@describe("Rate a message", WEB_API, body=FeedbackPayload, response=Success)
 @web_route
 async def create_feedback(request: Request, svc: Services, passport: Passport) -> Response:
     message_id = path_id(request, "message_id", NotFound, MESSAGE_NOT_EXISTS)
@@ -60,6 +86,7 @@ async def create_feedback(request: Request, svc: Services, passport: Passport) -
     return JSON(SUCCESS)
 
 
+@describe("Suggested questions after an answer", WEB_API, response=WebSuggestedQuestions)
 @web_route
 async def suggested_questions(request: Request, svc: Services, passport: Passport) -> Response:
     require_chat_app(passport.app)

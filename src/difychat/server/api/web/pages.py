@@ -18,6 +18,7 @@ from starlette.types import Message, Receive, Scope, Send
 
 from difychat._version import __version__
 from difychat.server.api.context import services
+from difychat.server.api.described import HTML, JAVASCRIPT, WEB_PAGES, Param, Reply, describe
 from difychat.server.api.web.context import sites
 from difychat.server.services.web_sites import is_chat_app
 
@@ -97,14 +98,35 @@ def _page(request: Request, mode: str) -> Response:
     return HTMLResponse(body, headers=_HEADERS)
 
 
+_CODE = {"code": Param(description="The app's site code (`difychat web url`).")}
+_UNAVAILABLE_PAGE = Reply(404, HTML, description="No chat app has this site code, or its page is off.")
+
+
+@describe(
+    "An app's web chat page",
+    WEB_PAGES,
+    path=_CODE,
+    media=HTML,
+    replies=(_UNAVAILABLE_PAGE,),
+    errors=False,
+)
 async def chat_page(request: Request) -> Response:
     return _page(request, "chat")
 
 
+@describe(
+    "An app's compact chat page, for the embed bubble",
+    WEB_PAGES,
+    path=_CODE,
+    media=HTML,
+    replies=(_UNAVAILABLE_PAGE,),
+    errors=False,
+)
 async def chatbot_page(request: Request) -> Response:
     return _page(request, "chatbot")
 
 
+@describe("The embed script for the chat bubble", WEB_PAGES, media=JAVASCRIPT, errors=False)
 async def embed_script(request: Request) -> Response:
     """Dify's ``embed.js`` / ``embed.min.js`` contract: the chat bubble for any web page."""
     return FileResponse(

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+from typing import Any, Literal
+
 from starlette.requests import Request
 from starlette.responses import Response
+from typing_extensions import TypedDict
 
 from difychat.server.api.context import services
+from difychat.server.api.described import WEB_API, Param, describe
 from difychat.server.api.responses import JSON
 from difychat.server.api.web.context import (
     CODE_HEADER,
@@ -17,6 +21,34 @@ from difychat.server.api.web.context import (
 from difychat.server.errors import AppError
 
 
+class PassportToken(TypedDict):
+    access_token: str
+
+
+class SystemFeatures(TypedDict):
+    enable_web_sso_switch_component: bool
+    branding: dict[str, Any]
+    webapp_auth: dict[str, Any]
+
+
+class AccessMode(TypedDict):
+    accessMode: Literal["public"]
+
+
+class LoginStatus(TypedDict):
+    logged_in: bool
+    app_logged_in: bool
+
+
+@describe(
+    "A passport for a web page's visitor",
+    WEB_API,
+    description="For the site `X-App-Code` names: in the body and as an HttpOnly cookie. "
+    "`user_id` (signed, when the site has an embed secret) names the visitor.",
+    query={"user_id": Param(description="The visitor's id in the embedding site.")},
+    response=PassportToken,
+    public=True,
+)
 async def passport(request: Request) -> Response:
     """A passport for the site named by ``X-App-Code``: in the body (Dify's page keeps it) and as
     the HttpOnly cookie (difychat's page never sees it)."""
@@ -29,6 +61,7 @@ async def passport(request: Request) -> Response:
     return response
 
 
+@describe("The page's feature switches", WEB_API, response=SystemFeatures, public=True)
 async def system_features(request: Request) -> Response:
     """The page's feature switches: no web-app login of any kind."""
     return JSON(
@@ -46,10 +79,18 @@ async def system_features(request: Request) -> Response:
     )
 
 
+@describe("The page's access mode", WEB_API, response=AccessMode, public=True)
 async def access_mode(request: Request) -> Response:
     return JSON({"accessMode": "public"})
 
 
+@describe(
+    "Whether the visitor has a valid passport",
+    WEB_API,
+    query={"app_code": Param(description="The site code (else `X-App-Code`).")},
+    response=LoginStatus,
+    public=True,
+)
 async def login_status(request: Request) -> Response:
     """``app_logged_in``: whether the request carries a valid passport of ``app_code``."""
     web = sites(services(request))

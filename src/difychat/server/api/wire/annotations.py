@@ -4,12 +4,42 @@ from __future__ import annotations
 
 from typing import Any
 
+from typing_extensions import TypedDict
+
 from difychat.server.api.wire.common import seconds
 from difychat.server.domain.paging import NumberedPage
-from difychat.server.domain.records import Annotation, AnnotationJob
+from difychat.server.domain.records import Annotation as AnnotationRecord
+from difychat.server.domain.records import AnnotationJob
 
 
-def annotation(item: Annotation) -> dict[str, Any]:
+class Annotation(TypedDict):
+    id: str
+    question: str
+    answer: str
+    hit_count: int
+    created_at: int
+
+
+class AnnotationPage(TypedDict):
+    data: list[Annotation]
+    has_more: bool
+    limit: int
+    total: int
+    page: int
+
+
+class AnnotationJobStarted(TypedDict):
+    job_id: str
+    job_status: str
+
+
+class AnnotationJobStatus(TypedDict):
+    job_id: str
+    job_status: str
+    error_msg: str
+
+
+def annotation(item: AnnotationRecord) -> dict[str, Any]:
     return {
         "id": item.id,
         "question": item.question,
@@ -19,7 +49,7 @@ def annotation(item: Annotation) -> dict[str, Any]:
     }
 
 
-def annotation_page(page: NumberedPage[Annotation]) -> dict[str, Any]:
+def annotation_page(page: NumberedPage[AnnotationRecord]) -> dict[str, Any]:
     """As Dify computes it, ``has_more`` means a full page (of the size asked for) came back."""
     data = [annotation(item) for item in page.data]
     return {

@@ -6,16 +6,78 @@ order and adds what the API decides on top.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
+
+from typing_extensions import TypedDict
 
 from difychat.server.api.wire.common import iso_z
 from difychat.server.domain.apps import WORKSPACE_ID, App, AppConfig
 from difychat.server.domain.features import SystemParameters
-from difychat.server.domain.records import EndUser, ReplySettings
+from difychat.server.domain.records import EndUser as EndUserRecord
+from difychat.server.domain.records import ReplySettings
 
 # Dify's default app icon, used when the apps file sets none.
 DEFAULT_ICON = "\U0001f916"
 DEFAULT_ICON_BACKGROUND = "#FFEAD5"
+
+
+class Parameters(TypedDict):
+    """``GET /parameters``: each feature block as the apps file sets it (``domain/features.py``)."""
+
+    opening_statement: str | None
+    suggested_questions: list[str]
+    suggested_questions_after_answer: dict[str, Any]
+    speech_to_text: dict[str, Any]
+    text_to_speech: dict[str, Any]
+    retriever_resource: dict[str, Any]
+    annotation_reply: dict[str, Any]
+    more_like_this: dict[str, Any]
+    user_input_form: list[dict[str, Any]]
+    sensitive_word_avoidance: dict[str, Any]
+    file_upload: dict[str, Any]
+    system_parameters: SystemParameters
+
+
+class Meta(TypedDict):
+    tool_icons: dict[str, Any]
+
+
+class Info(TypedDict):
+    name: str
+    description: str
+    tags: list[str]
+    mode: str
+    author_name: str | None
+
+
+class Site(TypedDict):
+    title: str
+    chat_color_theme: str | None
+    chat_color_theme_inverted: bool
+    icon_type: Literal["emoji", "image"]
+    icon: str | None
+    icon_background: str
+    description: str | None
+    copyright: str | None
+    privacy_policy: str | None
+    custom_disclaimer: str
+    default_language: str
+    show_workflow_steps: bool
+    use_icon_as_answer_icon: bool
+    icon_url: str | None
+
+
+class EndUser(TypedDict):
+    id: str
+    tenant_id: str
+    app_id: str
+    type: Literal["service_api"]
+    external_user_id: str
+    name: None
+    is_anonymous: bool
+    session_id: str
+    created_at: str
+    updated_at: str
 
 
 def parameters(config: AppConfig, limits: SystemParameters, reply: ReplySettings | None) -> dict[str, Any]:
@@ -96,7 +158,7 @@ def site(app: App) -> dict[str, Any]:
     }
 
 
-def end_user(item: EndUser) -> dict[str, Any]:
+def end_user(item: EndUserRecord) -> dict[str, Any]:
     """An end user of the app. Users are never renamed, so ``updated_at`` is ``created_at``."""
     return {
         "id": item.id,

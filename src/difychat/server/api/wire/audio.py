@@ -4,6 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
+from typing_extensions import TypedDict
+
+
+class Transcript(TypedDict):
+    text: str
+
 
 def transcript(text: str) -> dict[str, Any]:
     return {"text": text}

@@ -8,10 +8,64 @@ from __future__ import annotations
 
 from typing import Any
 
+from typing_extensions import TypedDict
+
 from difychat.server.api.wire.common import seconds
 from difychat.server.domain.app_modes import COMPLETION
 from difychat.server.domain.events import MessageEnded
 from difychat.server.generation.registry import Generation
+
+
+class Usage(TypedDict):
+    """Tokens, prices (decimal strings) and timings (seconds) of one answer."""
+
+    prompt_tokens: int
+    prompt_unit_price: str
+    prompt_price_unit: str
+    prompt_price: str
+    completion_tokens: int
+    completion_unit_price: str
+    completion_price_unit: str
+    completion_price: str
+    total_tokens: int
+    total_price: str
+    currency: str
+    latency: float
+    time_to_first_token: float | None
+    time_to_generate: float | None
+
+
+class AnswerMetadata(TypedDict):
+    annotation_reply: dict[str, Any] | None
+    retriever_resources: list[dict[str, Any]]
+    usage: Usage
+
+
+class ChatAnswer(TypedDict):
+    """A chat (or agent) app's blocking answer."""
+
+    event: str
+    task_id: str
+    id: str
+    message_id: str
+    conversation_id: str
+    mode: str
+    answer: str
+    metadata: AnswerMetadata
+    created_at: int
+
+
+class CompletionAnswer(TypedDict):
+    """A completion app's blocking answer: no conversation."""
+
+    event: str
+    task_id: str
+    id: str
+    message_id: str
+    mode: str
+    answer: str
+    metadata: AnswerMetadata
+    created_at: int
 
 
 def metadata(ended: MessageEnded) -> dict[str, Any]:

@@ -4,11 +4,31 @@ from __future__ import annotations
 
 from typing import Any
 
+from typing_extensions import TypedDict
+
 from difychat.server.api.wire.common import iso
-from difychat.server.domain.records import Feedback
+from difychat.server.domain.records import Feedback as FeedbackRecord
 
 
-def feedback(item: Feedback) -> dict[str, Any]:
+class Feedback(TypedDict):
+    id: str
+    app_id: str
+    conversation_id: str
+    message_id: str
+    rating: str
+    content: str | None
+    from_source: str
+    from_end_user_id: str | None
+    from_account_id: str | None
+    created_at: str
+    updated_at: str
+
+
+class FeedbackList(TypedDict):
+    data: list[Feedback]
+
+
+def feedback(item: FeedbackRecord) -> dict[str, Any]:
     return {
         "id": item.id,
         "app_id": item.app_id,
@@ -24,5 +44,5 @@ def feedback(item: Feedback) -> dict[str, Any]:
     }
 
 
-def feedbacks(items: list[Feedback]) -> dict[str, Any]:
+def feedbacks(items: list[FeedbackRecord]) -> dict[str, Any]:
     return {"data": [feedback(item) for item in items]}

@@ -4,9 +4,41 @@ from __future__ import annotations
 
 from typing import Any
 
+from typing_extensions import TypedDict
+
 from difychat.server.api.wire.common import FileUrl, ToolUrl, seconds
 from difychat.server.domain.apps import WORKSPACE_ID
-from difychat.server.domain.records import MessageFile, UploadFile
+from difychat.server.domain.records import MessageFile as MessageFileRecord
+from difychat.server.domain.records import UploadFile
+
+
+class Upload(TypedDict):
+    id: str
+    name: str
+    size: int
+    extension: str
+    mime_type: str
+    created_by: str
+    created_at: int
+    preview_url: None
+    source_url: str
+    original_url: None
+    user_id: None
+    tenant_id: str
+    conversation_id: None
+    file_key: None
+
+
+class MessageFile(TypedDict):
+    id: str
+    filename: str
+    type: str
+    url: str | None
+    mime_type: str
+    size: int
+    transfer_method: str
+    belongs_to: str
+    upload_file_id: str | None
 
 
 def upload(item: UploadFile, file_url: FileUrl) -> dict[str, Any]:
@@ -29,7 +61,9 @@ def upload(item: UploadFile, file_url: FileUrl) -> dict[str, Any]:
     }
 
 
-def message_file(item: MessageFile, file_url: FileUrl, tool_url: ToolUrl | None = None) -> dict[str, Any]:
+def message_file(
+    item: MessageFileRecord, file_url: FileUrl, tool_url: ToolUrl | None = None
+) -> dict[str, Any]:
     """An upload or a tool file gets a fresh signed URL; a link (or a stored absolute URL) is
     shown as it was sent."""
     url = file_url(item.upload_file_id) if item.upload_file_id else item.url

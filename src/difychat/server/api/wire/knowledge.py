@@ -5,7 +5,9 @@ from __future__ import annotations
 import calendar
 from collections.abc import Callable, Sequence
 from datetime import datetime
-from typing import Any, TypeVar
+from typing import Any, NotRequired, TypeVar
+
+from typing_extensions import TypedDict
 
 from difychat.server.api.wire.common import seconds
 from difychat.server.domain.knowledge import (
@@ -21,6 +23,216 @@ from difychat.server.services.knowledge import OWNER_NAME
 from difychat.server.services.knowledge.rules import AUTOMATIC_RULES, CONSOLE_DEFAULT
 
 Item = TypeVar("Item")
+
+
+class ExternalKnowledgeInfo(TypedDict):
+    external_knowledge_id: str | None
+    external_knowledge_api_id: str | None
+    external_knowledge_api_name: None
+    external_knowledge_api_endpoint: None
+
+
+class Dataset(TypedDict):
+    """A dataset; ``partial_member_list`` only in the single dataset, when it matters."""
+
+    id: str
+    name: str
+    description: str
+    provider: str
+    permission: str
+    data_source_type: str | None
+    indexing_technique: str | None
+    app_count: int
+    document_count: int
+    word_count: int
+    created_by: str
+    author_name: str
+    created_at: int
+    updated_by: str | None
+    updated_at: int
+    embedding_model: str | None
+    embedding_model_provider: str | None
+    embedding_available: bool
+    retrieval_model_dict: dict[str, Any]
+    summary_index_setting: dict[str, Any]
+    tags: list[Any]
+    doc_form: str | None
+    external_knowledge_info: ExternalKnowledgeInfo
+    external_retrieval_model: dict[str, Any]
+    doc_metadata: list[Any]
+    built_in_field_enabled: bool
+    pipeline_id: None
+    runtime_mode: str
+    chunk_structure: None
+    icon_info: dict[str, Any]
+    is_published: bool
+    total_documents: int
+    total_available_documents: int
+    enable_api: bool
+    is_multimodal: bool
+    partial_member_list: NotRequired[list[str]]
+
+
+class DatasetPage(TypedDict):
+    data: list[Dataset]
+    has_more: bool
+    limit: int
+    total: int
+    page: int
+
+
+class Document(TypedDict):
+    """A document as lists and create/update answers show it."""
+
+    id: str
+    position: int
+    data_source_type: str
+    data_source_info: dict[str, Any]
+    data_source_detail_dict: dict[str, Any]
+    dataset_process_rule_id: str | None
+    name: str
+    created_from: str
+    created_by: str
+    created_at: int
+    tokens: int | None
+    indexing_status: str
+    error: str | None
+    enabled: bool
+    disabled_at: int | None
+    disabled_by: str | None
+    archived: bool
+    display_status: str
+    word_count: int | None
+    hit_count: int
+    doc_form: str
+    doc_metadata: Any
+    summary_index_status: None
+    need_summary: bool
+
+
+class DocumentPage(TypedDict):
+    data: list[Document]
+    has_more: bool
+    limit: int
+    total: int
+    page: int
+
+
+class DocumentDetail(TypedDict):
+    """One document (``metadata`` ``all``; ``without`` leaves out ``doc_type`` and ``doc_metadata``)."""
+
+    id: str
+    position: int
+    data_source_type: str
+    data_source_info: dict[str, Any]
+    dataset_process_rule_id: str | None
+    dataset_process_rule: dict[str, Any]
+    document_process_rule: dict[str, Any]
+    name: str
+    created_from: str
+    created_by: str
+    created_at: int
+    tokens: int | None
+    indexing_status: str
+    completed_at: int | None
+    updated_at: int
+    indexing_latency: float | None
+    error: str | None
+    enabled: bool
+    disabled_at: int | None
+    disabled_by: str | None
+    archived: bool
+    doc_type: NotRequired[str | None]
+    doc_metadata: NotRequired[Any]
+    segment_count: int
+    average_segment_length: int
+    hit_count: int
+    display_status: str
+    doc_form: str
+    doc_language: str | None
+    summary_index_status: None
+    need_summary: bool
+
+
+class DocumentMetadata(TypedDict):
+    """One document with ``metadata=only``."""
+
+    id: str
+    doc_type: str | None
+    doc_metadata: Any
+
+
+class DocumentSubmitted(TypedDict):
+    document: Document
+    batch: str
+
+
+class IndexingProgress(TypedDict):
+    id: str
+    indexing_status: str
+    processing_started_at: int | None
+    parsing_completed_at: int | None
+    cleaning_completed_at: int | None
+    splitting_completed_at: int | None
+    completed_at: int | None
+    paused_at: int | None
+    error: str | None
+    stopped_at: int | None
+    completed_segments: int
+    total_segments: int
+
+
+class IndexingStatus(TypedDict):
+    data: list[IndexingProgress]
+
+
+class Segment(TypedDict):
+    id: str
+    position: int
+    document_id: str
+    content: str
+    sign_content: str
+    answer: str | None
+    word_count: int
+    tokens: int
+    keywords: list[str]
+    index_node_id: str
+    index_node_hash: str
+    hit_count: int
+    enabled: bool
+    disabled_at: int | None
+    disabled_by: str | None
+    status: str
+    created_by: str
+    created_at: int
+    updated_at: int
+    updated_by: str | None
+    indexing_at: int | None
+    completed_at: int | None
+    error: str | None
+    stopped_at: int | None
+    child_chunks: list[Any]
+    attachments: list[Any]
+    summary: None
+
+
+class SegmentPage(TypedDict):
+    data: list[Segment]
+    doc_form: str
+    total: int
+    has_more: bool
+    limit: int
+    page: int
+
+
+class Segments(TypedDict):
+    data: list[Segment]
+    doc_form: str
+
+
+class OneSegment(TypedDict):
+    data: Segment
+    doc_form: str
 
 
 def _opt_seconds(value: datetime | None) -> int | None:

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
+
+from typing_extensions import TypedDict
 
 from difychat.server.api.wire.common import FileUrl, ToolUrl, keyset_page, seconds
-from difychat.server.api.wire.files import message_file
+from difychat.server.api.wire.files import MessageFile, message_file
 from difychat.server.domain.paging import Page
 from difychat.server.domain.records import HistoryMessage
-from difychat.server.domain.thoughts import AgentThought
+from difychat.server.domain.thoughts import AgentThought as AgentThoughtRecord
 
 # What a history item shows of a stored citation, in order (chat contract §6.8).
 _CITATION_KEYS = (
@@ -32,12 +34,81 @@ _CITATION_KEYS = (
 )
 
 
+class Citation(TypedDict):
+    """A stored citation in the history's reduced form; a key the stored one lacks is null."""
+
+    id: str | None
+    message_id: str | None
+    position: int | None
+    dataset_id: str | None
+    dataset_name: str | None
+    document_id: str | None
+    document_name: str | None
+    data_source_type: str | None
+    segment_id: str | None
+    score: float | None
+    hit_count: int | None
+    word_count: int | None
+    segment_position: int | None
+    index_node_hash: str | None
+    content: str | None
+    summary: str | None
+    created_at: int | None
+
+
+class AgentThought(TypedDict):
+    id: str
+    chain_id: None
+    message_id: str
+    position: int
+    thought: str
+    tool: str
+    tool_labels: dict[str, Any]
+    tool_input: str
+    created_at: int
+    observation: str
+    files: list[str]
+
+
+class Rating(TypedDict):
+    rating: str
+
+
+class Message(TypedDict):
+    """A history item."""
+
+    id: str
+    conversation_id: str
+    parent_message_id: str | None
+    inputs: dict[str, Any]
+    query: str
+    answer: str
+    feedback: Rating | None
+    retriever_resources: list[Citation]
+    created_at: int
+    agent_thoughts: list[AgentThought]
+    message_files: list[MessageFile]
+    status: Literal["normal", "error"]
+    error: str | None
+
+
+class MessagePage(TypedDict):
+    limit: int
+    has_more: bool
+    data: list[Message]
+
+
+class SuggestedQuestions(TypedDict):
+    result: Literal["success"]
+    data: list[str]
+
+
 def citation(stored: dict[str, Any]) -> dict[str, Any]:
     """A citation as the message keeps it (its stable id included), in the history's reduced form."""
     return {key: stored.get(key) for key in _CITATION_KEYS}
 
 
-def agent_thought(row: AgentThought) -> dict[str, Any]:
+def agent_thought(row: AgentThoughtRecord) -> dict[str, Any]:
     """One round of an agent answer, as ``agent_thoughts`` lists it (agent contract §6.1)."""
     return {
         "id": row.id,

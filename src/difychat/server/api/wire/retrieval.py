@@ -6,8 +6,64 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
+from typing_extensions import TypedDict
+
 from difychat.server.api.wire.common import seconds
 from difychat.server.services.retrieval.service import Scored
+
+
+class RetrievedDocument(TypedDict):
+    id: str
+    data_source_type: str
+    name: str
+    doc_type: str | None
+    doc_metadata: Any
+
+
+class RetrievedSegment(TypedDict):
+    id: str
+    position: int
+    document_id: str
+    content: str
+    sign_content: str
+    answer: str | None
+    word_count: int
+    tokens: int
+    keywords: list[str]
+    index_node_id: str
+    index_node_hash: str
+    hit_count: int
+    enabled: bool
+    disabled_at: int | None
+    disabled_by: str | None
+    status: str
+    created_by: str
+    created_at: int
+    indexing_at: int | None
+    completed_at: int | None
+    error: str | None
+    stopped_at: int | None
+    document: RetrievedDocument
+
+
+class RetrievalRecord(TypedDict):
+    segment: RetrievedSegment
+    child_chunks: list[Any]
+    score: float
+    tsne_position: None
+    files: list[Any]
+    summary: None
+
+
+class RetrievalQuery(TypedDict):
+    content: str
+
+
+class Retrieval(TypedDict):
+    """The records found, best first."""
+
+    query: RetrievalQuery
+    records: list[RetrievalRecord]
 
 
 def _opt(value: datetime | None) -> int | None:

@@ -4,10 +4,30 @@ from __future__ import annotations
 
 from typing import Any
 
+from typing_extensions import TypedDict
+
 from difychat.server.api.wire.common import keyset_page, seconds
 from difychat.server.domain import variables
 from difychat.server.domain.paging import Page
 from difychat.server.domain.records import ConversationVariable
+
+
+class Variable(TypedDict):
+    """``value`` is always text (``str()`` of the value), and integer and float types are ``number``."""
+
+    id: str
+    name: str
+    value_type: str
+    value: str
+    description: str
+    created_at: int
+    updated_at: int
+
+
+class VariablePage(TypedDict):
+    limit: int
+    has_more: bool
+    data: list[Variable]
 
 
 def variable(item: ConversationVariable) -> dict[str, Any]:
