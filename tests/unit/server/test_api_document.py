@@ -1,11 +1,12 @@
 """The server's OpenAPI document (``api/openapi.py``): every route of the table in it with its
 methods and path parameters and nothing else, valid OpenAPI 3.1, the request examples the other
-tests send accepted by it and by the described models, and the wire serialisers' output matching the
-declared response shapes."""
+tests send accepted by it and by the described models, the wire serialisers' output matching the
+declared response shapes, and ``docs/api.md`` made from it now."""
 
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -16,6 +17,7 @@ from starlette.routing import BaseRoute, Mount, Route
 from difychat.server.api import openapi
 from difychat.server.api.described import Operation, describe, described
 from difychat.server.api.openapi import build_document, query_params
+from difychat.server.api.openapi_markdown import markdown
 from difychat.server.api.routes import build_routes
 from difychat.server.api.wire import annotations as annotation_wire
 from difychat.server.api.wire import conversations, feedbacks, files, messages, variables
@@ -31,6 +33,9 @@ from difychat.server.domain.records import (
 )
 from tests.api_document import find_operation, problems
 from tests.unit.server.test_wire import WHEN, conversation, message, signed
+
+REFERENCE = Path(__file__).resolve().parents[3] / "docs" / "api.md"
+REGENERATE = "python -m difychat.server.api.openapi --markdown > docs/api.md"
 
 
 @pytest.fixture(scope="module")
@@ -311,7 +316,14 @@ def test_operations_are_described_where_the_handler_is() -> None:
         assert operation.tag in openapi.TAGS, (route.path, operation.tag)
 
 
-def test_the_module_prints_the_document(capsys: pytest.CaptureFixture[str]) -> None:
+def test_docs_api_md_is_the_reference_the_document_makes_now(document: dict[str, Any]) -> None:
+    made = markdown(document)
+    assert REFERENCE.read_text(encoding="utf-8") == made, f"docs/api.md is out of date: run {REGENERATE}"
+
+
+def test_the_module_prints_the_document_and_the_reference(capsys: pytest.CaptureFixture[str]) -> None:
     openapi.main([])
     printed = json.loads(capsys.readouterr().out)
     assert printed["openapi"] == "3.1.0" and "/v1/chat-messages" in printed["paths"]
+    openapi.main(["--markdown"])
+    assert capsys.readouterr().out.startswith("# API reference\n")

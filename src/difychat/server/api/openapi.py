@@ -5,7 +5,8 @@ parameters come from the Starlette routes; bodies, query parameters and answers 
 descriptions (``api/described.py``), whose pydantic models and ``TypedDict``s become the schemas
 under ``components``. The key a route needs follows from its path (``SECURITY``).
 
-``python -m difychat.server.api.openapi`` prints the document.
+``python -m difychat.server.api.openapi`` prints the document; with ``--markdown``, the reference
+made from it (``docs/api.md``, kept up to date by a test).
 """
 
 from __future__ import annotations
@@ -364,14 +365,19 @@ async def openapi_json(request: Request) -> Response:
 def main(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(
         prog="python -m difychat.server.api.openapi",
-        description="Print the server's OpenAPI document.",
+        description="Print the server's OpenAPI document, or the Markdown reference made from it.",
     )
-    parser.parse_args(argv)
+    parser.add_argument("--markdown", action="store_true", help="the reference (docs/api.md)")
+    args = parser.parse_args(argv)
     # Here, not at the top: the route table imports this module.
+    from difychat.server.api.openapi_markdown import markdown
     from difychat.server.api.routes import build_routes
 
     document = build_document(build_routes())
-    sys.stdout.write(orjson.dumps(document, option=orjson.OPT_INDENT_2).decode() + "\n")
+    if args.markdown:
+        sys.stdout.write(markdown(document))
+    else:
+        sys.stdout.write(orjson.dumps(document, option=orjson.OPT_INDENT_2).decode() + "\n")
 
 
 if __name__ == "__main__":
