@@ -16,6 +16,7 @@ from pydantic import BaseModel
 from starlette.routing import BaseRoute, Mount, Route
 
 from difychat.server.api import schemas
+from difychat.server.api.knowledge import schemas as knowledge
 from difychat.server.api.routes import build_routes
 
 USER = {"type": "string"}
@@ -40,6 +41,7 @@ def _object(properties: dict[str, Any], required: list[str] | None = None) -> di
 SIGNED = _object({"timestamp": USER, "nonce": USER, "sign": USER, "as_attachment": USER})
 USER_ONLY = _object({"user": USER})
 AUDIO_FORM = _object({"file": {"type": "string", "format": "binary"}, "user": USER}, ["file"])
+PAGE = _object({"page": {"type": "integer"}, "limit": {"type": "integer"}, "keyword": USER})
 
 # (method, path) -> what it reads; the paths as the route table writes them.
 REQUESTS: dict[tuple[str, str], Request] = {
@@ -70,6 +72,18 @@ REQUESTS: dict[tuple[str, str], Request] = {
     ("PUT", "/v1/conversations/{conversation_id}/variables/{variable_id}"): Request(
         body=_object({"value": {}, "user": USER}, ["value"])
     ),
+    ("POST", "/v1/datasets"): Request(body=knowledge.DatasetCreate),
+    ("GET", "/v1/datasets"): Request(query=PAGE),
+    ("GET", "/v1/datasets/{dataset_id}/documents"): Request(query=PAGE),
+    ("GET", "/v1/datasets/{dataset_id}/documents/{document_id}/segments"): Request(query=PAGE),
+    ("POST", "/v1/datasets/{dataset_id}/document/create-by-text"): Request(body=knowledge.CreateByText),
+    ("POST", "/v1/datasets/{dataset_id}/documents/{document_id}/update-by-text"): Request(
+        body=knowledge.UpdateByText
+    ),
+    ("POST", "/v1/datasets/{dataset_id}/documents/{document_id}/segments"): Request(
+        body=knowledge.SegmentsCreate
+    ),
+    ("PATCH", "/v1/datasets/{dataset_id}/documents/status/{action}"): Request(body=knowledge.StatusBody),
     ("GET", "/files/{file_id}/file-preview"): Request(query=SIGNED),
     ("GET", "/files/tools/{name}"): Request(query=SIGNED),
 }

@@ -16,6 +16,7 @@ from tests.fakes.upstream import FakeUpstream
 from tests.integration.conftest import PLAIN_KEY, RunningServer, ServerFactory
 from tests.integration.every_feature_app import EVERY_FEATURE_KEY, write_apps_file
 from tests.integration.helpers import assert_error, database, new_conversation
+from tests.integration.knowledge_helpers import knowledge_key, make_dataset
 
 pytestmark = pytest.mark.anyio
 
@@ -402,3 +403,16 @@ async def test_a_name_with_control_characters_and_text_is_kept(server: RunningSe
             f"/conversations/{conversation_id}/name", json={"name": "\x01Hi\x7f", "user": "u1"}
         )
     assert response.status_code == 200 and response.json()["name"] == "\x01Hi\x7f"
+
+
+async def test_knowledge_lists_take_any_page_number_without_a_500(server: RunningServer) -> None:
+    key = await knowledge_key(server)
+    async with server.client(key) as client:
+        dataset = await make_dataset(client, nul("Docs"))
+        assert dataset["name"] == "Docs"
+        lists = ["/datasets", f"/datasets/{dataset['id']}/documents"]
+        for path in lists:
+            for page in ["99999999999999999999999", "9223372036854775807", "-9223372036854775809", "x"]:
+                response = await client.get(path, params={"page": page, "limit": "100", "keyword": nul("d")})
+                assert response.status_code == 200, (path, page, response.text)
+                assert 1 <= response.json()["page"] < 2**63

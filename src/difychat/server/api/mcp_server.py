@@ -4,14 +4,14 @@ from __future__ import annotations
 
 from typing import Any
 
-import orjson
 from starlette.requests import Request
 from starlette.responses import Response
 
 from difychat.server.api.context import services
 from difychat.server.api.described import MCP, Param, describe
-from difychat.server.api.parsing import read_body
+from difychat.server.api.parsing import decode_json, read_body
 from difychat.server.api.responses import JSON
+from difychat.server.errors import BadRequest
 from difychat.server.services.mcp_server import SESSION_HEADER, McpServerService
 
 
@@ -30,8 +30,8 @@ async def mcp_message(request: Request) -> Response:
     body = await read_body(request, services(request).max_json_body_bytes)
     message: Any
     try:
-        message = orjson.loads(body)
-    except orjson.JSONDecodeError:
+        message = decode_json(body)  # without NULs and not too deep, as every JSON body
+    except BadRequest:
         message = None
     server: McpServerService | None = getattr(request.app.state, "mcp_server", None)
     if server is None:

@@ -10,6 +10,7 @@ from difychat.server.domain.knowledge import DatasetRecord
 from difychat.server.errors import DATASET_NOT_FOUND, NotFound
 from difychat.server.services.knowledge.bundle import Knowledge
 from difychat.server.services.knowledge.keys import KnowledgeCaller
+from difychat.server.store.paging import MAX_OFFSET
 
 MAX_LIMIT = 100
 DEFAULT_LIMIT = 20
@@ -42,10 +43,11 @@ def _int(text: str | None, default: int) -> int:
 
 
 def paging(request: Request) -> tuple[int, int]:
-    """``page`` (from 1) and ``limit`` (1..100, clamped); unreadable values take the defaults."""
-    page = max(1, _int(request.query_params.get("page"), 1))
-    limit = _int(request.query_params.get("limit"), DEFAULT_LIMIT)
-    return page, min(max(1, limit), MAX_LIMIT)
+    """``page`` (from 1) and ``limit`` (1..100, clamped); unreadable values take the defaults. A
+    page past the last one an offset can reach (``MAX_OFFSET``) is that one: empty all the same."""
+    limit = min(max(1, _int(request.query_params.get("limit"), DEFAULT_LIMIT)), MAX_LIMIT)
+    page = min(max(1, _int(request.query_params.get("page"), 1)), MAX_OFFSET // limit + 1)
+    return page, limit
 
 
 def keyword(request: Request) -> str | None:

@@ -6,7 +6,6 @@ from __future__ import annotations
 import contextlib
 from typing import Any
 
-import orjson
 from starlette.requests import Request
 from starlette.responses import Response
 
@@ -23,7 +22,7 @@ from difychat.server.api.knowledge.schemas import (
     options_of,
 )
 from difychat.server.api.multipart import MultipartReader
-from difychat.server.api.parsing import json_body, validate
+from difychat.server.api.parsing import decode_json, json_body, validate
 from difychat.server.api.responses import JSON, SUCCESS, Success, no_content
 from difychat.server.api.wire import knowledge as wire
 from difychat.server.domain.knowledge import DatasetRecord
@@ -31,6 +30,7 @@ from difychat.server.domain.values import parse_uuid
 from difychat.server.errors import (
     DOCUMENT_NOT_EXISTS,
     DOCUMENT_NOT_FOUND,
+    BadRequest,
     InvalidAction,
     InvalidMetadata,
     InvalidParam,
@@ -121,8 +121,8 @@ def _data(raw: bytes) -> dict[str, Any]:
     if not raw.strip():
         return {}
     try:
-        value = orjson.loads(raw)
-    except orjson.JSONDecodeError:
+        value = decode_json(raw)  # without NULs and not too deep, as every JSON body
+    except BadRequest:
         raise InvalidParam("data must be a JSON object") from None
     if not isinstance(value, dict):
         raise InvalidParam("data must be a JSON object")
