@@ -69,10 +69,16 @@ def test_datasets_declared_in_the_apps_file_exist_after_start_up(
         "  - name: FAQ\n"
     )
     data = ["--data-dir", str(tmp_path / "data"), "--config", str(config)]
+    # A read-only command starts nothing: no database yet, so no datasets either.
     code, out, _ = run(capsys, "datasets", "list", *data)
-    assert code == 0 and "Handbook" in out and "FAQ" in out and "economy" in out
-    code, out, _ = run(capsys, "datasets", "list", *data)  # a second start leaves them as they are
+    assert code == 0 and "Handbook" not in out
+    # A command that starts the store creates the declared datasets first.
+    assert run(capsys, "datasets", "create", "Notes", *data)[0] == 0
+    code, out, _ = run(capsys, "datasets", "list", *data)
+    assert code == 0 and "Handbook" in out and "FAQ" in out and "economy" in out and "Notes" in out
+    assert run(capsys, "datasets", "create", "More", *data)[0] == 0  # a second start leaves them as they are
+    code, out, _ = run(capsys, "datasets", "list", *data)
     assert out.count("Handbook") == 1
     config.write_text("datasets:\n  - name: Bad\n    colour: red\n")
     with pytest.raises(Exception, match="colour"):
-        main(["datasets", "list", *data])
+        main(["datasets", "create", "Other", *data])
