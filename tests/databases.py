@@ -45,12 +45,16 @@ class PostgresDatabases:
     """Migrates one template database, then hands out clones of it (fast: no migrations per test).
 
     Cloning (``CREATE DATABASE ... TEMPLATE``) and dropping take tens of milliseconds each, mostly
-    spent waiting on PostgreSQL's disk writes. A thread of its own keeps a few clones made ahead and
-    drops used ones in the background, so that a test waits for neither. Each clone is still used by
-    one test only, and dropped (with any connection left to it) after that test.
+    spent waiting on PostgreSQL's disk writes (a drop waits for a checkpoint). A thread of its own
+    keeps a few clones made ahead and drops used ones in the background, several at a time so that
+    they share checkpoints; a test waits for neither unless drops fall behind (then ``drop`` waits
+    until at most ``BACKLOG`` are pending, so that none pile up for the end of the run). Each clone
+    is still used by one test only, and dropped (with any connection left to it) after that test.
     """
 
     SPARE = 2  # clones made ahead
+    DROPPING = 4  # drops at a time
+    BACKLOG = 8  # used clones waiting to be dropped before a test waits for them
 
     def __init__(self) -> None:
         self.prefix = f"difychat_test_{os.getpid()}"
@@ -60,10 +64,11 @@ class PostgresDatabases:
         # Used on that thread only:
         self._created: list[str] = []  # not dropped yet
         self._spares: asyncio.Queue[str | Exception] | None = None  # a failed clone fails its taker
-        self._used: list[str] = []
         self._wake: asyncio.Event | None = None
         self._closing = False
         self._worker: asyncio.Task[None] | None = None
+        self._dropping: set[asyncio.Task[None]] = set()
+        self._drop_slots: asyncio.Semaphore | None = None
 
     def _call(self, coro: Coroutine[Any, Any, T], timeout: float = 60) -> T:
         return asyncio.run_coroutine_threadsafe(coro, self._loop).result(timeout)
@@ -85,34 +90,28 @@ class PostgresDatabases:
     async def _start(self) -> None:
         self._spares = asyncio.Queue()
         self._wake = asyncio.Event()
-        self._worker = asyncio.create_task(self._work())
+        self._drop_slots = asyncio.Semaphore(self.DROPPING)
+        self._worker = asyncio.create_task(self._make_spares())
 
-    async def _work(self) -> None:
-        """One admin connection; new clones first, then the drops of used ones."""
+    async def _make_spares(self) -> None:
+        """Keep ``SPARE`` clones ready, on one admin connection."""
         assert self._spares is not None and self._wake is not None
         admin = await asyncpg.connect(POSTGRES_ADMIN_URL)
         try:
-            while True:
-                if not self._closing and self._spares.qsize() < self.SPARE:
-                    name = f"{self.prefix}_{next(_counter)}"
-                    self._created.append(name)
-                    try:
-                        await admin.execute(f'DROP DATABASE IF EXISTS "{name}"')
-                        await admin.execute(f'CREATE DATABASE "{name}" TEMPLATE "{self.template}"')
-                    except Exception as exc:
-                        await self._spares.put(exc)
-                    else:
-                        await self._spares.put(name)
-                elif self._used:
-                    name = self._used.pop(0)
-                    with contextlib.suppress(asyncpg.PostgresError):  # left for cleanup() to retry
-                        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-                        self._created.remove(name)
-                elif self._closing:
-                    return
-                else:
+            while not self._closing:
+                if self._spares.qsize() >= self.SPARE:
                     await self._wake.wait()
                     self._wake.clear()
+                    continue
+                name = f"{self.prefix}_{next(_counter)}"
+                self._created.append(name)
+                try:
+                    await admin.execute(f'DROP DATABASE IF EXISTS "{name}"')
+                    await admin.execute(f'CREATE DATABASE "{name}" TEMPLATE "{self.template}"')
+                except Exception as exc:
+                    await self._spares.put(exc)
+                else:
+                    await self._spares.put(name)
         finally:
             await admin.close()
 
@@ -134,14 +133,24 @@ class PostgresDatabases:
         name = asyncio.run_coroutine_threadsafe(self._take(), self._loop)
         return sqlalchemy_url(await asyncio.wrap_future(name))
 
-    def _release(self, name: str) -> None:
-        assert self._wake is not None
-        self._used.append(name)
-        self._wake.set()
+    async def _drop(self, name: str) -> None:
+        assert self._drop_slots is not None
+        async with self._drop_slots:
+            with contextlib.suppress(OSError, asyncpg.PostgresError):  # else left for cleanup() to retry
+                await self._execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+                self._created.remove(name)
+
+    async def _release(self, name: str) -> None:
+        task = asyncio.create_task(self._drop(name))
+        self._dropping.add(task)
+        task.add_done_callback(self._dropping.discard)
+        while len(self._dropping) > self.BACKLOG:
+            await asyncio.wait(self._dropping, return_when=asyncio.FIRST_COMPLETED)
 
     async def drop(self, url: str) -> None:
         """Drop the clone in the background (the server and the test have let go of it)."""
-        self._loop.call_soon_threadsafe(self._release, url.rsplit("/", 1)[1])
+        release = asyncio.run_coroutine_threadsafe(self._release(url.rsplit("/", 1)[1]), self._loop)
+        await asyncio.wrap_future(release)
 
     async def _close(self) -> None:
         assert self._wake is not None and self._worker is not None
@@ -149,9 +158,10 @@ class PostgresDatabases:
         self._wake.set()
         with contextlib.suppress(Exception):
             await self._worker
-        # Whatever is left (spares, a failed drop) and the template go now.
-        for name in [*self._created, self.template]:
-            await self._execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        await asyncio.gather(*self._dropping, return_exceptions=True)
+        # Whatever is left (spares, a failed drop), then the template.
+        await asyncio.gather(*(self._drop(name) for name in list(self._created)))
+        await self._execute(f'DROP DATABASE IF EXISTS "{self.template}" WITH (FORCE)')
 
     def cleanup(self) -> None:
         try:
