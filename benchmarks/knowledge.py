@@ -20,6 +20,7 @@ import asyncio
 import contextlib
 import hashlib
 import multiprocessing
+import os
 import socket
 import statistics
 import tempfile
@@ -146,6 +147,9 @@ class Result:
     latency: dict[str, tuple[float, float]] = field(default_factory=dict)
     held_mib: float = 0.0
     raw_mib: float = 0.0
+    # The machine's load average (1 minute) while the searches ran: on a shared machine the
+    # latencies follow it.
+    load: float = 0.0
 
 
 async def _seed(engine: Any, dataset_id: str, texts: Sequence[str]) -> list[list[Any]]:
@@ -286,6 +290,7 @@ async def run(url: str, database: str, chunks: int, query_count: int, log: Any =
             result.latency[label] = _percentiles(samples)
             p50, p99 = result.latency[label]
             log(f"{database}: {label}: p50 {p50:.1f} ms, p99 {p99:.1f} ms")
+        result.load = os.getloadavg()[0]
         held = search.vectors.held(quality.id)
         if held is not None:
             result.held_mib = held.held_bytes / 2**20
@@ -316,16 +321,18 @@ def report(results: Sequence[Result], note: str) -> str:
                 f"{f'{r.keyword_index_rate:.0f}' if first else ''} | "
                 f"{f'{r.embedded_index_rate:.0f}' if first else ''} | {label} | {p50:.1f} | {p99:.1f} |"
             )
-    lines += ["", "| database | vectors held (MiB) | raw vectors (MiB) | ratio |", "|---|---|---|---|"]
+    lines += [
+        "",
+        "| database | vectors held (MiB) | raw vectors (MiB) | ratio | load average during the searches |",
+        "|---|---|---|---|---|",
+    ]
     for r in results:
         ratio = r.held_mib / r.raw_mib if r.raw_mib else 0.0
-        lines.append(f"| {r.database} | {r.held_mib:.1f} | {r.raw_mib:.1f} | {ratio:.3f} |")
+        lines.append(f"| {r.database} | {r.held_mib:.1f} | {r.raw_mib:.1f} | {ratio:.3f} | {r.load:.1f} |")
     return "\n".join(lines) + "\n"
 
 
 def _postgres_url() -> str:
-    import os
-
     return os.environ.get(
         "DIFYCHAT_BENCH_POSTGRES_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/postgres"
     )
