@@ -307,3 +307,23 @@ async def test_single_retrieval_lets_the_model_pick_the_dataset(knowledge: Knowl
     assert {s.found.dataset_name for s in found.found} == {"Economy"}
     offered = knowledge.upstream.requests[-1].body["tools"]
     assert [t["function"]["name"] for t in offered] == [knowledge.quality.id, knowledge.economy.id]
+
+
+async def test_a_model_without_tool_calls_picks_the_dataset_by_its_id(knowledge: Knowledge) -> None:
+    chat = ChatKnowledge(knowledge.search.retriever._engine, knowledge.search)
+    configs = _configs("single", knowledge.quality, knowledge.economy)
+    async with aiohttp.ClientSession() as session:
+        model = build_openai_compatible(
+            session, model="fake-model", base_url=knowledge.upstream.base_url, api_key="sk", timeout=10
+        )
+        knowledge.upstream.behaviour.completion = f"The best one is {knowledge.economy.id}."
+        found = await chat.retrieve(configs, "password", model, calls_tools=False)
+        assert found is not None and {s.found.dataset_name for s in found.found} == {"Economy"}
+        listing = knowledge.upstream.requests[-1].body["messages"][0]["content"]
+        assert (
+            f"- {knowledge.quality.id}: useful for when you want to answer queries about the Quality"
+            in listing
+        )
+        knowledge.upstream.behaviour.completion = "none"
+        nothing = await chat.retrieve(configs, "password", model, calls_tools=False)
+        assert nothing is not None and nothing.found == [] and "<context>" in CONTEXT_BLOCK

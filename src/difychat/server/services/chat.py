@@ -149,7 +149,9 @@ class ChatService:
             enrichers: tuple[Enricher, ...] = (remembered, attached)
             if self._knowledge is not None and config.dataset_configs is not None and agents is None:
                 # The app's datasets, searched before the model answers (agents search them as tools).
-                retrieved = await self._knowledge.retrieve(config.dataset_configs, turn.query, model)
+                retrieved = await self._knowledge.retrieve(
+                    config.dataset_configs, turn.query, model, calls_tools=config.model.abilities().tool_call
+                )
                 if retrieved is not None:
                     enrichers = (retrieved.context, *enrichers)
             for enricher in enrichers:

@@ -19,6 +19,7 @@ segment, stored with the message, and shown in ``message_end`` when the app says
 from __future__ import annotations
 
 import asyncio
+import re
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -57,6 +58,11 @@ When you answer the user:
 Do not say that your answer comes from the context.
 Answer in the language the user's question is written in."""
 ROUTER_PROMPT = "Choose the one knowledge base that can best answer the user's question."
+ROUTER_TEXT = """These knowledge bases can be searched, each named by its id:
+{listing}
+Reply with the id of the one knowledge base that can best answer the user's question, and nothing else.
+If none of them can, reply with "none"."""
+_UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 
 
 def default_description(dataset: DatasetRecord) -> str:
@@ -170,14 +176,15 @@ class ChatKnowledge:
         return list(out.values())
 
     async def retrieve(
-        self, configs: DatasetConfigs, query: str, model: ChatModel | None
+        self, configs: DatasetConfigs, query: str, model: ChatModel | None, *, calls_tools: bool = True
     ) -> Retrieved | None:
-        """Search the app's datasets for ``query``; None when it names none that exist."""
+        """Search the app's datasets for ``query``; None when it names none that exist.
+        ``calls_tools``: whether ``model`` can pick a dataset by calling a tool (else by text)."""
         datasets = await self.datasets(configs)
         if not datasets:
             return None
         if configs.retrieval_model == "single":
-            chosen = await self._route(datasets, query, model)
+            chosen = await self._route(datasets, query, model, calls_tools)
             if chosen is None:
                 return Retrieved([])
             plan = self._search.plan(chosen, own_settings(chosen, CHAT_TOP_K))
@@ -185,26 +192,29 @@ class ChatKnowledge:
         return Retrieved(await self._multiple(configs, datasets, query))
 
     async def _route(
-        self, datasets: Sequence[DatasetRecord], query: str, model: ChatModel | None
+        self, datasets: Sequence[DatasetRecord], query: str, model: ChatModel | None, calls_tools: bool
     ) -> DatasetRecord | None:
+        """The dataset the model picks for ``query`` (None: it picked none). The call is not
+        counted in the message's usage."""
         if len(datasets) == 1 or model is None:
             return datasets[0]
-        tools = tuple(
-            ToolDefinition(d.id, default_description(d), {"type": "object", "properties": {}})
-            for d in datasets
-        )
-        request = ModelRequest(
-            messages=[PromptMessage("system", ROUTER_PROMPT), PromptMessage("user", query)], tools=tools
-        )
-        try:
-            result = await model.complete(request)
-        except Exception:  # a model that cannot route: search the first dataset
-            return datasets[0]
         by_id = {d.id: d for d in datasets}
-        for call in result.tool_calls:
-            if call.name in by_id:
-                return by_id[call.name]
-        return None if result.tool_calls or result.text else datasets[0]
+        if calls_tools:
+            tools = tuple(
+                ToolDefinition(d.id, default_description(d), {"type": "object", "properties": {}})
+                for d in datasets
+            )
+            messages = [PromptMessage("system", ROUTER_PROMPT), PromptMessage("user", query)]
+            result = await model.complete(ModelRequest(messages=messages, tools=tools))
+            return next((by_id[c.name] for c in result.tool_calls if c.name in by_id), None)
+        # A model without tool calling reads the datasets as a list and answers with an id.
+        listing = "\n".join(f"- {d.id}: {default_description(d)}" for d in datasets)
+        messages = [
+            PromptMessage("system", ROUTER_TEXT.format(listing=listing)),
+            PromptMessage("user", query),
+        ]
+        result = await model.complete(ModelRequest(messages=messages))
+        return next((by_id[m] for m in _UUID.findall(result.text.lower()) if m in by_id), None)
 
     async def _multiple(
         self, configs: DatasetConfigs, datasets: Sequence[DatasetRecord], query: str
