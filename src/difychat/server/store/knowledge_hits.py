@@ -67,6 +67,11 @@ async def texts(conn: AsyncConnection, segment_ids: Sequence[str]) -> dict[str, 
     return out
 
 
+def text_of(segment: SegmentRecord) -> str:
+    """What a reranker reads of a segment (as ``texts`` gives it)."""
+    return segment.content if not segment.answer else f"{segment.content}\n{segment.answer}"
+
+
 async def found(conn: AsyncConnection, segment_ids: Sequence[str]) -> dict[str, FoundSegment]:
     """The segments (still available) with their document and dataset names."""
     out: dict[str, FoundSegment] = {}

@@ -44,6 +44,7 @@ from difychat.server.services.retrieval.engine import finish
 from difychat.server.services.retrieval.models import NO_RERANK
 from difychat.server.services.retrieval.service import KnowledgeSearch, Scored
 from difychat.server.store import datasets as dataset_store
+from difychat.server.store import knowledge_hits
 
 MIXED_TECHNIQUES = (
     "The configured knowledge base list have different indexing technique, please set reranking model."
@@ -247,12 +248,7 @@ class ChatKnowledge:
             raise ProviderNotInitialized(NO_RERANK)
         if not merged:
             return merged
-        texts = [
-            s.found.segment.content
-            if not s.found.segment.answer
-            else f"{s.found.segment.content}\n{s.found.segment.answer}"
-            for s in merged
-        ]
+        texts = [knowledge_hits.text_of(s.found.segment) for s in merged]
         scores = await rerank.rerank(query, texts)
         return sorted(
             (Scored(s.found, score) for s, score in zip(merged, scores, strict=True)), key=lambda s: -s.score

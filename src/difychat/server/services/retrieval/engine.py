@@ -94,8 +94,12 @@ class Retriever:
         *,
         rerank: RerankModel | None = None,
         query_vector: Matrix | None = None,
+        visible: Visibility | None = None,
+        texts: TextsOf | None = None,
     ) -> list[Hit]:
-        """The dataset's best segments for ``query`` under ``plan``, best first."""
+        """The dataset's best segments for ``query`` under ``plan``, best first. ``visible`` and
+        ``texts`` replace the retriever's own for this search (a caller that reads the segments'
+        rows anyway answers both from one query)."""
         method = plan.method
         if target.embeddings is None and method in ("semantic_search", "hybrid_search"):
             method = "keyword_search"
@@ -118,10 +122,10 @@ class Retriever:
         elif use_keywords:
             keyword = await self._keyword(target.dataset_id, query, wanted)
         candidates = list(dict.fromkeys([*semantic, *keyword]))
-        texts: Mapping[str, str] = {}
+        rerank_texts: Mapping[str, str] = {}
         if candidates:
             async with self._engine.connect() as conn:
-                shown = await self._visible(conn, candidates)
+                shown = await (visible or self._visible)(conn, candidates)
                 candidates = [c for c in candidates if c in shown]
                 if (
                     rerank is not None
@@ -129,10 +133,10 @@ class Retriever:
                     and plan.rerank.model is not None
                     and candidates
                 ):
-                    texts = await self._texts(conn, candidates)
+                    rerank_texts = await (texts or self._texts)(conn, candidates)
         scored = _fuse(candidates, semantic, keyword, plan, both=use_vectors and use_keywords)
-        if texts:
-            scored = await _rerank(rerank, query, scored, texts)  # type: ignore[arg-type]
+        if rerank is not None and rerank_texts:
+            scored = await _rerank(rerank, query, scored, rerank_texts)
         return finish(scored, plan)
 
     async def _semantic(self, dataset_id: str, query_vector: Matrix, wanted: int) -> dict[str, float]:

@@ -8,7 +8,7 @@ from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from difychat.server.domain.knowledge import HIGH_QUALITY, DatasetRecord
 from difychat.server.domain.retrieval import RetrievalModel, SearchPlan
@@ -50,16 +50,21 @@ class KnowledgeSearch:
         # The embedding model is needed (and its absence an error) only when vectors are searched.
         vectors = plan.method in ("semantic_search", "hybrid_search")
         target = SearchTarget(dataset.id, self.models.embeddings_for(dataset) if vectors else None)
-        hits = await self.retriever.search(target, query, plan, rerank=self.models.rerank_for(plan))
-        return await self.resolve([(h.segment_id, h.score) for h in hits])
+        # The candidates' rows are read once: they say which may be shown, give a reranker its
+        # texts, and are what the search answers.
+        rows: dict[str, FoundSegment] = {}
 
-    async def resolve(self, hits: Sequence[tuple[str, float]]) -> list[Scored]:
-        """The segments of these hits that are still available, in order; each counts as a hit."""
-        if not hits:
-            return []
-        async with self._engine.connect() as conn:
-            found = await knowledge_hits.found(conn, [segment_id for segment_id, _ in hits])
-        out = [Scored(found[s], score) for s, score in hits if s in found]
+        async def visible(conn: AsyncConnection, segment_ids: Sequence[str]) -> set[str]:
+            rows.update(await knowledge_hits.found(conn, segment_ids))
+            return set(rows)
+
+        async def texts(conn: AsyncConnection, segment_ids: Sequence[str]) -> dict[str, str]:
+            return {s: knowledge_hits.text_of(rows[s].segment) for s in segment_ids if s in rows}
+
+        hits = await self.retriever.search(
+            target, query, plan, rerank=self.models.rerank_for(plan), visible=visible, texts=texts
+        )
+        out = [Scored(rows[h.segment_id], h.score) for h in hits if h.segment_id in rows]
         self._count([s.found.segment.id for s in out])
         return out
 
