@@ -3,14 +3,16 @@
 ``knowledge_index`` (declared in ``schema.py``) holds one row per searchable segment. The
 keyword side is the database's own full-text index, kept beside it under the same ``seq``:
 
-* SQLite: an FTS5 table ``knowledge_fts(terms, scope)`` ranked with bm25. Each term is written
-  behind a short prefix naming its dataset (``k`` and 12 hex digits of its id), so each dataset
-  has postings of its own and a search reads only those (a token naming the dataset in ``scope``
-  would make every search walk the whole dataset's list; ``scope`` is left empty).
+* SQLite: an FTS5 table ``knowledge_fts(terms, scope)`` ranked with bm25 (``scope`` is unused:
+  a token naming the dataset there made every search walk the whole dataset's list).
 * PostgreSQL: a table ``knowledge_fts(seq, dataset_id, terms tsvector)`` with a GIN index,
   ranked with ``ts_rank``. The tsvector is written from our own terms (with positions), never
   parsed by a text search configuration, so both databases index exactly the same terms
   whatever the server's locale.
+
+In both, each term is written behind a short prefix naming its dataset (``k`` and 12 hex digits
+of its id): every dataset has postings of its own, so a search reads only its dataset's entries
+however many datasets share a word. The dataset is still checked on the rows found.
 
 The full-text index finds the candidates; they are ranked by the service with BM25 over the
 statistics kept here (``knowledge_terms``: how many entries hold each term; the entry count and
@@ -67,7 +69,7 @@ class TermStats:
 
 
 def _prefix(dataset_id: str) -> str:
-    """What a dataset's terms are written behind in the SQLite index (always the same length)."""
+    """What a dataset's terms are written behind in the full-text index (always the same length)."""
     return "k" + uuid.UUID(dataset_id).hex[:12]
 
 
@@ -181,7 +183,7 @@ async def remove(conn: AsyncConnection, dataset_id: str, segment_ids: Sequence[s
 
 
 async def _fts_terms(conn: AsyncConnection, seqs: Sequence[int]) -> list[list[str]]:
-    """The terms of these entries (without the SQLite dataset prefix)."""
+    """The terms of these entries (without their dataset prefix)."""
     out: list[list[str]] = []
     for start in range(0, len(seqs), 500):
         marks = ",".join(str(int(s)) for s in seqs[start : start + 500])
@@ -192,7 +194,7 @@ async def _fts_terms(conn: AsyncConnection, seqs: Sequence[int]) -> list[list[st
             rows = await conn.execute(
                 sa.text(f"SELECT tsvector_to_array(terms) AS terms FROM {FTS_TABLE} WHERE seq IN ({marks})")
             )
-            out.extend(list(r.terms) for r in rows)
+            out.extend([t[PREFIX_CHARS:] for t in r.terms] for r in rows)
     return out
 
 
@@ -250,13 +252,14 @@ async def insert(
             ],
         )
     else:
+        prefix = _prefix(dataset_id)
         await conn.execute(
             sa.text(
                 f"INSERT INTO {FTS_TABLE}(seq, dataset_id, terms) "
                 "VALUES (:seq, CAST(:dataset_id AS uuid), CAST(:terms AS tsvector))"
             ),
             [
-                {"seq": seq, "dataset_id": dataset_id, "terms": _tsvector(e.terms)}
+                {"seq": seq, "dataset_id": dataset_id, "terms": _tsvector([prefix + t for t in e.terms])}
                 for seq, e in zip(seqs, entries, strict=True)
             ],
         )
@@ -321,7 +324,8 @@ async def keyword_candidates(
             counts = Counter(t[PREFIX_CHARS:] for t in str(row.terms).split() if t[PREFIX_CHARS:] in wanted)
             out.append(KeywordCandidate(_hex_uuid(row.segment_id), int(row.length), dict(counts)))
         return out
-    query = " | ".join("'" + t.replace("\\", "\\\\").replace("'", "''") + "'" for t in terms)
+    prefix = _prefix(dataset_id)
+    query = " | ".join("'" + (prefix + t).replace("\\", "\\\\").replace("'", "''") + "'" for t in terms)
     rows = await conn.execute(
         sa.text(
             "SELECT ki.segment_id AS segment_id, ki.length AS length, "
@@ -332,13 +336,18 @@ async def keyword_candidates(
             + ("ORDER BY ts_rank(terms, q, 1) DESC " if ordered else "")
             + "LIMIT :limit) AS f JOIN knowledge_index AS ki ON ki.seq = f.seq"
         ),
-        {"query": query, "terms": sorted(wanted), "dataset_id": dataset_id, "limit": limit},
+        {
+            "query": query,
+            "terms": sorted(prefix + t for t in wanted),
+            "dataset_id": dataset_id,
+            "limit": limit,
+        },
     )
     for row in rows:
         parsed: dict[str, int] = {}
         for item in row.counts or []:
             term, _, count = str(item).rpartition(" ")
-            parsed[term] = int(count)
+            parsed[term[PREFIX_CHARS:]] = int(count)
         out.append(KeywordCandidate(_hex_uuid(row.segment_id), int(row.length), parsed))
     return out
 
