@@ -14,7 +14,6 @@ from difychat._async_client import AsyncDifyChat
 from difychat._base import DEFAULT_BASE_URL, DEFAULT_MAX_RETRIES, DEFAULT_TIMEOUT, NOT_GIVEN, NotGiven
 from difychat._byte_stream import AsyncByteStream, ByteStream
 from difychat._client import DifyChat
-from difychat._knowledge_client import AsyncDifyKnowledge, DifyKnowledge
 from difychat._errors import (
     APIConnectionError,
     APIStatusError,
@@ -40,6 +39,7 @@ from difychat._errors import (
     ResponseDecodeError,
     UnsupportedMediaTypeError,
 )
+from difychat._knowledge_client import AsyncDifyKnowledge, DifyKnowledge
 from difychat._retry import RetryPolicy
 from difychat._sse import ServerSentEvent, SSEDecoder
 from difychat._streaming import AsyncChatStream, ChatStream

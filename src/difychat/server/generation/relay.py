@@ -134,4 +134,3 @@ class RedisStopRelay:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
         await self._redis.aclose()
-

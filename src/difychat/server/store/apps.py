@@ -29,8 +29,15 @@ async def insert_app(conn: AsyncConnection, *, name: str, mode: str, source: str
     now = utcnow()
     await conn.execute(
         apps.insert().values(
-            id=app_id, name=name, mode=mode, source=source, status="normal",
-            enable_api=enable_api, config_id=None, created_at=now, updated_at=now,
+            id=app_id,
+            name=name,
+            mode=mode,
+            source=source,
+            status="normal",
+            enable_api=enable_api,
+            config_id=None,
+            created_at=now,
+            updated_at=now,
         )
     )
     return app_id
@@ -172,7 +179,9 @@ async def count_active_keys(conn: AsyncConnection, app_id: str) -> int:
 async def end_user_id(conn: AsyncConnection, app_id: str, session_id: str) -> str | None:
     row = (
         await conn.execute(
-            sa.select(end_users.c.id).where(end_users.c.app_id == app_id, end_users.c.session_id == session_id)
+            sa.select(end_users.c.id).where(
+                end_users.c.app_id == app_id, end_users.c.session_id == session_id
+            )
         )
     ).first()
     return None if row is None else str(row.id)
@@ -187,7 +196,9 @@ async def ensure_end_user(conn: AsyncConnection, app_id: str, session_id: str, a
         insert_ignoring_conflicts(
             conn,
             end_users,
-            dict(id=new_id(), app_id=app_id, session_id=session_id, is_anonymous=anonymous, created_at=utcnow()),
+            dict(
+                id=new_id(), app_id=app_id, session_id=session_id, is_anonymous=anonymous, created_at=utcnow()
+            ),
         )
     )
     created = await end_user_id(conn, app_id, session_id)

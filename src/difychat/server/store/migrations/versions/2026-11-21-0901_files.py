@@ -33,7 +33,9 @@ def upgrade() -> None:
             ["app_id"], ["apps.id"], name=op.f("fk_upload_files_app_id_apps"), ondelete="CASCADE"
         ),
         sa.ForeignKeyConstraint(
-            ["end_user_id"], ["end_users.id"], name=op.f("fk_upload_files_end_user_id_end_users"),
+            ["end_user_id"],
+            ["end_users.id"],
+            name=op.f("fk_upload_files_end_user_id_end_users"),
             ondelete="CASCADE",
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_upload_files")),
@@ -57,7 +59,9 @@ def upgrade() -> None:
             ["app_id"], ["apps.id"], name=op.f("fk_message_files_app_id_apps"), ondelete="CASCADE"
         ),
         sa.ForeignKeyConstraint(
-            ["message_id"], ["messages.id"], name=op.f("fk_message_files_message_id_messages"),
+            ["message_id"],
+            ["messages.id"],
+            name=op.f("fk_message_files_message_id_messages"),
             ondelete="CASCADE",
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_message_files")),
