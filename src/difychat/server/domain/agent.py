@@ -64,7 +64,9 @@ def short_provider_id(provider_id: str) -> str:
 class AgentPrompt(Schema):
     """``agent_mode.prompt`` (ReAct only): templates; a missing one falls back to the built-in."""
 
+    # The ReAct prompt template of the first round.
     first_prompt: str | None = None
+    # The template of later rounds.
     next_iteration: str | None = None
 
 
@@ -96,12 +98,17 @@ class EntryProblem:
 
 
 class AgentMode(Schema):
-    """``agent_mode`` (contract §2)."""
+    """``agent_mode`` (contract §2): enabled with an agent strategy, the app is an agent that calls
+    tools in rounds before it answers."""
 
     enabled: StrictBool = False
-    # ``router`` when absent: the legacy dataset router of a chat app, not an agent.
+    # function_call or react (cot) make an agent; ``router`` when absent: the legacy dataset router of
+    # a chat app, not an agent.
     strategy: str | None = None
+    # Rounds with tools (at most 99), then one final round without them.
     max_iteration: int = Field(default=DEFAULT_MAX_ITERATION, ge=1)
+    # Dify's tool entries (provider_type, provider_id, tool_name, tool_parameters, enabled), or its
+    # old single-key entries.
     tools: list[dict[str, Any]] = Field(default_factory=list)
     prompt: AgentPrompt | None = None
 
@@ -191,8 +198,11 @@ class ModelCapabilities(Schema):
     tools and stream their calls; the echo model does neither.
     """
 
+    # The model calls tools (function calling); without it, agents run ReAct. Unset: true, except for echo.
     tool_call: StrictBool | None = None
+    # The model streams its tool calls.
     stream_tool_call: StrictBool | None = None
+    # Images reach the model (default: they do).
     vision: StrictBool | None = None
 
 
@@ -221,16 +231,22 @@ def capabilities(provider: str, declared: ModelCapabilities | None) -> Capabilit
 class BuiltinToolSettings(Schema):
     """``tools.<provider>``: a built-in provider's credentials (an API key for a search service)."""
 
+    # searxng: base_url; tavily: api_key (and base_url); wikipedia: base_url, an api.php URL.
     credentials: dict[str, SecretStr] = Field(default_factory=dict)
 
 
 class ApiToolCredentials(Schema):
     """How an OpenAPI provider authenticates (Dify's ``credentials`` of a custom tool provider)."""
 
+    # The key goes in a header, in the query string, or nowhere.
     auth_type: Literal["none", "api_key_header", "api_key_query"] = "none"
+    # The header that carries the key.
     api_key_header: str = "Authorization"
+    # The key.
     api_key_value: SecretStr | None = None
+    # What precedes the key in the header: Basic, Bearer, or nothing (custom).
     api_key_header_prefix: Literal["basic", "bearer", "custom"] = "custom"
+    # The query parameter that carries the key.
     api_key_query_param: str = "key"
 
 
@@ -238,13 +254,18 @@ class OpenAPIToolProvider(Schema):
     """``openapi_tools[]``: tools described by an OpenAPI document (``provider_type: api``);
     the entries' ``provider_id`` is ``name``, their ``tool_name`` an operation id."""
 
+    # The provider id its agent_mode.tools entries name.
     name: str = Field(min_length=1, max_length=255)
     # The document itself (JSON or YAML text), or where to read it from.
-    openapi: str | None = None
+    openapi: str | None = Field(default=None, description="The OpenAPI document itself (JSON or YAML text).")
+    # A file holding it, relative to the apps file.
     openapi_path: str | None = None
+    # A URL to fetch it from.
     openapi_url: str | None = None
     credentials: ApiToolCredentials = Field(default_factory=ApiToolCredentials)
+    # Headers sent with every call.
     headers: dict[str, SecretStr] = Field(default_factory=dict)
+    # Seconds a call may take.
     timeout: float = Field(default=30.0, gt=0)
     description: str = ""
     privacy_policy: str = ""
@@ -255,16 +276,22 @@ class McpServer(Schema):
     """``mcp_servers[]``: an MCP server whose tools agents may call (``provider_type: mcp``);
     the entries' ``provider_id`` is ``server_identifier`` (contract §12)."""
 
+    # The provider id its agent_mode.tools entries name.
     server_identifier: str = Field(min_length=1, max_length=64, pattern=r"^[a-z0-9_-]+$")
     name: str = Field(default="", max_length=40)
     # Streamable HTTP or SSE; ``transport: auto`` chooses by the URL's path.
     server_url: SecretStr | None = None
+    # auto: stdio without a server_url, else by the URL's path.
     transport: Literal["auto", "streamable_http", "sse", "stdio"] = "auto"
+    # Headers sent with every request.
     headers: dict[str, SecretStr] = Field(default_factory=dict)
+    # Seconds a request may take.
     timeout: float = Field(default=30.0, gt=0)
+    # Seconds a read of the server's stream may wait.
     sse_read_timeout: float = Field(default=300.0, gt=0)
     # ``transport: stdio`` only (from the apps file, never through an API): the command to run.
     command: list[str] = Field(default_factory=list)
+    # stdio only: the command's environment variables.
     env: dict[str, SecretStr] = Field(default_factory=dict)
     # The server's own host may be private or loopback (for its connections only).
     allow_private: StrictBool = False

@@ -56,19 +56,32 @@ PROVIDERS = ("openai", "openai-compatible", "anthropic", "echo")
 
 
 class Pricing(Schema):
+    """``model.pricing``: what the usage of each answer costs (its prices and ``total_price``)."""
+
+    # The price of prompt tokens: prompt tokens x input x unit.
     input: Decimal = Decimal("0")
+    # The price of completion tokens: completion tokens x output x unit.
     output: Decimal = Decimal("0")
+    # What a price is for: 0.000001 prices a million tokens, 0.001 a thousand.
     unit: Decimal = Decimal("0.000001")
     currency: str = "USD"
 
 
 class ModelSettings(Schema):
+    """``model``: the chat model that answers."""
+
+    # openai and openai-compatible: any /chat/completions endpoint; echo: the deterministic demo model.
     provider: Literal["openai", "openai-compatible", "anthropic", "echo"] = "openai"
+    # The model's name at the provider.
     name: str = "gpt-4o-mini"
+    # The provider's API root; its public API when unset.
     base_url: str | None = None
+    # The provider's key (write it as ${VAR}).
     api_key: SecretStr | None = None
+    # Sent to the model as they are (temperature, max_tokens, ...).
     completion_params: dict[str, Any] = Field(default_factory=dict)
     pricing: Pricing | None = None
+    # Seconds a model call may take.
     timeout: float = Field(default=600.0, gt=0)
     # Function calling or ReAct for agents, and whether images reach the model.
     capabilities: ModelCapabilities | None = None
@@ -80,21 +93,28 @@ class ModelSettings(Schema):
 class MemorySettings(Schema):
     """How much of the earlier conversation goes to the model on each turn."""
 
+    # Off: each turn sends the query alone.
     enabled: bool = True
+    # At most this many tokens of earlier turns (estimated without a tokenizer).
     max_tokens: int = Field(default=2000, ge=0)
+    # At most this many earlier turns.
     max_messages: int = Field(default=50, ge=0)
 
 
 class FormField(Schema):
     """One ``user_input_form`` entry's body (Dify's variable entity); shown as written."""
 
+    # The input's name: a key of a request's inputs, and {{variable}} in pre_prompt.
     variable: str
     label: str = ""
     description: str = ""
     type: str | None = None
+    # A request without a value for it is refused.
     required: bool = False
     hide: bool = False
+    # Longest text accepted (text-input and paragraph).
     max_length: int | None = None
+    # The values a select accepts.
     options: list[str] = Field(default_factory=list)
     default: Any = None
     placeholder: str | None = None
@@ -103,7 +123,7 @@ class FormField(Schema):
     allowed_file_extensions: list[str] = Field(default_factory=list)
     allowed_file_upload_methods: list[str] = Field(default_factory=list)
     # external_data_tool entries
-    config: dict[str, Any] | None = None
+    config: dict[str, Any] | None = Field(default=None, description="An external_data_tool entry's settings.")
     icon: str | None = None
     icon_background: str | None = None
 
@@ -120,27 +140,37 @@ class FormVariable:
 class AppConfig(Schema):
     """One entry of the ``apps:`` list."""
 
+    # Unique in the file; the app's identity, kept across restarts.
     name: str = Field(min_length=1, max_length=255)
+    # A chat app whose agent_mode runs an agent is an agent-chat app.
     mode: AppMode = "chat"
+    # Fixed app- keys, for development and tests (stored hashed; removing one revokes it).
     api_keys: list[SecretStr] = Field(default_factory=list)
+    # False: the app's API answers 403.
     enable_api: bool = True
     model: ModelSettings = Field(default_factory=ModelSettings)
+    # The system prompt; {{variable}} is a user_input_form value.
     pre_prompt: str = ""
+    # The first message shown to a new conversation.
     opening_statement: str | None = None
+    # Questions a new conversation may start with.
     suggested_questions: list[str] = Field(default_factory=list)
+    # The inputs a request may or must send, each as {type: {variable, label, ...}}.
     user_input_form: list[FormEntry] = Field(default_factory=list)
     memory: MemorySettings = Field(default_factory=MemorySettings)
+    # Chat requests of the app at once (0: no limit); beyond it, 429 too_many_requests.
     max_active_requests: int = Field(default=0, ge=0)
 
     # What /info and /site show.
-    description: str = ""
+    description: str = Field(default="", description="The app's description, shown by /info and /site.")
     tags: list[str] = Field(default_factory=list)
     author_name: str | None = None
     site: SiteSettings = Field(default_factory=SiteSettings)
 
     # Feature blocks, as /parameters shows them.
     suggested_questions_after_answer: SuggestedQuestionsAfterAnswer = Field(
-        default_factory=SuggestedQuestionsAfterAnswer
+        default_factory=SuggestedQuestionsAfterAnswer,
+        description="Questions the user might ask next, suggested after each answer.",
     )
     speech_to_text: SpeechToText = Field(default_factory=SpeechToText)
     text_to_speech: TextToSpeech = Field(default_factory=TextToSpeech)
@@ -165,8 +195,12 @@ class AppConfig(Schema):
 
     # Tool providers agents of this app may use besides the built-ins (see domain/agent.py):
     # built-in providers' credentials by provider id, OpenAPI documents, MCP servers.
-    tools: dict[str, BuiltinToolSettings] = Field(default_factory=dict)
+    tools: dict[str, BuiltinToolSettings] = Field(
+        default_factory=dict, description="Built-in tool providers' settings, by provider id."
+    )
+    # Tools made from OpenAPI documents.
     openapi_tools: list[OpenAPIToolProvider] = Field(default_factory=list)
+    # MCP servers whose tools agents may call.
     mcp_servers: list[McpServer] = Field(default_factory=list)
 
     @model_validator(mode="after")

@@ -76,39 +76,54 @@ class Feature(_Block):
 
 
 class SuggestedQuestionsAfterAnswer(Feature):
-    pass
+    """Questions the user might ask next, suggested after each answer."""
 
 
 class RetrieverResource(Feature):
+    """Citations (``retriever_resources``) of the passages an answer used, in ``message_end`` and the
+    blocking answer."""
+
     enabled: StrictBool = True
 
 
 class MoreLikeThis(Feature):
-    pass
+    """Dify's "more like this" of completion apps; shown by ``/parameters`` (Dify's web app only)."""
 
 
 class AuxiliaryModel(Schema):
     """Where an auxiliary model (speech, embeddings) lives: its own endpoint and key when set,
     else the app's chat model's."""
 
+    # The provider's kind (openai, openai-compatible, ...); the chat model's when unset.
     provider: str | None = None
+    # Its API root; the chat model's when it is of the same kind.
     base_url: str | None = None
+    # Its key; the chat model's when it is of the same kind.
     api_key: SecretStr | None = None
+    # Seconds a call may take.
     timeout: float = Field(default=60.0, gt=0)
 
 
 class SpeechToText(Feature, AuxiliaryModel):
+    """``POST /audio-to-text``, through the model endpoint's ``/audio/transcriptions``."""
+
     _wire: ClassVar[tuple[str, ...]] = ("enabled",)
 
+    # The transcription model.
     model: str = "whisper-1"
 
 
 class TextToSpeech(Feature, AuxiliaryModel):
+    """``POST /text-to-audio`` and spoken answers, through the model endpoint's ``/audio/speech``."""
+
     _wire: ClassVar[tuple[str, ...]] = ("enabled", "voice", "language", "autoPlay")
 
+    # The voice the speech model speaks with.
     voice: str | None = None
     language: str | None = None
+    # enabled: streams carry the answer as tts_message events too.
     autoPlay: Literal["enabled", "disabled"] | None = None  # noqa: N815 (Dify's key)
+    # The speech model.
     model: str = "tts-1"
 
     @property
@@ -119,6 +134,7 @@ class TextToSpeech(Feature, AuxiliaryModel):
 class EmbeddingModel(AuxiliaryModel):
     """``embedding_model:`` (difychat's): the model annotation replies match with; a bare name is allowed."""
 
+    # The embedding model.
     name: str
 
     @model_validator(mode="before")
@@ -128,16 +144,22 @@ class EmbeddingModel(AuxiliaryModel):
 
 
 class EmbeddingModelRef(Schema):
+    """Dify's record of the embedding model of annotation replies, shown as written."""
+
     embedding_provider_name: str = ""
     embedding_model_name: str = ""
 
 
 class AnnotationReply(_Block):
+    """Saved answers (annotations) given instead of the model's when a query matches one; switched
+    on and tuned through the annotation API."""
+
     # ``id`` comes first on the wire when present, as in Dify.
     _wire: ClassVar[tuple[str, ...]] = ("id", "enabled", "score_threshold", "embedding_model")
 
     id: str | None = None
     enabled: StrictBool = False
+    # How close a query must be to an annotation's question for its answer.
     score_threshold: float | None = None
     embedding_model: EmbeddingModelRef | None = None
 
@@ -145,13 +167,20 @@ class AnnotationReply(_Block):
 class ModerationIO(Schema):
     """``inputs_config`` / ``outputs_config`` of ``sensitive_word_avoidance``."""
 
+    # Check this side of the turn.
     enabled: StrictBool = False
+    # The answer given instead when a keyword is found.
     preset_response: str = ""
 
 
 class ModerationConfig(Schema):
+    """``sensitive_word_avoidance.config``: the keywords, and what each side does on a match."""
+
+    # The words refused: a list, or one text separated by newlines or commas.
     keywords: str | list[str] = ""
+    # The query and inputs.
     inputs_config: ModerationIO = Field(default_factory=ModerationIO)
+    # The answer.
     outputs_config: ModerationIO = Field(default_factory=ModerationIO)
     api_based_extension_id: str | None = None
 
@@ -162,6 +191,7 @@ class SensitiveWordAvoidance(Feature):
     _wire: ClassVar[tuple[str, ...]] = ("enabled", "type", "config", "configs")
     _always: ClassVar[tuple[str, ...]] = ("enabled", "type", "configs")
 
+    # keywords: the one type difychat runs.
     type: str = ""
     config: ModerationConfig | None = None
     configs: list[Any] = Field(default_factory=list)
@@ -200,7 +230,9 @@ class ImageUpload(Schema):
     """The legacy image-only upload switch, still shown under ``file_upload.image``."""
 
     enabled: StrictBool = False
+    # Images one message may carry.
     number_limits: int = Field(default=3, ge=0)
+    # The detail vision models see images at.
     detail: Literal["high", "low"] = "high"
     transfer_methods: list[TransferMethod] = Field(default_factory=_both_methods)
 
@@ -224,11 +256,15 @@ class FileUpload(_Block):
 
     image: ImageUpload = Field(default_factory=ImageUpload)
     enabled: StrictBool = False
+    # Images reach vision models; a document's text goes into the prompt; custom: by extension.
     allowed_file_types: list[Literal["image", "document", "audio", "video", "custom"]] = Field(
         default_factory=list
     )
+    # The extensions of custom files (.pdf, ...).
     allowed_file_extensions: list[str] = Field(default_factory=list)
+    # Uploaded first (local_file), or fetched from a URL (remote_url).
     allowed_file_upload_methods: list[TransferMethod] = Field(default_factory=list)
+    # Files one message may carry.
     number_limits: int = Field(default=3, ge=0)
 
     @property
@@ -269,6 +305,7 @@ class ConversationVariableSpec(Schema):
 
     name: str = Field(min_length=1, max_length=255, pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")
     value_type: VariableType = "string"
+    # The value a conversation starts with; the type's empty value when unset.
     value: Any = None
     description: str = ""
 

@@ -26,7 +26,10 @@ RRF_K = 60
 
 
 class RerankingModelRef(Schema):
+    """The rerank model a search names; the server's rerank model does the reranking."""
+
     reranking_provider_name: str = ""
+    # Set: results are reranked (when reranking is on).
     reranking_model_name: str = ""
 
     @property
@@ -35,16 +38,20 @@ class RerankingModelRef(Schema):
 
 
 class VectorSetting(Schema):
+    # The share of the semantic (vector) score.
     vector_weight: float = Field(default=0.7, ge=0, le=1)
     embedding_provider_name: str = ""
     embedding_model_name: str = ""
 
 
 class KeywordSetting(Schema):
+    # The share of the keyword score.
     keyword_weight: float = Field(default=0.3, ge=0, le=1)
 
 
 class Weights(Schema):
+    """Dify's weighted-score settings: how semantic and keyword scores are combined."""
+
     weight_type: str | None = "customized"
     vector_setting: VectorSetting = Field(default_factory=VectorSetting)
     keyword_setting: KeywordSetting = Field(default_factory=KeywordSetting)
@@ -129,16 +136,23 @@ CHAT_TOP_K = 4
 class DatasetRef(Schema):
     """``{"dataset": {"enabled": true, "id": "…"}}``; difychat also accepts ``name`` for ``id``."""
 
+    # False: the dataset is not searched.
     enabled: bool = True
+    # The dataset's id.
     id: str | None = None
+    # Or its name (difychat's).
     name: str | None = None
 
 
 class DatasetEntry(Schema):
+    """One dataset of ``dataset_configs.datasets.datasets``."""
+
     dataset: DatasetRef
 
 
 class DatasetList(Schema):
+    """``dataset_configs.datasets``: the datasets, as Dify nests them."""
+
     strategy: str = "router"
     datasets: list[DatasetEntry] = Field(default_factory=list)
 
@@ -147,21 +161,31 @@ class DatasetConfigs(Schema):
     """``dataset_configs``: which datasets a chat app searches, and how."""
 
     # A stored ``dataset_configs`` without the key counts as "single" (the contract, §12).
-    retrieval_model: Literal["single", "multiple"] = "single"
+    retrieval_model: Literal["single", "multiple"] = Field(
+        default="single",
+        description="multiple: every dataset is searched and the results merged; single: the model "
+        "picks the one dataset to search.",
+    )
+    # Passages that go to the model (multiple).
     top_k: int = Field(default=CHAT_TOP_K, ge=1, le=100)
+    # Drop passages scoring below score_threshold (multiple).
     score_threshold_enabled: bool = False
     score_threshold: float | None = 0.8
     # Dify reads ``reranking_enabled`` while its console writes ``reranking_enable``: both are read,
     # in that order, default on.
     reranking_enabled: bool | None = None
+    # What Dify's console writes for reranking_enabled.
     reranking_enable: bool | None = None
+    # How several datasets' results are merged: by the rerank model or by weighted scores.
     reranking_mode: RerankingMode = "reranking_model"
     reranking_model: RerankingModelRef = Field(default_factory=RerankingModelRef)
     weights: Weights | None = None
     datasets: DatasetList = Field(default_factory=DatasetList)
+    # Dify's metadata filtering, kept as written; difychat does not filter by metadata.
     metadata_filtering_mode: Literal["disabled", "automatic", "manual"] = "disabled"
     metadata_model_config: dict[str, Any] | None = None
     metadata_filtering_conditions: dict[str, Any] | None = None
+    # Dify's: the input a completion app searches with; completion apps do not search datasets here.
     dataset_query_variable: str | None = None
 
     @property
