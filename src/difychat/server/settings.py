@@ -38,7 +38,7 @@ class Settings(BaseSettings):
     ping_interval: float = Field(default=10.0, gt=0)
     # A streaming client that leaves more than this unread is detached (its answer is still
     # saved); one whose connection accepts nothing for this many seconds is disconnected.
-    stream_max_unread_bytes: int = Field(default=1024 * 1024, gt=0)
+    stream_max_unread_bytes: int = Field(default=256 * 1024, gt=0)
     stream_send_timeout: float = Field(default=60.0, gt=0)
     # Each process renews its lease this often; one silent for ``lease_seconds`` is dead, and the
     # answers it was running are ended as interrupted (with the text saved so far).

@@ -30,7 +30,7 @@ logger = logging.getLogger("difychat.generation")
 # Put in a subscriber's queue after the last event: the stream is over.
 END_OF_STREAM = None
 # What a stream subscriber may leave unread before it is detached (see ``Generation.emit``).
-DEFAULT_MAX_UNREAD_BYTES = 1024 * 1024
+DEFAULT_MAX_UNREAD_BYTES = 256 * 1024
 # The framing and ids around each event, roughly: what one queued event costs besides its payload.
 EVENT_OVERHEAD = 256
 

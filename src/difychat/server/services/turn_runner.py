@@ -97,7 +97,10 @@ class TurnRunner:
         started = time.perf_counter()
         first_at: float | None = None
         next_checkpoint = started + self._checkpoint_seconds
+        # The text so far: recent deltas, and earlier ones joined 256 at a time, so that a long answer
+        # costs its characters rather than an object per token.
         parts: list[str] = []
+        chunks: list[str] = []
         stopped = False
         failure: GenerationFailed | None = None
         try:
@@ -108,10 +111,15 @@ class TurnRunner:
                         if first_at is None:
                             first_at = now
                         parts.append(event.text)
+                        if len(parts) >= 256:
+                            chunks.append("".join(parts))
+                            parts.clear()
                         if now >= next_checkpoint:
                             next_checkpoint = now + self._checkpoint_seconds
                             self._writer.submit(
-                                writer.checkpoint_message(generation.message_id, "".join(parts), utcnow())
+                                writer.checkpoint_message(
+                                    generation.message_id, "".join((*chunks, *parts)), utcnow()
+                                )
                             )
                     generation.emit(event)
         except asyncio.CancelledError:
@@ -132,7 +140,8 @@ class TurnRunner:
         generation.stoppable = False
         timing = Timing(started, first_at, time.perf_counter())
 
-        answer = "".join(parts) if answer_of is None else answer_of("".join(parts))
+        streamed = "".join((*chunks, *parts))
+        answer = streamed if answer_of is None else answer_of(streamed)
         usage = source.usage(answer, stopped=stopped, timing=timing)
         if failure is None:
             for finish in finishers:
