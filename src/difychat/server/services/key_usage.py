@@ -19,6 +19,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from difychat.server.store import apps as app_store
 
+SHUTDOWN_FLUSH_SECONDS = 5.0
+
 logger = logging.getLogger("difychat.keys")
 
 INTERVAL_SECONDS = 60.0
@@ -48,7 +50,12 @@ class KeyUsage:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
-        await self.flush()
+        # Best effort: a shutdown never waits long on a busy database for a last-used time.
+        try:
+            async with asyncio.timeout(SHUTDOWN_FLUSH_SECONDS):
+                await self.flush()
+        except TimeoutError:
+            logger.warning("recording when API keys were last used did not finish before shutdown")
 
     async def flush(self) -> None:
         """Write what was noted since the last flush."""
