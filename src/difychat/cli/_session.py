@@ -214,7 +214,10 @@ class ChatSession:
                 if not self.command(line):
                     return 0
             else:
-                self.ask(line)
+                try:
+                    self.ask(line)
+                except KeyboardInterrupt:  # a Ctrl-C between the answer's steps ends it, not the chat
+                    self.out.info("[stopped]")
 
     def command(self, line: str) -> bool:
         """Run a slash command; returns False to leave."""
@@ -286,7 +289,11 @@ class ChatSession:
             except BaseException as exc:  # noqa: BLE001 - handed over to the reading loop
                 feed.put(("error", exc))
 
-        threading.Thread(target=read, name="difychat-answer", daemon=True).start()
+        try:
+            threading.Thread(target=read, name="difychat-answer", daemon=True).start()
+        except KeyboardInterrupt:  # Ctrl-C while the reader was starting: stop once it has a task id
+            turn.stop_wanted = True
+            turn.note = "stopped"
         while not turn.finished:
             try:
                 self._handle(turn, *feed.get())
