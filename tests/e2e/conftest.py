@@ -138,6 +138,9 @@ DATABASES = ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
 # --- the server process --------------------------------------------------------------------------
 
 
+STARTED = "Application startup complete"
+
+
 @dataclass
 class ServerProcess:
     """One ``difychat serve`` process (with its workers, if any)."""
@@ -194,6 +197,7 @@ class ServerProcess:
             *self.cli_args(),
         ]
         self._log = open(self.log_path, "ab")  # noqa: SIM115 - closed in stop()
+        earlier = self.output().count(STARTED)
         self.process = subprocess.Popen(
             command,
             env=self.env(**(env_extra or {})),
@@ -210,11 +214,12 @@ class ServerProcess:
                     self.stop()
                     raise RuntimeError(f"difychat serve exited with {code} during start-up:\n{self.output()}")
                 try:
-                    # Another process may have taken the port first: only our own started server counts.
+                    # Another process may have taken the port first: only our own started server counts,
+                    # and only once every worker has started (the first one answers /health alone).
                     if (
                         probe.get(f"{self.base_url}/health").status_code == 200
                         and self.process.poll() is None
-                        and "Application startup complete" in self.output()
+                        and self.output().count(STARTED) - earlier >= self.workers
                     ):
                         return self
                 except httpx.TransportError:
