@@ -18,8 +18,8 @@ from benchmarks import procstat, report, scenarios, services
 from benchmarks.scenarios import Ctx, Sizes, Target
 from benchmarks.services import Service
 
-ALL = ("latency", "throughput", "open_streams", "history", "stop", "agent")
-NEEDS_DIFYCHAT = ("history", "stop", "agent")
+ALL = ("latency", "throughput", "open_streams", "history", "stop", "agent", "workers", "continuation")
+NEEDS_DIFYCHAT = ("history", "stop", "agent", "workers", "continuation")
 
 
 def _ints(s: str) -> list[int]:
@@ -31,12 +31,25 @@ def build_parser() -> argparse.ArgumentParser:
     ap.add_argument("--quick", action="store_true", help="a few minutes in all (default: the full run)")
     ap.add_argument("--tiny", action="store_true", help="a handful of requests per cell (the CI smoke test)")
     ap.add_argument(
-        "--scenarios", default=",".join(ALL), help=f"comma-separated subset of {','.join(ALL)} (or 1-5)"
+        "--scenarios",
+        default=",".join(ALL),
+        help=f"comma-separated subset of {','.join(ALL)} (or 1-{len(ALL)})",
     )
     ap.add_argument("--no-peer", action="store_true", help="leave LiteLLM out (no install, no run)")
     ap.add_argument("--no-difychat", action="store_true", help="leave difychat out")
     ap.add_argument("--no-postgres", action="store_true", help="run difychat on SQLite only")
     ap.add_argument("--difychat-workers", type=int, default=1, help="workers for scenarios 1-3 (default 1)")
+    ap.add_argument(
+        "--no-redis",
+        action="store_true",
+        help="run the workers scenario without Redis (stops relayed through the database)",
+    )
+    ap.add_argument(
+        "--workers",
+        type=_ints,
+        dest="scale_workers",
+        help="worker counts compared by the workers scenario (default 1,2)",
+    )
     ap.add_argument(
         "--out",
         type=Path,
@@ -94,6 +107,9 @@ def main(argv: list[str] | None = None) -> int:
         sizes.gap_ms = args.gap_ms
     if args.duration:
         sizes.latency_duration = sizes.throughput_duration = args.duration
+        sizes.workers_duration = sizes.continue_duration = args.duration
+    if args.scale_workers:
+        sizes.workers = args.scale_workers
     wanted = _scenario_list(args.scenarios)
     _raise_nofile()
 
@@ -155,6 +171,8 @@ def main(argv: list[str] | None = None) -> int:
             (False, "PostgreSQL left out (--no-postgres)") if args.no_postgres else services.pg_reachable()
         )
         start_dify: Callable[[int], Service] | None = None
+        start_scaled: Callable[[int], Service] | None = None
+        scaled_setup: dict[str, Any] = {}
         history_starts: dict[str, Any] = {}
         if not dify_ok:
             log(f"difychat skipped: {why}")
@@ -185,6 +203,32 @@ def main(argv: list[str] | None = None) -> int:
             def hist_sqlite() -> tuple[Service, str, Path, Callable[[], None]]:
                 svc = start_dify(1)
                 return svc, "sqlite", work / f"{svc.name}-data", svc.stop
+
+            # The workers scenario: one database and one Redis for every worker count.
+            redis_ok, redis_why = (
+                (False, "Redis left out (--no-redis)") if args.no_redis else services.redis_reachable()
+            )
+            if not redis_ok:
+                log(f"workers scenario without Redis: {redis_why}")
+            scaled_url: str | None = None
+            if pg_ok and "workers" in wanted:
+                db, scaled_url = services.pg_create("workers")
+                pg_dbs.append(db)
+            redis_url = services.REDIS_URL if redis_ok else None
+            scaled_setup.update(
+                database="postgres" if scaled_url else "sqlite",
+                stop_bus="redis" if redis_ok else "database",
+            )
+            scaled_data = work / "difychat-workers-data"
+
+            def start_scaled(workers: int) -> Service:
+                svc = services.difychat_service(
+                    work, f"difychat-workers-{next(seq)}", up.port, workers, scaled_url, redis_url=redis_url
+                )
+                # Same data folder (SQLite file, uploads) for every worker count, as the database is.
+                scaled_data.mkdir(parents=True, exist_ok=True)
+                svc.cmd[svc.cmd.index("--data-dir") + 1] = str(scaled_data)
+                return start(svc)
 
             history_starts["sqlite"] = hist_sqlite
             if pg_ok:
@@ -224,6 +268,11 @@ def main(argv: list[str] | None = None) -> int:
                     rows = scenarios.history(ctx, history_starts)
                 elif name == "agent":
                     rows = scenarios.agent(Ctx(work, sizes, up, lat_targets, log))
+                elif name == "workers":
+                    assert start_scaled is not None
+                    rows = scenarios.workers(ctx, start_scaled, scaled_setup)
+                elif name == "continuation":
+                    rows = scenarios.continuation(ctx)
                 else:
                     assert start_dify is not None
                     rows = scenarios.stop(ctx, lambda w: start_dify(w))

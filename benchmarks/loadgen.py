@@ -17,6 +17,14 @@ Modes: ``stream`` (SSE), ``block`` (one JSON body; "first token" = whole body),
 and time from the stop request to ``message_end``), ``get`` (plain requests,
 e.g. history pages; ``paths`` is rotated over).
 
+In a request body, ``{user}`` becomes ``bench-<connection index>`` and
+``{conversation}`` the entry of ``conversations`` for that connection (turns
+that continue a conversation made beforehand).  With ``stop_cross``, the stop
+request goes out on a new connection that a different worker process of the
+side accepted than the one serving the stream (found from ``/proc``: the
+server end of each loopback connection and the process holding it); up to
+``stop_tries`` connections are opened to find one.
+
 Run: ``python -m benchmarks.loadgen --spec spec.json --out result.json``.
 Only loopback targets are accepted; every run is bounded by ``requests`` and
 by ``duration`` + ``timeout``.
@@ -28,6 +36,7 @@ import argparse
 import asyncio
 import contextlib
 import json
+import os
 import resource
 import time
 from collections.abc import Callable
@@ -80,6 +89,60 @@ def _event_kind(payload: bytes, protocol: str) -> str:
     return "other"
 
 
+def _server_socket_inode(server_port: int, client_port: int) -> int | None:
+    """The inode of the server end of the loopback connection from ``client_port``, once accepted."""
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        try:
+            with open(table) as f:
+                lines = f.readlines()[1:]
+        except OSError:
+            continue
+        for line in lines:
+            fields = line.split()
+            if len(fields) < 10:
+                continue
+            local, remote, inode = fields[1], fields[2], fields[9]
+            if (
+                int(local.rsplit(":", 1)[1], 16) == server_port
+                and int(remote.rsplit(":", 1)[1], 16) == client_port
+                and inode != "0"  # still in the accept queue: no process holds it yet
+            ):
+                return int(inode)
+    return None
+
+
+def _socket_owner(inode: int, pids: list[int]) -> int | None:
+    target = f"socket:[{inode}]"
+    for pid in pids:
+        try:
+            fds = os.listdir(f"/proc/{pid}/fd")
+        except OSError:
+            continue
+        for fd in fds:
+            try:
+                if os.readlink(f"/proc/{pid}/fd/{fd}") == target:
+                    return pid
+            except OSError:
+                continue
+    return None
+
+
+async def connection_owner(
+    server_port: int, client_port: int, pids: list[int], wait: float = 1.0
+) -> int | None:
+    """Which of ``pids`` serves the connection from ``client_port`` (None when not found in ``wait`` s)."""
+    deadline = time.perf_counter() + wait
+    while True:
+        inode = _server_socket_inode(server_port, client_port)
+        if inode is not None:
+            owner = _socket_owner(inode, pids)
+            if owner is not None:
+                return owner
+        if time.perf_counter() >= deadline:
+            return None
+        await asyncio.sleep(0.001)
+
+
 class Conn:
     """One keep-alive HTTP/1.1 connection."""
 
@@ -97,6 +160,12 @@ class Conn:
             with contextlib.suppress(Exception):
                 self.writer.close()
         self.reader = self.writer = None
+
+    def local_port(self) -> int | None:
+        if self.writer is None:
+            return None
+        name = self.writer.get_extra_info("sockname")
+        return int(name[1]) if name else None
 
     async def send(self, method: str, path: str, headers: bytes, body: bytes) -> None:
         await self.ensure()
@@ -165,6 +234,7 @@ class LoadGen:
             hdrs.setdefault("content-type", "application/json")
         self.headers = b"".join(b"%s: %s\r\n" % (k.encode(), v.encode()) for k, v in hdrs.items())
         self.body_template = json.dumps(spec.get("body") or {}) if self.method == "POST" else ""
+        self.conversations: list[str] = list(spec.get("conversations") or [])
         self.concurrency = int(spec.get("concurrency", 1))
         self.requests = spec.get("requests")  # total count, or None
         self.duration = spec.get("duration")  # seconds, or None
@@ -175,6 +245,9 @@ class LoadGen:
         self.warmup = int(spec.get("warmup", 0))
         self.stop_after = int(spec.get("stop_after", 2))
         self.stop_path = spec.get("stop_path", "/v1/chat-messages/{task_id}/stop")
+        self.stop_cross = bool(spec.get("stop_cross"))
+        self.stop_tries = int(spec.get("stop_tries", 30))
+        self.sut_pid: int | None = (spec.get("watch") or {}).get("sut")
         self.records: list[dict[str, Any]] = []
         self.limit: int | None = None
         self.recording = False
@@ -193,7 +266,10 @@ class LoadGen:
         return True
 
     def _body(self, worker: int) -> bytes:
-        return self.body_template.replace("{user}", f"bench-{worker}").encode()
+        body = self.body_template.replace("{user}", f"bench-{worker}")
+        if self.conversations:
+            body = body.replace("{conversation}", self.conversations[worker % len(self.conversations)])
+        return body.encode()
 
     async def worker(self, idx: int) -> None:
         if self.ramp and self.concurrency > 1:
@@ -273,7 +349,7 @@ class LoadGen:
                         last = now
                         if self.mode == "stop" and ntext == self.stop_after and stop_task is None:
                             task_id = _loads(payload).get("task_id")
-                            stop_task = asyncio.ensure_future(self.send_stop(idx, task_id, rec))
+                            stop_task = asyncio.ensure_future(self.send_stop(idx, task_id, rec, conn))
                     elif kind == "end":
                         ended = True
                         rec["end_at"] = now
@@ -293,11 +369,39 @@ class LoadGen:
             raise RequestFailed("stream ended without its final event")
         rec["ok"] = True
 
-    async def send_stop(self, idx: int, task_id: str | None, rec: dict[str, Any]) -> None:
+    async def _stop_conn(self, stream: Conn, rec: dict[str, Any]) -> Conn:
+        """A new connection for the stop; with ``stop_cross``, one that another worker accepted."""
+        conn = Conn(self.host, self.port)
+        if not self.stop_cross or not self.sut_pid:
+            return conn
+        pids = procstat.tree(int(self.sut_pid))
+        stream_port = stream.local_port()
+        stream_owner = (
+            await connection_owner(self.port, stream_port, pids) if stream_port is not None else None
+        )
+        rec["stream_worker"] = stream_owner
+        if stream_owner is None or len(pids) < 2:
+            return conn
+        for attempt in range(1, self.stop_tries + 1):
+            await conn.ensure()
+            port = conn.local_port()
+            owner = await connection_owner(self.port, port, pids) if port is not None else None
+            rec["stop_attempts"] = attempt
+            rec["stop_worker"] = owner
+            if owner is not None and owner != stream_owner:
+                rec["crossed"] = True
+                return conn
+            if attempt < self.stop_tries:
+                conn.close()
+                conn = Conn(self.host, self.port)
+        rec["crossed"] = False
+        return conn
+
+    async def send_stop(self, idx: int, task_id: str | None, rec: dict[str, Any], stream: Conn) -> None:
         if not task_id:
             rec["stop_error"] = "no task_id"
             return
-        conn = Conn(self.host, self.port)
+        conn = await self._stop_conn(stream, rec)
         try:
             t = time.perf_counter()
             rec["stop_sent"] = t
@@ -336,13 +440,25 @@ class LoadGen:
             self.ramp = ramp
             self.max_open = 0
         watch = {k: int(v) for k, v in (self.spec.get("watch") or {}).items() if v}
+        per_pid = bool(self.spec.get("per_pid")) and "sut" in watch
         cpu0 = {k: procstat.cpu_seconds(pid) for k, pid in watch.items()}
+        pids0 = _cpu_by_pid(watch["sut"]) if per_pid else {}
+        busy0 = _machine_ticks()
         ru0 = resource.getrusage(resource.RUSAGE_SELF)
         limit = int(self.requests) if self.requests is not None else None
         await self._phase(self.concurrency, limit, float(self.duration) if self.duration else None, True)
         elapsed = time.perf_counter() - self.t_begin
         ru1 = resource.getrusage(resource.RUSAGE_SELF)
         cpu = {k: procstat.cpu_seconds(pid) - cpu0[k] for k, pid in watch.items()}
+        busy1 = _machine_ticks()
+        extra: dict[str, Any] = {}
+        if per_pid:
+            pids1 = _cpu_by_pid(watch["sut"])
+            extra["sut_cpu_by_pid"] = {str(p): round(v - pids0.get(p, 0.0), 3) for p, v in pids1.items()}
+        if busy0 and busy1 and busy1[1] > busy0[1]:
+            # Share of all cores' time that was busy (every process on the machine), and the load average.
+            extra["machine_busy"] = round((busy1[0] - busy0[0]) / (busy1[1] - busy0[1]), 3)
+        extra["loadavg_1m"] = _loadavg()
         for c in self.conns:
             c.close()
         return {
@@ -351,8 +467,39 @@ class LoadGen:
             "loadgen_cpu_s": (ru1.ru_utime - ru0.ru_utime) + (ru1.ru_stime - ru0.ru_stime),
             "cpu_s": cpu,
             "max_open": self.max_open,
+            **extra,
             "records": self.records,
         }
+
+
+def _cpu_by_pid(pid: int) -> dict[int, float]:
+    """CPU seconds of each process of ``pid``'s tree (each on its own, not its children)."""
+    out: dict[int, float] = {}
+    for p in procstat.tree(pid):
+        f = procstat._stat_fields(p)
+        if f is not None:
+            out[p] = (int(f[11]) + int(f[12])) / procstat._TICKS
+    return out
+
+
+def _machine_ticks() -> tuple[int, int] | None:
+    """(busy, total) clock ticks of all cores since boot, from ``/proc/stat``."""
+    try:
+        with open("/proc/stat") as f:
+            fields = [int(x) for x in f.readline().split()[1:]]
+    except (OSError, ValueError):
+        return None
+    idle = fields[3] + (fields[4] if len(fields) > 4 else 0)  # idle + iowait
+    total = sum(fields[:8])  # guest time is already inside user time
+    return total - idle, total
+
+
+def _loadavg() -> float | None:
+    try:
+        with open("/proc/loadavg") as f:
+            return float(f.read().split()[0])
+    except (OSError, ValueError):
+        return None
 
 
 def _raise_nofile() -> None:

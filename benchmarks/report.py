@@ -88,6 +88,55 @@ S6_COLS = [
     ("added_per_round_p50_ms", "+ms/round p50"),
     ("cpu_ms_per_req", "CPU ms/turn"),
 ]
+S7_LOAD_COLS = [
+    ("load", "load"),
+    ("concurrency", "c"),
+    ("workers", "workers"),
+    ("ok", "ok"),
+    ("errors", "err"),
+    ("rps", "req/s"),
+    ("rps_vs_1w", "× 1 worker"),
+    ("ttft_p50_ms", "TTFT p50"),
+    ("total_p50_ms", "p50 ms"),
+    ("total_p99_ms", "p99 ms"),
+    ("cpu_ms_per_req", "CPU ms/req"),
+    ("sut_cpu_pct", "side CPU %"),
+    ("worker_cpu_pct", "per process CPU %"),
+    ("loadgen_cpu_pct", "load generator CPU %"),
+    ("upstream_cpu_pct", "upstream CPU %"),
+    ("machine_busy_pct", "machine busy %"),
+    ("loadavg_1m", "load avg"),
+]
+S7_STOP_COLS = [
+    ("workers", "workers"),
+    ("requests", "trials"),
+    ("stopped", "stopped"),
+    ("crossed", "crossed"),
+    ("errors", "err"),
+    ("stop_to_end_p50_ms", "stop→end p50"),
+    ("stop_to_end_p99_ms", "stop→end p99"),
+    ("crossed_stop_to_end_p50_ms", "crossed stop→end p50"),
+    ("crossed_stop_to_end_max_ms", "crossed stop→end max"),
+    ("stop_response_p50_ms", "stop reply p50"),
+    ("stop_attempts_p50", "connections to cross p50"),
+]
+S8_COLS = [
+    ("backend", "database"),
+    ("turn", "conversation"),
+    ("concurrency", "c"),
+    ("ok", "ok"),
+    ("errors", "err"),
+    ("rps", "req/s"),
+    ("rps_vs_new", "÷ new"),
+    ("total_p50_ms", "p50 ms"),
+    ("total_p99_ms", "p99 ms"),
+    ("cpu_ms_per_req", "CPU ms/req"),
+    ("sut_cpu_pct", "side CPU %"),
+    ("upstream_calls_per_turn", "upstream calls/turn"),
+    ("turns_per_conversation", "turns/conversation at end"),
+    ("machine_busy_pct", "machine busy %"),
+    ("loadavg_1m", "load avg"),
+]
 SANITY_COLS = [
     ("scenario", "scenario"),
     ("target", "side"),
@@ -134,12 +183,49 @@ TITLES = {
         "direct baseline, plus the tool call's time to first token for an agent turn), per round: "
         "what the server adds per round, the tool's own run included. CPU is the side's, per turn.",
     ),
+    "workers": (
+        "7. Workers",
+        S7_LOAD_COLS,
+        "The same loads on a difychat with one worker and with two (`difychat serve --workers N`), one "
+        "after the other on the same database and Redis: blocking turns with an instant upstream, and "
+        "streamed turns with scenario 1's upstream. `× 1 worker` is req/s over the one-worker figure. "
+        "`per process CPU %` is each process of the side (the workers, then the supervisor); `machine "
+        "busy %` is all cores' busy share (200 % = 2 cores) over every process, the load generator's "
+        "and the upstream's included, and `load avg` the 1-minute load average at the end of the load.",
+    ),
+    "continuation": (
+        "8. Continuing conversations",
+        S8_COLS,
+        "Blocking turns (instant upstream) that continue a conversation made beforehand, one per "
+        "connection (`conversation_id` sent; no title is generated), beside turns that each start a new "
+        "conversation, same side, same run. `upstream calls/turn` is counted at the fake upstream (a "
+        "new conversation also asks the model for its title).",
+    ),
+}
+# Scenarios reported as several tables: the rows' field that splits them, and each part's table.
+PARTS: dict[str, tuple[str, dict[str, tuple[str, list[tuple[str, str]]]]]] = {
+    "workers": (
+        "part",
+        {
+            "load": ("", S7_LOAD_COLS),
+            "stop": (
+                "Stop: a long stream on one connection, then `POST /chat-messages/{task_id}/stop` on "
+                "a new connection; with two workers, new connections are opened until one is accepted "
+                "by the other worker than the stream's (read from `/proc`: which process holds the "
+                "server end of each connection), so the stop crosses workers. `crossed` counts the "
+                "trials where it did; stop→end is from sending the stop to the stream's `message_end`.",
+                S7_STOP_COLS,
+            ),
+        },
+    ),
 }
 
 
 def _fmt(v: Any) -> str:
     if v is None:
         return "–"
+    if isinstance(v, list):
+        return " / ".join(_fmt(x) for x in v)
     if isinstance(v, float):
         if abs(v) >= 100:
             return f"{v:.0f}"
@@ -191,7 +277,13 @@ def markdown(results: dict[str, Any]) -> str:
             for r in rows:
                 if "skipped" in r:
                     out += [f"_{r.get('backend', '')}: skipped: {r['skipped']}_", ""]
-            if done:
+            if done and key in PARTS:
+                field, parts = PARTS[key]
+                for part, (part_note, part_cols) in parts.items():
+                    these = [r for r in done if r.get(field) == part]
+                    if these:
+                        out += [part_note or note, "", table(these, part_cols), ""]
+            elif done:
                 out += [note, "", table(done, cols), ""]
             errs = sorted({e for r in done for e in r.get("error_samples", [])})
             if errs:

@@ -1,4 +1,4 @@
-"""The six scenarios.  Each runs every side it applies to in the same run and
+"""The scenarios.  Each runs every side it applies to in the same run and
 returns plain rows (dicts) for the report.
 
 Sides ("targets"):
@@ -12,11 +12,14 @@ Sides ("targets"):
 
 from __future__ import annotations
 
+import http.client
 import itertools
 import json
+import os
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -50,6 +53,17 @@ class Sizes:
     stop_tokens: int = 400  # 50 ms apart: the stream would last 20 s if the stop did nothing
     agent_concurrency: list[int] = field(default_factory=lambda: [1, 8])
     agent_requests: int = 400
+    # 7. workers: the same loads on one worker and on several (PostgreSQL + Redis), and a cross-worker stop.
+    workers: list[int] = field(default_factory=lambda: [1, 2])
+    workers_block_concurrency: int = 32
+    workers_stream_concurrency: int = 64
+    workers_duration: float = 15.0
+    workers_max_requests: int | None = None
+    workers_stop_trials: int = 50
+    # 8. continuing conversations: blocking turns on conversations made beforehand.
+    continue_concurrency: int = 32
+    continue_duration: float = 15.0
+    continue_max_requests: int | None = None
     warmup: int = 4
 
     @classmethod
@@ -68,6 +82,9 @@ class Sizes:
                 history_scale=0.1,
                 stop_trials=10,
                 agent_requests=60,
+                workers_duration=5.0,
+                workers_stop_trials=20,
+                continue_duration=3.0,
             )
         if name == "tiny":
             return cls(
@@ -87,6 +104,14 @@ class Sizes:
                 stop_workers=[1, 2],
                 agent_concurrency=[1],
                 agent_requests=4,
+                workers_block_concurrency=2,
+                workers_stream_concurrency=2,
+                workers_duration=0.5,
+                workers_max_requests=8,
+                workers_stop_trials=2,
+                continue_concurrency=2,
+                continue_duration=0.5,
+                continue_max_requests=8,
                 warmup=1,
             )
         raise ValueError(name)
@@ -176,8 +201,15 @@ def ms(x: float | None) -> float | None:
     return None if x is None else round(x * 1000.0, 3)
 
 
-def run_load(ctx: Ctx, t: Target, spec: dict[str, Any], sample_memory: bool = False) -> dict[str, Any]:
-    """Runs one load in its own process; returns the summary of what it saw."""
+def run_load(
+    ctx: Ctx, t: Target, spec: dict[str, Any], sample_memory: bool = False, machine: bool = False
+) -> dict[str, Any]:
+    """Runs one load in its own process; returns the summary of what it saw.
+
+    ``machine``: also how busy the whole machine was (all cores, every process), its load average,
+    and the CPU of each process of the side (its workers)."""
+    if machine:
+        spec["per_pid"] = True
     stem = ctx.work / f"load-{next(_LOAD_SEQ):03d}-{t.name}"
     spec_path, out_path = stem.with_suffix(".spec.json"), stem.with_suffix(".json")
     sut = t.service
@@ -240,6 +272,24 @@ def run_load(ctx: Ctx, t: Target, spec: dict[str, Any], sample_memory: bool = Fa
         s["stop_response_p50_ms"] = ms(pct(resp, 50))
         s["stopped"] = len(stops)
         s["events_p50"] = pct([float(x.get("events", 0)) for x in ok], 50)
+        if spec.get("stop_cross"):
+            s["crossed"] = sum(1 for x in ok if x.get("crossed"))
+            crossed = [x["stop_to_end"] for x in ok if x.get("crossed") and "stop_to_end" in x]
+            s["crossed_stop_to_end_p50_ms"] = ms(pct(crossed, 50))
+            s["crossed_stop_to_end_p99_ms"] = ms(pct(crossed, 99))
+            s["crossed_stop_to_end_max_ms"] = ms(max(crossed)) if crossed else None
+            tries = [float(x["stop_attempts"]) for x in ok if "stop_attempts" in x]
+            s["stop_attempts_p50"] = pct(tries, 50)
+    if machine:
+        if res.get("machine_busy") is not None:
+            # Percent of one core, as the other CPU figures: 200 % is a 2-core machine fully busy.
+            s["machine_busy_pct"] = round(100 * res["machine_busy"] * (os.cpu_count() or 1), 1)
+        s["loadavg_1m"] = res.get("loadavg_1m")
+        by_pid = res.get("sut_cpu_by_pid") or {}
+        if by_pid and elapsed > 0:
+            # The busiest processes of the side first (the workers; the supervisor is near 0).
+            shares = sorted((round(100 * v / elapsed, 1) for v in by_pid.values()), reverse=True)
+            s["worker_cpu_pct"] = [x for x in shares if x > 0] or shares[:1]
     if errors:
         ctx.log(f"    {t.name}: {len(errors)} errors, e.g. {s['error_samples'][:1]}")
     return s
@@ -488,6 +538,180 @@ def agent(ctx: Ctx) -> list[dict[str, Any]]:
                     model_ms = base["total_p50_ms"] + (sz.ttft_ms if turn == "agent" else 0.0)
                     s["added_per_round_p50_ms"] = round((s["total_p50_ms"] - model_ms) / rounds, 3)
                 rows.append(s)
+    return rows
+
+
+# -- 7. workers -------------------------------------------------------------
+
+
+def workers(ctx: Ctx, start: Callable[[int], Service], setup: dict[str, Any]) -> list[dict[str, Any]]:
+    """The same loads on one worker and on several, then a stop that crosses workers.
+
+    ``start(n)`` starts a fresh difychat with ``n`` workers on the scenario's database and Redis (the
+    same for every ``n``) and returns its Service; ``setup`` labels the rows (database, stop bus).
+    Blocking turns (instant upstream) and streamed turns (scenario 1's upstream) at fixed concurrency;
+    ``× 1 worker`` is each load's requests per second over the one-worker figure. The whole machine's
+    busy share is reported beside the side's own CPU: the load generator and the upstream share the
+    cores with the workers.
+    """
+    sz = ctx.sizes
+    port = ctx.upstream.port
+    rows: list[dict[str, Any]] = []
+    try:
+        for w in sz.workers:
+            svc = start(w)
+            try:
+                t = Target(f"difychat-w{w}", "dify", svc.port, svc)
+                for load, mode, c, upstream_cfg in (
+                    ("blocking", "block", sz.workers_block_concurrency, {"ttft_ms": 0, "gap_ms": 0}),
+                    (
+                        "streaming",
+                        "stream",
+                        sz.workers_stream_concurrency,
+                        {"ttft_ms": sz.ttft_ms, "gap_ms": sz.gap_ms},
+                    ),
+                ):
+                    services.configure_upstream(port, tokens=sz.tokens, **upstream_cfg)
+                    ctx.log(f"  [7] {w} worker(s): {load} c={c}")
+                    spec = chat_spec(
+                        t,
+                        mode,
+                        c,
+                        duration=sz.workers_duration,
+                        requests=sz.workers_max_requests,
+                        warmup=min(sz.warmup * c, 64),
+                        timeout=30,
+                    )
+                    s = run_load(ctx, t, spec, machine=True)
+                    s.update(part="load", load=load, workers=w, concurrency=c, **setup)
+                    rows.append(s)
+                # The stopped turns continue one conversation: a new one each would leave a title call
+                # behind (as slow as a whole answer here), which shutdown then waits for.
+                services.configure_upstream(port, ttft_ms=0, gap_ms=0, tokens=sz.tokens)
+                conversation = _new_conversation(t, "bench-0")
+                time.sleep(0.3)
+                # Long streams, so that the stop, not the answer's end, closes them.
+                services.configure_upstream(port, ttft_ms=20, gap_ms=50, tokens=sz.stop_tokens)
+                ctx.log(f"  [7] {w} worker(s): stop" + (" from another worker" if w > 1 else ""))
+                spec = chat_spec(
+                    t,
+                    "stop",
+                    1,
+                    requests=sz.workers_stop_trials,
+                    stop_after=2,
+                    timeout=40,
+                    warmup=1,
+                    stop_cross=w > 1,
+                )
+                if conversation:
+                    spec["body"]["conversation_id"] = conversation
+                s = run_load(ctx, t, spec)
+                s.update(part="stop", workers=w, **setup)
+                rows.append(s)
+            finally:
+                svc.stop()
+    finally:
+        services.configure_upstream(port, ttft_ms=sz.ttft_ms, gap_ms=sz.gap_ms, tokens=sz.tokens)
+    for load in ("blocking", "streaming"):
+        cell = [r for r in rows if r.get("load") == load]
+        base = next((r for r in cell if r["workers"] == 1), None)
+        for r in cell:
+            r["rps_vs_1w"] = _ratio(r["rps"], base["rps"]) if base else None
+    return rows
+
+
+# -- 8. turns that continue a conversation ---------------------------------
+
+
+def _new_conversation(t: Target, user: str) -> str | None:
+    body = {"inputs": {}, "query": "hi", "user": user, "response_mode": "blocking"}
+    status, raw = services.http_post_json(
+        t.port, "/v1/chat-messages", body, headers={"authorization": f"Bearer {services.API_KEY}"}
+    )
+    if status != 200:
+        raise RuntimeError(f"could not start a conversation on {t.name}: HTTP {status} {raw[:200]!r}")
+    conv = json.loads(raw).get("conversation_id")
+    return str(conv) if conv else None
+
+
+def _conversation_count(t: Target, user: str) -> int | None:
+    """How many conversations ``user`` has (at most 100), or None when the side cannot say."""
+    conn = http.client.HTTPConnection("127.0.0.1", t.port, timeout=10)
+    try:
+        conn.request(
+            "GET",
+            f"/v1/conversations?user={user}&limit=100",
+            headers={"authorization": f"Bearer {services.API_KEY}"},
+        )
+        r = conn.getresponse()
+        body = r.read()
+        if r.status != 200:
+            return None
+        return len(json.loads(body).get("data") or [])
+    except (OSError, ValueError):
+        return None
+    finally:
+        conn.close()
+
+
+def _upstream_calls(ctx: Ctx) -> int | None:
+    try:
+        status, raw = services.http_get(ctx.upstream.port, "/_bench/stats")
+    except OSError:
+        return None
+    if status != 200:
+        return None
+    st = json.loads(raw)
+    return int(st.get("blocking", 0)) + int(st.get("streaming", 0))
+
+
+def continuation(ctx: Ctx) -> list[dict[str, Any]]:
+    """Blocking turns that continue a conversation made beforehand (one per connection), beside turns
+    that each start a new one (scenario 2's load), same side, same run. A continuing turn makes one
+    upstream call (no title); ``upstream calls/turn`` counts them at the fake upstream."""
+    sz = ctx.sizes
+    services.configure_upstream(ctx.upstream.port, ttft_ms=0, gap_ms=0, tokens=sz.tokens)
+    c = sz.continue_concurrency
+    warm = min(sz.warmup * c, 64)
+    rows: list[dict[str, Any]] = []
+    for t in ctx.difychat_targets():
+        backend = t.name.removeprefix("difychat-")
+        for turn in ("new", "continue"):
+            spec = chat_spec(
+                t,
+                "block",
+                c,
+                duration=sz.continue_duration,
+                requests=sz.continue_max_requests,
+                warmup=warm,
+                timeout=30,
+            )
+            if turn == "continue":
+                # Users of their own, so that their conversations can be counted afterwards.
+                users = [f"cont-bench-{i}" for i in range(c)]
+                convs = [_new_conversation(t, u) for u in users]
+                if not all(convs):
+                    raise RuntimeError(f"{t.name} answered without a conversation_id")
+                time.sleep(0.5)  # the new conversations' title calls are done before the load
+                spec["body"]["user"] = "cont-{user}"
+                spec["body"]["conversation_id"] = "{conversation}"
+                spec["conversations"] = convs
+            ctx.log(f"  [8] {t.name} blocking c={c}, {turn} conversation(s)")
+            calls0 = _upstream_calls(ctx)
+            s = run_load(ctx, t, spec, machine=True)
+            time.sleep(0.3)  # title calls started by the last turns
+            calls1 = _upstream_calls(ctx)
+            s.update(backend=backend, turn=turn, concurrency=c)
+            turns = s["requests"] + warm
+            if calls0 is not None and calls1 is not None and turns:
+                s["upstream_calls_per_turn"] = round((calls1 - calls0) / turns, 2)
+            if turn == "continue":
+                s["turns_per_conversation"] = round(turns / c + 1, 1)
+                s["conversations_per_user"] = _conversation_count(t, "cont-bench-0")
+            rows.append(s)
+        new = next((r for r in rows if r["backend"] == backend and r["turn"] == "new"), None)
+        cont = rows[-1]
+        cont["rps_vs_new"] = _ratio(cont["rps"], new["rps"]) if new else None
     return rows
 
 

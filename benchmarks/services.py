@@ -32,6 +32,8 @@ API_KEY = "app-benchbenchbenchbench0001"
 AGENT_API_KEY = "app-benchagentbenchagent0001"
 PG_URL_BASE = os.environ.get("DIFYCHAT_BENCH_PG", "postgresql+asyncpg://postgres@127.0.0.1:5432")
 PG_PREFIX = "difychat_bench_"
+# Redis for the workers scenario (stops and limits across worker processes).
+REDIS_URL = os.environ.get("DIFYCHAT_BENCH_REDIS", "redis://127.0.0.1:6379/0")
 
 
 def free_port() -> int:
@@ -313,13 +315,17 @@ def difychat_available() -> tuple[bool, str]:
     return True, ""
 
 
-def write_apps_yaml(path: Path, upstream_port: int) -> Path:
+def write_apps_yaml(path: Path, upstream_port: int, *, max_active_requests: int = 0) -> Path:
+    """The bench apps; ``max_active_requests`` (0: none) puts a concurrency limit on the chat app, so
+    that every chat request is admitted through the limiter (in Redis when the server has one)."""
     path.parent.mkdir(parents=True, exist_ok=True)
+    limit = f"    max_active_requests: {max_active_requests}\n" if max_active_requests else ""
     path.write_text(
         "apps:\n"
         "  - name: Bench\n"
         "    mode: chat\n"
         f"    api_keys: [{API_KEY}]\n"
+        f"{limit}"
         "    model: {provider: openai, name: fake-model, "
         f"base_url: http://127.0.0.1:{upstream_port}/v1, api_key: sk-fake}}\n"
         "  - name: Bench Agent\n"
@@ -335,12 +341,21 @@ def write_apps_yaml(path: Path, upstream_port: int) -> Path:
 
 
 def difychat_service(
-    log_dir: Path, name: str, upstream_port: int, workers: int = 1, database_url: str | None = None
+    log_dir: Path,
+    name: str,
+    upstream_port: int,
+    workers: int = 1,
+    database_url: str | None = None,
+    *,
+    redis_url: str | None = None,
+    max_active_requests: int = 0,
 ) -> Service:
     port = free_port()
     data_dir = log_dir / f"{name}-data"
     data_dir.mkdir(parents=True, exist_ok=True)
-    apps = write_apps_yaml(log_dir / f"{name}-apps.yaml", upstream_port)
+    apps = write_apps_yaml(
+        log_dir / f"{name}-apps.yaml", upstream_port, max_active_requests=max_active_requests
+    )
     env = _difychat_env()
     cmd = [
         *difychat_command(),
@@ -362,7 +377,26 @@ def difychat_service(
     else:
         # SQLite: make sure an inherited PostgreSQL URL does not leak in.
         svc.unset.append("DIFYCHAT_DATABASE_URL")
+    if redis_url:
+        svc.env["DIFYCHAT_REDIS_URL"] = redis_url
+    else:
+        svc.unset.append("DIFYCHAT_REDIS_URL")
     return svc
+
+
+def redis_reachable(url: str = REDIS_URL, timeout: float = 2.0) -> tuple[bool, str]:
+    """Whether a Redis server answers PING at ``url`` (``redis://host:port[/db]``, no auth)."""
+    rest = url.split("://", 1)[-1].split("/", 1)[0].rsplit("@", 1)[-1]
+    host, _, port = rest.partition(":")
+    try:
+        with socket.create_connection((host or "127.0.0.1", int(port or 6379)), timeout=timeout) as s:
+            s.sendall(b"PING\r\n")
+            reply = s.recv(64)
+    except (OSError, ValueError) as e:
+        return False, f"Redis not reachable at {url} ({type(e).__name__})"
+    if not reply.startswith(b"+PONG"):
+        return False, f"Redis at {url} answered {reply[:40]!r}"
+    return True, ""
 
 
 # -- PostgreSQL databases --------------------------------------------------

@@ -54,7 +54,8 @@ def make_app(base_url: str) -> web.Application:
     async def chat(req: web.Request) -> web.StreamResponse:
         body = await req.json()
         streaming = body.get("response_mode") == "streaming"
-        conv, msg, task = str(uuid.uuid4()), str(uuid.uuid4()), str(uuid.uuid4())
+        conv = str(body.get("conversation_id") or uuid.uuid4())
+        msg, task = str(uuid.uuid4()), str(uuid.uuid4())
         created = int(time.time())
         upstream_body = {
             "model": "fake-model",

@@ -31,6 +31,8 @@ HEADINGS = [
     "## 4. History at scale",
     "## 5. Stop",
     "## 6. Agent turns",
+    "## 7. Workers",
+    "## 8. Continuing conversations",
 ]
 NUMBER_KEYS = ("ttft_p50_ms", "ttft_p99_ms", "total_p50_ms", "total_p99_ms")
 
@@ -51,7 +53,7 @@ def run_harness(tmp_path: Path, *extra: str, env: dict[str, str] | None = None) 
         *extra,
     ]
     r = subprocess.run(
-        cmd, cwd=REPO, capture_output=True, text=True, timeout=100, env={**os.environ, **(env or {})}
+        cmd, cwd=REPO, capture_output=True, text=True, timeout=240, env={**os.environ, **(env or {})}
     )
     assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
 
@@ -73,6 +75,8 @@ def run_harness(tmp_path: Path, *extra: str, env: dict[str, str] | None = None) 
         "history",
         "stop",
         "agent",
+        "workers",
+        "continuation",
     }
     # Every row of every run scenario is a complete, error-free measurement.
     for name, rows in results["scenarios"].items():
@@ -105,6 +109,47 @@ def test_quick_tiny(tmp_path: Path) -> None:
     if str(results["meta"].get("difychat", "")).startswith("skipped"):
         # The server is not runnable yet: its scenarios are reported as skipped.
         assert "history" in results["skipped"] and "stop" in results["skipped"]
+        return
+    check_workers(sc["workers"])
+    stops = [r for r in sc["workers"] if r["part"] == "stop" and r["workers"] == 2]
+    # Two real worker processes: every stop went out on a connection the other worker accepted,
+    # and cut its stream short (40 tokens unstopped).
+    assert stops and all(r["crossed"] == r["requests"] for r in stops), stops
+    assert all(r["events_p50"] < 40 for r in stops), stops
+    check_continuation(sc["continuation"])
+    for row in sc["continuation"]:
+        if row["turn"] == "continue":
+            # The turns went to the conversation made beforehand: no new conversation, no title call.
+            assert row["conversations_per_user"] == 1, row
+            assert row["upstream_calls_per_turn"] < 1.5, row
+
+
+def check_workers(rows: list[dict[str, Any]]) -> None:
+    loads = [r for r in rows if r["part"] == "load"]
+    assert {(r["load"], r["workers"]) for r in loads} == {
+        ("blocking", 1),
+        ("blocking", 2),
+        ("streaming", 1),
+        ("streaming", 2),
+    }
+    for r in loads:
+        assert r["rps_vs_1w"] is not None and r["worker_cpu_pct"], r
+        assert r["database"] in ("postgres", "sqlite") and r["stop_bus"] in ("redis", "database"), r
+    assert all(r["rps_vs_1w"] == 1.0 for r in loads if r["workers"] == 1)
+    stops = [r for r in rows if r["part"] == "stop"]
+    assert {r["workers"] for r in stops} == {1, 2}
+    for r in stops:
+        assert r["stopped"] == r["requests"] and r["stop_to_end_p50_ms"] is not None, r
+
+
+def check_continuation(rows: list[dict[str, Any]]) -> None:
+    turns = {(r["backend"], r["turn"]) for r in rows}
+    for backend in {r["backend"] for r in rows}:
+        assert {(backend, "new"), (backend, "continue")} <= turns
+    for r in rows:
+        assert r["cpu_ms_per_req"] is not None, r
+        if r["turn"] == "continue":
+            assert r["rps_vs_new"] is not None and r["turns_per_conversation"] > 1, r
 
 
 def test_difychat_paths_with_stand_in(tmp_path: Path) -> None:
@@ -123,3 +168,5 @@ def test_difychat_paths_with_stand_in(tmp_path: Path) -> None:
     # Seeding waits for the server's tables; until then scenario 4 says so.
     hist = sc["history"]
     assert hist and all("skipped" in r or r["ok"] > 0 for r in hist)
+    check_workers(sc["workers"])
+    check_continuation(sc["continuation"])
