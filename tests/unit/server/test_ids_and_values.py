@@ -1,6 +1,9 @@
-"""The shared small rules: UUID ids and their failures, and the true/false words."""
+"""The shared small rules: UUID ids (made and parsed) and their failures, and the true/false words."""
 
 from __future__ import annotations
+
+import os
+import uuid
 
 import pytest
 from starlette.requests import Request
@@ -8,6 +11,7 @@ from starlette.requests import Request
 from difychat.server.api.ids import known_id, optional_id, path_id, query_id
 from difychat.server.domain.values import parse_bool, parse_uuid
 from difychat.server.errors import EndUserNotFound, InvalidParam, NotFound
+from difychat.server.store.common import new_id
 
 ID = "0b6f3c52-2c59-4b0e-9a55-2d3f5d1c2e11"
 
@@ -67,3 +71,28 @@ def test_known_id_raises_the_given_error() -> None:
     with pytest.raises(NotFound) as caught:
         known_id("nope", NotFound, "Message Not Exists.")
     assert caught.value.message == "Message Not Exists."
+
+
+def test_new_ids_are_distinct_canonical_version_4_uuids() -> None:
+    made = [new_id() for _ in range(5000)]  # several blocks of random bytes
+    assert len(set(made)) == len(made)
+    for value in made:
+        parsed = uuid.UUID(value)
+        assert str(parsed) == value and parse_uuid(value) == value
+        assert parsed.version == 4 and parsed.variant == uuid.RFC_4122
+
+
+def test_a_forked_child_never_repeats_its_parents_ids() -> None:
+    new_id()  # random bytes now wait in the parent's block
+    reader, writer = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: its next ids, to the parent
+        os.close(reader)
+        os.write(writer, ",".join(new_id() for _ in range(10)).encode())
+        os._exit(0)
+    os.close(writer)
+    with os.fdopen(reader) as pipe:
+        child = set(pipe.read().split(","))
+    os.waitpid(pid, 0)
+    parent = {new_id() for _ in range(10)}
+    assert len(child) == 10 and not child & parent
