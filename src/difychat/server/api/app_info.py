@@ -23,7 +23,7 @@ from difychat.server.errors import EndUserNotFound
 async def get_parameters(request: Request) -> Response:
     # No user: a ``?user=`` sent by SDKs is ignored.
     svc, app = await authenticate(request)
-    reply = await svc.annotations.settings(app)
+    reply = await svc.annotations.recent_settings(app)
     return JSON(wire.parameters(app.config, svc.app_info.limits, reply))
 
 

@@ -136,7 +136,8 @@ class AnnotationService:
             self._cached[app.id] = (found, time.monotonic())
         return found
 
-    async def _recent_settings(self, app: App) -> ReplySettings | None:
+    async def recent_settings(self, app: App) -> ReplySettings | None:
+        """The settings as read at most ``cache_seconds`` ago (this worker's own changes at once)."""
         cached = self._cached.get(app.id)
         if cached is not None and time.monotonic() - cached[1] < self._cache_seconds:
             return cached[0]
@@ -216,7 +217,7 @@ class AnnotationService:
 
     async def match(self, app: App, config: AppConfig, query: str) -> AnnotationHit | None:
         """The annotation that answers ``query`` (its hit counted), if reply is on and one is close enough."""
-        settings = await self._recent_settings(app)
+        settings = await self.recent_settings(app)
         if settings is None or not settings.enabled:
             return None
         async with self._engine.connect() as conn:

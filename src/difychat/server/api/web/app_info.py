@@ -90,7 +90,7 @@ async def get_site(request: Request, svc: Services, passport: Passport) -> Respo
 @describe("The app's input form and features", WEB_API, response=wire.Parameters)
 @web_route
 async def get_parameters(request: Request, svc: Services, passport: Passport) -> Response:
-    reply = await svc.annotations.settings(passport.app)
+    reply = await svc.annotations.recent_settings(passport.app)
     return JSON(wire.parameters(passport.app.config, svc.app_info.limits, reply))
 
 
