@@ -185,6 +185,7 @@ async def knowledge_api(kb: httpx.AsyncClient) -> None:
     await wait_for_batch(kb, dataset["id"], created["batch"])
     document_id = created["document"]["id"]
     doc = f"{ds}/documents/{document_id}"
+    await tags_and_metadata(kb, ds, dataset["id"], document_id)
     await kb.post(
         f"{ds}/document/create_by_file", files={"file": ("faq.txt", b"Question? Answer.", "text/plain")}
     )
@@ -208,6 +209,33 @@ async def knowledge_api(kb: httpx.AsyncClient) -> None:
     await kb.delete(doc)
     assert (await kb.get(doc)).status_code == 404
     await kb.delete(ds)
+
+
+async def tags_and_metadata(kb: httpx.AsyncClient, ds: str, dataset_id: str, document_id: str) -> None:
+    tag = (await kb.post("/datasets/tags", json={"name": "guide"})).json()
+    await kb.post("/datasets/tags/binding", json={"tag_ids": [tag["id"]], "target_id": dataset_id})
+    await kb.get("/datasets/tags")
+    await kb.get(f"{ds}/tags")
+    await kb.get("/datasets", params={"tag_ids": tag["id"]})
+    await kb.patch("/datasets/tags", json={"name": "guides", "tag_id": tag["id"]})
+    await kb.post("/datasets/tags/unbinding", json={"tag_id": tag["id"], "target_id": dataset_id})
+    assert (await kb.post("/datasets/tags", json={"name": ""})).status_code == 400
+    await kb.request("DELETE", "/datasets/tags", json={"tag_id": tag["id"]})
+    field = (await kb.post(f"{ds}/metadata", json={"type": "string", "name": "author"})).json()
+    await kb.get(f"{ds}/metadata/built-in")
+    await kb.post(f"{ds}/metadata/built-in/enable")
+    values = [{"id": field["id"], "name": "author", "value": "Ada"}]
+    await kb.post(
+        f"{ds}/documents/metadata",
+        json={"operation_data": [{"document_id": document_id, "metadata_list": values}]},
+    )
+    await kb.get(f"{ds}/documents/{document_id}")
+    await kb.get(ds)
+    await kb.get(f"{ds}/metadata")
+    await kb.patch(f"{ds}/metadata/{field['id']}", json={"name": "writer"})
+    await kb.post(f"{ds}/metadata/built-in/disable")
+    assert (await kb.delete(f"{ds}/metadata/{random_id()}")).status_code == 404
+    await kb.delete(f"{ds}/metadata/{field['id']}")
 
 
 async def web_api(page: httpx.AsyncClient) -> None:

@@ -45,6 +45,8 @@ TAGS: dict[str, str] = {
     d.DOCUMENTS: "Documents of a dataset, from text or a file, and their indexing.",
     d.SEGMENTS: "The chunks a document is split into.",
     d.RETRIEVAL: "Searching a dataset.",
+    d.KNOWLEDGE_TAGS: "Tags shared by the workspace's datasets, and which datasets carry them.",
+    d.KNOWLEDGE_METADATA: "A dataset's metadata fields and the values its documents carry.",
     d.WEB_API: "What the web chat page calls (``/api``), with a passport instead of a key.",
     d.WEB_PAGES: "The web chat pages and the embed script.",
     d.MCP: "An app as an MCP server (Streamable HTTP, JSON-RPC).",

@@ -23,8 +23,10 @@ from difychat.server.api import (
 )
 from difychat.server.api.knowledge import datasets as knowledge_datasets
 from difychat.server.api.knowledge import documents as knowledge_documents
+from difychat.server.api.knowledge import metadata as knowledge_metadata
 from difychat.server.api.knowledge import retrieval as knowledge_retrieval
 from difychat.server.api.knowledge import segments as knowledge_segments
+from difychat.server.api.knowledge import tags as knowledge_tags
 from difychat.server.api.web.routes import web_routes
 
 
@@ -84,7 +86,23 @@ def knowledge_routes() -> list[Route]:
     """The Knowledge API (``dataset-`` keys); ``-`` and ``_`` spellings of the document routes."""
     ds = "/datasets/{dataset_id}"
     doc = ds + "/documents/{document_id}"
+    meta = ds + "/metadata"
     routes: list[Route] = [
+        # Before ``/datasets/{dataset_id}``, which would take "tags" for an id.
+        Route("/datasets/tags", knowledge_tags.list_tags, methods=["GET"]),
+        Route("/datasets/tags", knowledge_tags.create_tag, methods=["POST"]),
+        Route("/datasets/tags", knowledge_tags.update_tag, methods=["PATCH"]),
+        Route("/datasets/tags", knowledge_tags.delete_tag, methods=["DELETE"]),
+        Route("/datasets/tags/binding", knowledge_tags.bind_tags, methods=["POST"]),
+        Route("/datasets/tags/unbinding", knowledge_tags.unbind_tags, methods=["POST"]),
+        Route(ds + "/tags", knowledge_tags.dataset_tags, methods=["GET"]),
+        Route(meta, knowledge_metadata.create_field, methods=["POST"]),
+        Route(meta, knowledge_metadata.list_fields, methods=["GET"]),
+        Route(meta + "/built-in", knowledge_metadata.built_in_fields, methods=["GET"]),
+        Route(meta + "/built-in/{action}", knowledge_metadata.switch_built_in, methods=["POST"]),
+        Route(meta + "/{metadata_id}", knowledge_metadata.rename_field, methods=["PATCH"]),
+        Route(meta + "/{metadata_id}", knowledge_metadata.delete_field, methods=["DELETE"]),
+        Route(ds + "/documents/metadata", knowledge_metadata.update_documents, methods=["POST"]),
         Route("/datasets", knowledge_datasets.create_dataset, methods=["POST"]),
         Route("/datasets", knowledge_datasets.list_datasets, methods=["GET"]),
         Route(ds, knowledge_datasets.get_dataset, methods=["GET"]),

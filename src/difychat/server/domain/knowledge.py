@@ -61,6 +61,8 @@ class DatasetRecord:
     created_at: datetime
     updated_by: str | None
     updated_at: datetime
+    # Documents show the built-in metadata fields too (``BUILT_IN_FIELDS``).
+    built_in_field_enabled: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -219,6 +221,10 @@ class DocumentView:
     completed_segments: int = 0
     rule: ProcessRuleRecord | None = None
     dataset_rule: ProcessRuleRecord | None = None
+    # The metadata fields bound to the document, with their values.
+    metadata: tuple[MetadataValue, ...] = ()
+    # Whether its dataset shows the built-in fields as well.
+    built_in_fields: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -232,3 +238,49 @@ class DatasetView:
     # The first document's ``doc_form`` when the dataset has none of its own.
     first_doc_form: str | None = None
     app_count: int = 0
+    tags: tuple[TagRecord, ...] = ()
+    metadata_fields: tuple[MetadataField, ...] = ()
+
+
+# -- tags and metadata ------------------------------------------------------------------------
+
+# The built-in metadata fields (name, type) a dataset may switch on, in the order Dify lists them.
+BUILT_IN_FIELDS: tuple[tuple[str, str], ...] = (
+    ("document_name", "string"),
+    ("uploader", "string"),
+    ("upload_date", "time"),
+    ("last_update_date", "time"),
+    ("source", "string"),
+)
+BUILT_IN_ID = "built-in"
+METADATA_TYPES = ("string", "number", "time")
+
+
+@dataclass(frozen=True, slots=True)
+class TagRecord:
+    """A tag (type ``knowledge``); ``binding_count``: the datasets it is bound to that the caller sees."""
+
+    id: str
+    name: str
+    binding_count: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class MetadataField:
+    """A dataset's metadata field; ``count``: how many documents carry it."""
+
+    id: str
+    dataset_id: str
+    type: str
+    name: str
+    count: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class MetadataValue:
+    """One field a document carries, and its value (None when unset)."""
+
+    id: str
+    name: str
+    type: str
+    value: Any

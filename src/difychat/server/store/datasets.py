@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -16,6 +16,7 @@ from difychat.server.domain.knowledge import (
     DatasetView,
     ProcessRuleRecord,
 )
+from difychat.server.store import metadata_fields, tags
 from difychat.server.store.common import Record
 from difychat.server.store.schema import dataset_files, dataset_process_rules, datasets, documents
 
@@ -47,6 +48,7 @@ def dataset_of(row: Record) -> DatasetRecord:
         created_at=row.created_at,
         updated_by=_str(row.updated_by),
         updated_at=row.updated_at,
+        built_in_field_enabled=bool(row.built_in_field_enabled),
     )
 
 
@@ -108,12 +110,21 @@ def _like(column: sa.ColumnElement[Any], keyword: str) -> sa.ColumnElement[bool]
 
 
 async def list_datasets(
-    conn: AsyncConnection, *, scope: frozenset[str] | None, keyword: str | None, page: int, limit: int
+    conn: AsyncConnection,
+    *,
+    scope: frozenset[str] | None,
+    keyword: str | None,
+    page: int,
+    limit: int,
+    tag_ids: Sequence[str] = (),
 ) -> tuple[list[DatasetRecord], int]:
-    """One page of datasets, newest first, and how many match in all."""
+    """One page of datasets, newest first, and how many match in all; with ``tag_ids``, only
+    those carrying any of the tags."""
     query = _scoped(sa.select(datasets), scope)
     if keyword:
         query = query.where(_like(datasets.c.name, keyword))
+    if tag_ids:
+        query = query.where(datasets.c.id.in_(tags.datasets_tagged(tag_ids)))
     total = int((await conn.execute(sa.select(sa.func.count()).select_from(query.subquery()))).scalar_one())
     rows = await conn.execute(
         query.order_by(datasets.c.created_at.desc(), datasets.c.id.desc())
@@ -124,7 +135,8 @@ async def list_datasets(
 
 
 async def views(conn: AsyncConnection, records: Sequence[DatasetRecord]) -> list[DatasetView]:
-    """The datasets with their document counts, word counts and first document's form."""
+    """The datasets with their document counts, word counts, first document's form, tags and
+    metadata fields."""
     if not records:
         return []
     ids = [r.id for r in records]
@@ -154,9 +166,29 @@ async def views(conn: AsyncConnection, records: Sequence[DatasetRecord]) -> list
         )
         for row in await conn.execute(first):
             first_forms.setdefault(str(row.dataset_id), row.doc_form)
+    tagged = await tags.tags_of(conn, ids)
+    fields = await metadata_fields.fields(conn, ids)
     return [
-        DatasetView(r, *found.get(r.id, (0, 0, 0)), first_doc_form=first_forms.get(r.id)) for r in records
+        DatasetView(
+            r,
+            *found.get(r.id, (0, 0, 0)),
+            first_doc_form=first_forms.get(r.id),
+            tags=tuple(tagged.get(r.id, ())),
+            metadata_fields=tuple(fields.get(r.id, ())),
+        )
+        for r in records
     ]
+
+
+async def built_in_enabled(conn: AsyncConnection, dataset_ids: Iterable[str]) -> set[str]:
+    """Those of the datasets that show the built-in metadata fields."""
+    wanted = list(dataset_ids)
+    if not wanted:
+        return set()
+    rows = await conn.execute(
+        sa.select(datasets.c.id).where(datasets.c.id.in_(wanted), datasets.c.built_in_field_enabled.is_(True))
+    )
+    return {str(r.id) for r in rows}
 
 
 async def update_dataset(conn: AsyncConnection, dataset_id: str, **values: Any) -> None:

@@ -345,6 +345,8 @@ datasets = sa.Table(
     sa.Column("created_by", Id, nullable=False),
     sa.Column("updated_by", Id, nullable=True),
     *_timestamps(),
+    # Documents show the built-in metadata fields (name, uploader, dates, source) too.
+    sa.Column("built_in_field_enabled", sa.Boolean(), nullable=False, server_default=sa.false()),
     sa.Index(None, "created_at", "id"),
 )
 
@@ -497,6 +499,55 @@ dataset_key_scopes = sa.Table(
     metadata,
     sa.Column("key_id", Id, sa.ForeignKey("dataset_keys.id", ondelete="CASCADE"), primary_key=True),
     sa.Column("dataset_id", Id, sa.ForeignKey("datasets.id", ondelete="CASCADE"), primary_key=True),
+)
+
+# Tags of datasets (Dify's tags of type ``knowledge``): workspace-wide names bound to datasets.
+knowledge_tags = sa.Table(
+    "knowledge_tags",
+    metadata,
+    sa.Column("id", Id, primary_key=True),
+    sa.Column("name", sa.String(50), nullable=False, unique=True),
+    sa.Column("created_by", Id, nullable=False),
+    sa.Column("created_at", sa.DateTime(), nullable=False),
+    sa.Index(None, "created_at", "id"),
+)
+
+knowledge_tag_bindings = sa.Table(
+    "knowledge_tag_bindings",
+    metadata,
+    sa.Column("tag_id", Id, sa.ForeignKey("knowledge_tags.id", ondelete="CASCADE"), primary_key=True),
+    sa.Column("dataset_id", Id, sa.ForeignKey("datasets.id", ondelete="CASCADE"), primary_key=True),
+    sa.Column("created_by", Id, nullable=False),
+    sa.Column("created_at", sa.DateTime(), nullable=False),
+    sa.Index(None, "dataset_id"),
+)
+
+# A dataset's metadata fields ("string", "number" or "time"), and which documents carry each. The
+# values live in the document's ``doc_metadata`` object, keyed by the field's name (Dify's shape,
+# which search results show as it is).
+dataset_metadata_fields = sa.Table(
+    "dataset_metadata_fields",
+    metadata,
+    sa.Column("id", Id, primary_key=True),
+    sa.Column("dataset_id", Id, sa.ForeignKey("datasets.id", ondelete="CASCADE"), nullable=False),
+    sa.Column("type", sa.String(16), nullable=False),
+    sa.Column("name", sa.String(255), nullable=False),
+    sa.Column("created_by", Id, nullable=False),
+    sa.Column("updated_by", Id, nullable=True),
+    *_timestamps(),
+    sa.UniqueConstraint("dataset_id", "name"),
+)
+
+dataset_metadata_bindings = sa.Table(
+    "dataset_metadata_bindings",
+    metadata,
+    sa.Column(
+        "metadata_id", Id, sa.ForeignKey("dataset_metadata_fields.id", ondelete="CASCADE"), primary_key=True
+    ),
+    sa.Column("document_id", Id, sa.ForeignKey("documents.id", ondelete="CASCADE"), primary_key=True),
+    sa.Column("created_by", Id, nullable=False),
+    sa.Column("created_at", sa.DateTime(), nullable=False),
+    sa.Index(None, "document_id"),
 )
 
 # The search index of dataset segments: one row per searchable segment, with its embedding when

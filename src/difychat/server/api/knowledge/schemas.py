@@ -2,9 +2,17 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    StrictFloat,
+    StrictInt,
+    StrictStr,
+    field_validator,
+    model_validator,
+)
 
 from difychat.server.api.described import Param
 from difychat.server.api.parsing import validate
@@ -93,6 +101,73 @@ class SegmentsCreate(_Body):
 
 class StatusBody(_Body):
     document_ids: list[str]
+
+
+class TagCreate(_Body):
+    name: str
+
+
+class TagUpdate(_Body):
+    name: str
+    tag_id: str
+
+
+class TagDelete(_Body):
+    tag_id: str
+
+
+class TagBinding(_Body):
+    tag_ids: list[str]
+    target_id: str
+
+    @field_validator("tag_ids")
+    @classmethod
+    def _some(cls, value: list[str]) -> list[str]:
+        if not value:
+            raise ValueError("Tag IDs is required.")
+        return value
+
+
+class TagUnbinding(_Body):
+    """Dify's ``tag_id``; a list in ``tag_ids`` is taken as well."""
+
+    tag_id: str | None = None
+    tag_ids: list[str] | None = None
+    target_id: str
+
+    @model_validator(mode="after")
+    def _some(self) -> TagUnbinding:
+        if not self.tag_id and not self.tag_ids:
+            raise ValueError("Tag IDs is required.")
+        return self
+
+    def ids(self) -> list[str]:
+        return list(self.tag_ids or []) + ([self.tag_id] if self.tag_id else [])
+
+
+class MetadataCreate(_Body):
+    type: Literal["string", "number", "time"]
+    name: str
+
+
+class MetadataUpdate(_Body):
+    name: str
+
+
+class MetadataItem(_Body):
+    id: str
+    name: str
+    value: StrictStr | StrictInt | StrictFloat | None = None
+
+
+class DocumentMetadataOperation(_Body):
+    document_id: str
+    metadata_list: list[MetadataItem]
+    partial_update: bool = False
+
+
+class DocumentsMetadata(_Body):
+    operation_data: list[DocumentMetadataOperation]
 
 
 def options_of(data: dict[str, Any]) -> DocumentOptions:

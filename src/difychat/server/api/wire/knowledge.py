@@ -9,7 +9,9 @@ from typing import Any, NotRequired, TypeVar
 
 from typing_extensions import TypedDict
 
+from difychat.server.api.wire import knowledge_meta as meta
 from difychat.server.api.wire.common import seconds
+from difychat.server.api.wire.knowledge_meta import DatasetMetadataField, DatasetTag, DocumentMetadataItem
 from difychat.server.domain.knowledge import (
     ECONOMY,
     DatasetFileRecord,
@@ -55,11 +57,11 @@ class Dataset(TypedDict):
     embedding_available: bool
     retrieval_model_dict: dict[str, Any]
     summary_index_setting: dict[str, Any]
-    tags: list[Any]
+    tags: list[DatasetTag]
     doc_form: str | None
     external_knowledge_info: ExternalKnowledgeInfo
     external_retrieval_model: dict[str, Any]
-    doc_metadata: list[Any]
+    doc_metadata: list[DatasetMetadataField]
     built_in_field_enabled: bool
     pipeline_id: None
     runtime_mode: str
@@ -105,7 +107,7 @@ class Document(TypedDict):
     word_count: int | None
     hit_count: int
     doc_form: str
-    doc_metadata: Any
+    doc_metadata: list[DocumentMetadataItem] | None
     summary_index_status: None
     need_summary: bool
 
@@ -143,7 +145,7 @@ class DocumentDetail(TypedDict):
     disabled_by: str | None
     archived: bool
     doc_type: NotRequired[str | None]
-    doc_metadata: NotRequired[Any]
+    doc_metadata: NotRequired[list[DocumentMetadataItem] | None]
     segment_count: int
     average_segment_length: int
     hit_count: int
@@ -159,7 +161,7 @@ class DocumentMetadata(TypedDict):
 
     id: str
     doc_type: str | None
-    doc_metadata: Any
+    doc_metadata: list[DocumentMetadataItem] | None
 
 
 class DocumentSubmitted(TypedDict):
@@ -313,7 +315,7 @@ def dataset(view: DatasetView, *, listing: bool = False) -> dict[str, Any]:
         "embedding_available": True,
         "retrieval_model_dict": retrieval_model_dict(d.retrieval_model, d.indexing_technique),
         "summary_index_setting": _summary_setting(d.summary_index_setting),
-        "tags": [],
+        "tags": meta.dataset_tags(view.tags),
         "doc_form": d.doc_form or view.first_doc_form,
         "external_knowledge_info": {
             "external_knowledge_id": d.external_knowledge_id,
@@ -326,8 +328,8 @@ def dataset(view: DatasetView, *, listing: bool = False) -> dict[str, Any]:
             "score_threshold": external.get("score_threshold", 0.0),
             "score_threshold_enabled": external.get("score_threshold_enabled"),
         },
-        "doc_metadata": [],
-        "built_in_field_enabled": False,
+        "doc_metadata": meta.dataset_metadata(view.metadata_fields, d.built_in_field_enabled),
+        "built_in_field_enabled": d.built_in_field_enabled,
         "pipeline_id": None,
         "runtime_mode": "general",
         "chunk_structure": None,
@@ -371,6 +373,10 @@ def _source_detail(view: DocumentView) -> dict[str, Any]:
     return {"upload_file": _upload_file(view.file)} if view.file else {}
 
 
+def _doc_metadata(view: DocumentView) -> list[dict[str, Any]] | None:
+    return meta.document_metadata(view.document, view.metadata, view.built_in_fields)
+
+
 def document(view: DocumentView) -> dict[str, Any]:
     """The document shape of lists and create/update answers."""
     d = view.document
@@ -396,7 +402,7 @@ def document(view: DocumentView) -> dict[str, Any]:
         "word_count": d.word_count,
         "hit_count": view.hit_count,
         "doc_form": d.doc_form,
-        "doc_metadata": d.doc_metadata,
+        "doc_metadata": _doc_metadata(view),
         "summary_index_status": None,
         "need_summary": False,
     }
@@ -413,7 +419,7 @@ def document_detail(view: DocumentView, metadata: str) -> dict[str, Any]:
     """GET one document: ``metadata`` is ``all``, ``only`` or ``without``."""
     d = view.document
     if metadata == "only":
-        return {"id": d.id, "doc_type": d.doc_type, "doc_metadata": d.doc_metadata}
+        return {"id": d.id, "doc_type": d.doc_type, "doc_metadata": _doc_metadata(view)}
     body: dict[str, Any] = {
         "id": d.id,
         "position": d.position,
@@ -437,7 +443,7 @@ def document_detail(view: DocumentView, metadata: str) -> dict[str, Any]:
         "disabled_by": d.disabled_by,
         "archived": d.archived,
         "doc_type": d.doc_type,
-        "doc_metadata": d.doc_metadata,
+        "doc_metadata": _doc_metadata(view),
         "segment_count": view.segment_count,
         "average_segment_length": view.average_segment_length,
         "hit_count": view.hit_count,

@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from difychat.server.domain.knowledge import DatasetRecord, DatasetView, SegmentIndexer
 from difychat.server.domain.paging import NumberedPage
+from difychat.server.domain.values import parse_uuid
 from difychat.server.errors import (
     DATASET_API_DISABLED,
     DATASET_NOT_FOUND,
@@ -138,6 +139,7 @@ class DatasetService:
                 external_knowledge_api_id=new.external_knowledge_api_id,
                 external_retrieval_model=None,
                 process_rule_id=None,
+                built_in_field_enabled=False,
                 created_by=OWNER_ID,
                 updated_by=OWNER_ID,
                 created_at=now,
@@ -165,11 +167,15 @@ class DatasetService:
     async def listing(
         self, caller: KnowledgeCaller, *, page: int, limit: int, keyword: str | None, tag_ids: Sequence[str]
     ) -> NumberedPage[DatasetView]:
-        if tag_ids:  # no dataset carries tags here
-            return NumberedPage([], 0, page, limit)
+        wanted: list[str] = []
+        if tag_ids:
+            # Only well-formed ids can name a tag; when none does, no dataset matches.
+            wanted = [t for t in (parse_uuid(each) for each in tag_ids) if t is not None]
+            if not wanted:
+                return NumberedPage([], 0, page, limit)
         async with self._engine.connect() as conn:
             found, total = await store.list_datasets(
-                conn, scope=caller.scope, keyword=keyword, page=page, limit=limit
+                conn, scope=caller.scope, keyword=keyword, page=page, limit=limit, tag_ids=wanted
             )
             return NumberedPage(await store.views(conn, found), total, page, limit)
 

@@ -36,6 +36,7 @@ from difychat.server.services.knowledge.uploads import DocumentFiles, StoredUplo
 from difychat.server.store import datasets as dataset_store
 from difychat.server.store import documents as store
 from difychat.server.store import indexing_jobs as job_store
+from difychat.server.store import metadata_fields as metadata_store
 from difychat.server.store import segments as segment_store
 from difychat.server.store.common import new_id, utcnow
 from difychat.server.store.schema import document_segments
@@ -350,6 +351,8 @@ class DocumentService:
     ) -> list[DocumentView]:
         files = await dataset_store.files(conn, [d.file_id for d in documents if d.file_id])
         totals = await store.segment_totals(conn, [d.id for d in documents])
+        values = await metadata_store.values_of(conn, [d.id for d in documents])
+        built_in = await dataset_store.built_in_enabled(conn, {d.dataset_id for d in documents})
         views = []
         for d in documents:
             count, hits, chars, completed = totals.get(d.id, (0, 0, 0, 0))
@@ -360,6 +363,8 @@ class DocumentService:
                 segment_count=count,
                 average_segment_length=chars // count if count else 0,
                 completed_segments=completed,
+                metadata=tuple(values.get(d.id, ())),
+                built_in_fields=d.dataset_id in built_in,
             )
             if rules:
                 view = replace(
