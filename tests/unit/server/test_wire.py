@@ -14,8 +14,8 @@ from difychat.server.domain.records import (
     ConversationVariable,
     Feedback,
     HistoryMessage,
-    Message,
     MessageFile,
+    ShownMessage,
     UploadFile,
 )
 
@@ -60,10 +60,8 @@ def conversation() -> Conversation:
     return Conversation("c1", "a1", "cfg", "u1", "chat", "Hi", {"name": "x"}, "Hello", "normal", WHEN, WHEN)
 
 
-def message(status: str = "normal") -> Message:
-    return Message(
-        "m1", "a1", "c1", "u1", "t1", None, "q", {}, "answer", status, None, 1, 2, None, None, WHEN, WHEN
-    )
+def message(status: str = "normal") -> ShownMessage:
+    return ShownMessage("m1", "c1", None, "q", {}, "answer", status, None, None, None, WHEN)
 
 
 def test_conversation_page() -> None:

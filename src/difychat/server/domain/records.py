@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 from difychat.server.domain.thoughts import AgentThought
 
@@ -104,11 +104,28 @@ class MessageFile:
     created_at: datetime
 
 
+class ShownMessage(NamedTuple):
+    """What the history shows of a stored message (a tuple: pages build twenty at a time)."""
+
+    id: str
+    conversation_id: str
+    parent_message_id: str | None
+    query: str
+    inputs: dict[str, Any]
+    answer: str
+    # "running", "normal", "stopped" or "error".
+    status: str
+    error: str | None
+    usage: dict[str, Any] | None
+    retriever_resources: list[Any] | None
+    created_at: datetime
+
+
 @dataclass(frozen=True, slots=True)
 class HistoryMessage:
     """A message as the history shows it to its end user: with their own rating and its files."""
 
-    message: Message
+    message: ShownMessage
     rating: str | None = None
     files: list[MessageFile] = field(default_factory=list)
     # An agent answer's rounds, by position.

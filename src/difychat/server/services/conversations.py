@@ -7,13 +7,13 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from difychat.server.domain.apps import App
 from difychat.server.domain.paging import Page
 from difychat.server.domain.records import Conversation
-from difychat.server.errors import LAST_CONVERSATION_NOT_EXISTS, InvalidParam
+from difychat.server.errors import LAST_CONVERSATION_NOT_EXISTS, InvalidParam, NotFound
 from difychat.server.services import naming
 from difychat.server.services.models import ModelCatalog
 from difychat.server.services.ownership import owned_conversation
 from difychat.server.store import conversations as conversation_store
 from difychat.server.store import messages as message_store
-from difychat.server.store.conversations import SortField, cursor_of
+from difychat.server.store.conversations import SortField
 
 
 class ConversationService:
@@ -25,22 +25,20 @@ class ConversationService:
         self, end_user_id: str | None, *, last_id: str | None, limit: int, sort_by: str
     ) -> Page[Conversation]:
         """A page of the caller's conversations; ``sort_by`` is a field, ``-`` first for descending."""
-        if end_user_id is None and last_id is None:
-            return Page.empty(limit)
         descending = sort_by.startswith("-")
         field: SortField = "created_at" if sort_by.lstrip("-") == "created_at" else "updated_at"
-        async with self._engine.connect() as conn:
-            after = None
+        if end_user_id is None:  # a caller never seen: no conversations, and no last_id
             if last_id is not None:
-                last = await owned_conversation(
-                    conn, end_user_id, last_id, not_found=LAST_CONVERSATION_NOT_EXISTS
-                )
-                after = cursor_of(last, field)
-            if end_user_id is None:
-                return Page.empty(limit)
-            return await conversation_store.page(
-                conn, end_user_id, sort_field=field, descending=descending, after=after, limit=limit
+                raise NotFound(LAST_CONVERSATION_NOT_EXISTS)
+            return Page.empty(limit)
+        async with self._engine.connect() as conn:
+            page = await conversation_store.page(
+                conn, end_user_id, sort_field=field, descending=descending, last_id=last_id, limit=limit
             )
+            if not page.data and last_id is not None:
+                # Nothing after it, or not the caller's: the latter is not found.
+                await owned_conversation(conn, end_user_id, last_id, not_found=LAST_CONVERSATION_NOT_EXISTS)
+            return page
 
     async def rename(
         self, app: App, end_user_id: str, conversation_id: str, *, name: str | None, auto_generate: bool

@@ -10,7 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from difychat.server.domain.apps import App
 from difychat.server.domain.paging import Page
 from difychat.server.domain.records import Feedback, HistoryMessage
-from difychat.server.errors import FIRST_MESSAGE_NOT_EXISTS, InvalidParam, NotFound
+from difychat.server.errors import CONVERSATION_NOT_EXISTS, FIRST_MESSAGE_NOT_EXISTS, InvalidParam, NotFound
 from difychat.server.services.ownership import owned_conversation, owned_message
 from difychat.server.store import agent as agent_store
 from difychat.server.store import feedbacks as feedback_store
@@ -30,21 +30,37 @@ class MessageService:
         self, end_user_id: str | None, conversation_id: str, *, first_id: str | None, limit: int
     ) -> Page[HistoryMessage]:
         """A page of messages, oldest first, each with the caller's rating and its files."""
+        if end_user_id is None:  # a caller never seen owns nothing
+            raise NotFound(CONVERSATION_NOT_EXISTS)
         async with self._engine.connect() as conn:
-            owner = (await owned_conversation(conn, end_user_id, conversation_id)).end_user_id
-            cursor = None
-            if first_id is not None:
-                cursor = await message_store.in_conversation(conn, first_id, conversation_id)
-                if cursor is None:
+            page = await message_store.history_page(
+                conn, conversation_id, end_user_id, first_id=first_id, limit=limit
+            )
+            if not page.data:
+                # Empty, or not the caller's, or an unknown first_id: tell which, in that order.
+                await owned_conversation(conn, end_user_id, conversation_id)
+                if (
+                    first_id is not None
+                    and await message_store.in_conversation(conn, first_id, conversation_id) is None
+                ):
                     raise NotFound(FIRST_MESSAGE_NOT_EXISTS)
-            page = await message_store.page_before(conn, conversation_id, before=cursor, limit=limit)
-            ids = [message.id for message in page.data]
-            ratings = await feedback_store.ratings_by_user(conn, ids, owner)
-            files = await file_store.attached(conn, ids)
-            thoughts = await agent_store.thoughts(conn, ids)
-        return page.map(
-            lambda m: HistoryMessage(m, ratings.get(m.id), files.get(m.id, []), thoughts.get(m.id, []))
-        )
+                return Page.empty(limit)
+            rows = page.data
+            # Most pages have neither: then no more statements.
+            with_files = [row.message.id for row in rows if row.has_files]
+            with_thoughts = [row.message.id for row in rows if row.has_thoughts]
+            files = await file_store.attached(conn, with_files) if with_files else {}
+            thoughts = await agent_store.thoughts(conn, with_thoughts) if with_thoughts else {}
+        if not files and not thoughts:
+            shown = [HistoryMessage(row.message, row.rating) for row in reversed(rows)]
+        else:
+            shown = [
+                HistoryMessage(
+                    row.message, row.rating, files.get(row.message.id, []), thoughts.get(row.message.id, [])
+                )
+                for row in reversed(rows)
+            ]
+        return Page(shown, page.has_more, limit)
 
     async def feedback(
         self, app: App, end_user_id: str, message_id: str, *, rating: Rating | None, content: str | None

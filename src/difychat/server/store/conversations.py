@@ -3,8 +3,9 @@ through store/writer.py)."""
 
 from __future__ import annotations
 
+import functools
 from datetime import datetime
-from typing import Literal
+from typing import Any, Literal
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -12,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from difychat.server.domain.paging import Page
 from difychat.server.domain.records import Conversation
 from difychat.server.store.common import Record, utcnow
-from difychat.server.store.paging import Cursor, keyset_page, past
+from difychat.server.store.paging import Cursor
 from difychat.server.store.schema import conversations, message_feedbacks, messages
 
 SortField = Literal["created_at", "updated_at"]
@@ -58,19 +59,55 @@ async def page(
     *,
     sort_field: SortField,
     descending: bool,
-    after: Cursor | None,
+    last_id: str | None,
     limit: int,
 ) -> Page[Conversation]:
-    """Up to ``limit`` conversations past the cursor, ordered by (sort field, id)."""
+    """Up to ``limit`` of the user's conversations after ``last_id``, ordered by (sort field, id),
+    in one statement. Empty too when ``last_id`` is not one of the user's conversations: the
+    caller tells that apart (when the page is empty) with ``owned``."""
+    params: dict[str, Any] = {"end_user_id": end_user_id, "limit": limit + 1}
+    if last_id is not None:
+        params["last_id"] = last_id
+    statement = _page_statement(sort_field, descending, after_cursor=last_id is not None)
+    rows = (await conn.execute(statement, params)).all()
+    return Page(
+        [Conversation(row[0], row[1], row[2], end_user_id, *row[3:]) for row in rows[:limit]],
+        len(rows) > limit,
+        limit,
+    )
+
+
+@functools.cache
+def _page_statement(sort_field: SortField, descending: bool, *, after_cursor: bool) -> sa.Select[Any]:
+    """The page statement for one order, built once: bound ``end_user_id``, ``limit`` and, after a
+    cursor, ``last_id`` (whose sort value the statement looks up itself)."""
+    c = conversations.c
     column = SORT_COLUMNS[sort_field]
-    query = sa.select(conversations).where(conversations.c.end_user_id == end_user_id)
-    if after is not None:
-        query = query.where(past(after, column, conversations.c.id, descending=descending))
-    if descending:
-        query = query.order_by(column.desc(), conversations.c.id.desc())
-    else:
-        query = query.order_by(column.asc(), conversations.c.id.asc())
-    return await keyset_page(conn, query, limit, conversation_of)
+    end_user_id = sa.bindparam("end_user_id", type_=c.end_user_id.type)
+    query = sa.select(
+        c.id,
+        c.app_id,
+        c.app_config_id,
+        c.mode,
+        c.name,
+        c.inputs,
+        c.introduction,
+        c.status,
+        c.created_at,
+        c.updated_at,
+    ).where(c.end_user_id == end_user_id)
+    if after_cursor:
+        last_id = sa.bindparam("last_id", type_=c.id.type)
+        cursor_row = conversations.alias("cursor_row")
+        cursor_value = (
+            sa.select(cursor_row.c[sort_field])
+            .where(cursor_row.c.id == last_id, cursor_row.c.end_user_id == end_user_id)
+            .scalar_subquery()
+        )
+        key, bound = sa.tuple_(column, c.id), sa.tuple_(cursor_value, last_id)
+        query = query.where(key < bound if descending else key > bound)
+    order = (column.desc(), c.id.desc()) if descending else (column.asc(), c.id.asc())
+    return query.order_by(*order).limit(sa.bindparam("limit"))
 
 
 async def rename(conn: AsyncConnection, conversation_id: str, name: str) -> datetime:

@@ -39,19 +39,6 @@ async def for_message(conn: AsyncConnection, message_id: str, source: str = "use
     return None if row is None else feedback_of(row)
 
 
-async def ratings_by_user(conn: AsyncConnection, message_ids: list[str], end_user_id: str) -> dict[str, str]:
-    if not message_ids:
-        return {}
-    rows = await conn.execute(
-        sa.select(message_feedbacks.c.message_id, message_feedbacks.c.rating).where(
-            message_feedbacks.c.message_id.in_(message_ids),
-            message_feedbacks.c.from_source == "user",
-            message_feedbacks.c.from_end_user_id == end_user_id,
-        )
-    )
-    return {str(r.message_id): str(r.rating) for r in rows}
-
-
 async def insert(conn: AsyncConnection, **values: Any) -> None:
     await conn.execute(message_feedbacks.insert().values(**values))
 

@@ -2,14 +2,22 @@
 
 from __future__ import annotations
 
+from typing import Any, NamedTuple
+
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from difychat.server.domain.paging import Page
-from difychat.server.domain.records import Message
+from difychat.server.domain.records import Message, ShownMessage
 from difychat.server.store.common import Record
-from difychat.server.store.paging import Cursor, keyset_page, past
-from difychat.server.store.schema import messages
+from difychat.server.store.paging import Cursor
+from difychat.server.store.schema import (
+    conversations,
+    message_agent_thoughts,
+    message_feedbacks,
+    message_files,
+    messages,
+)
 
 
 def message_of(row: Record) -> Message:
@@ -55,17 +63,107 @@ async def in_conversation(conn: AsyncConnection, message_id: str, conversation_i
     return None if row is None else Cursor(row.created_at, str(row.id))
 
 
-async def page_before(
-    conn: AsyncConnection, conversation_id: str, *, before: Cursor | None, limit: int
-) -> Page[Message]:
-    """The ``limit`` newest messages older than the cursor, oldest first; ``has_more`` when older
-    ones remain."""
-    query = sa.select(messages).where(messages.c.conversation_id == conversation_id)
-    if before is not None:
-        query = query.where(past(before, messages.c.created_at, messages.c.id, descending=True))
-    query = query.order_by(messages.c.created_at.desc(), messages.c.id.desc())
-    newest_first = await keyset_page(conn, query, limit, message_of)
-    return Page(newest_first.data[::-1], newest_first.has_more, limit)
+class HistoryRow(NamedTuple):
+    message: ShownMessage
+    rating: str | None
+    has_files: bool
+    has_thoughts: bool
+
+
+# What the history shows of a message, in ``ShownMessage`` order after its id and conversation (the
+# conversation is the one asked for, so it is not read).
+_SHOWN = (
+    messages.c.id,
+    messages.c.parent_message_id,
+    messages.c.query,
+    messages.c.inputs,
+    messages.c.answer,
+    messages.c.status,
+    messages.c.error,
+    messages.c.usage,
+    messages.c.retriever_resources,
+    messages.c.created_at,
+)
+
+
+def _history_statement(*, after_cursor: bool) -> sa.Select[Any]:
+    """The history page as one statement, built once: bound ``conversation_id``, ``end_user_id``,
+    ``limit`` and, ``after_cursor``, ``first_id``."""
+    m = messages.c
+    conversation_id = sa.bindparam("conversation_id", type_=m.conversation_id.type)
+    end_user_id = sa.bindparam("end_user_id", type_=m.end_user_id.type)
+    feedback = message_feedbacks.c
+    rating = (
+        sa.select(feedback.rating)
+        .where(
+            feedback.message_id == m.id,
+            feedback.from_source == "user",
+            feedback.from_end_user_id == end_user_id,
+        )
+        .scalar_subquery()
+    )
+    has_files = sa.exists().where(message_files.c.message_id == m.id)
+    has_thoughts = sa.exists().where(message_agent_thoughts.c.message_id == m.id)
+    owned = sa.exists().where(
+        conversations.c.id == conversation_id, conversations.c.end_user_id == end_user_id
+    )
+    query = sa.select(
+        *_SHOWN,
+        rating.label("rating"),
+        has_files.label("has_files"),
+        has_thoughts.label("has_thoughts"),
+    ).where(m.conversation_id == conversation_id, owned)
+    if after_cursor:
+        first_id = sa.bindparam("first_id", type_=m.id.type)
+        cursor_row = messages.alias("cursor_row")
+        cursor_at = (
+            sa.select(cursor_row.c.created_at)
+            .where(cursor_row.c.id == first_id, cursor_row.c.conversation_id == conversation_id)
+            .scalar_subquery()
+        )
+        query = query.where(sa.tuple_(m.created_at, m.id) < sa.tuple_(cursor_at, first_id))
+    return query.order_by(m.created_at.desc(), m.id.desc()).limit(sa.bindparam("limit"))
+
+
+_HISTORY = _history_statement(after_cursor=False)
+_HISTORY_BEFORE = _history_statement(after_cursor=True)
+
+
+async def history_page(
+    conn: AsyncConnection,
+    conversation_id: str,
+    end_user_id: str,
+    *,
+    first_id: str | None,
+    limit: int,
+) -> Page[HistoryRow]:
+    """The history page before ``first_id`` (newest first), in one statement.
+
+    Each item is the message as the history shows it, the owner's own rating (else None), and
+    whether it has any files and any agent rounds. Empty when the page is, when the conversation
+    is not ``end_user_id``'s, or when ``first_id`` is not one of its messages: the caller tells
+    these apart (the rare case) with ``in_conversation`` and the ownership check.
+    """
+    params: dict[str, Any] = {
+        "conversation_id": conversation_id,
+        "end_user_id": end_user_id,
+        "limit": limit + 1,
+    }
+    if first_id is None:
+        rows = (await conn.execute(_HISTORY, params)).all()
+    else:
+        params["first_id"] = first_id
+        rows = (await conn.execute(_HISTORY_BEFORE, params)).all()
+    return Page(
+        [
+            HistoryRow(
+                ShownMessage(row[0], conversation_id, *row[1:10]), row[10], bool(row[11]), bool(row[12])
+            )
+            for row in rows[:limit]
+        ],
+        len(rows) > limit,
+        limit,
+    )
 
 
 async def history_for_memory(conn: AsyncConnection, conversation_id: str, *, limit: int) -> list[Record]:
