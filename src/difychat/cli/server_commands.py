@@ -202,6 +202,7 @@ def _serve(args: argparse.Namespace) -> int:
             console.print(f"difychat: serving {names} on http://{args.host}:{args.port}/v1")
 
     os.environ["DIFYCHAT_BOOTSTRAPPED"] = "true"
+    os.environ["DIFYCHAT_FREEZE_STARTUP_OBJECTS"] = "true"
     if args.workers > 1:
         # Workers build the app from the environment; stops then travel through Redis or the database.
         os.environ["DIFYCHAT_MULTI_WORKER"] = "true"
@@ -230,6 +231,7 @@ def _serve(args: argparse.Namespace) -> int:
     if settings.metrics_enabled and os.environ.get(MULTIPROC_ENV):
         _metrics_dir()  # set by the operator for one process: still start from empty files
     settings.bootstrapped = True
+    settings.freeze_startup_objects = True
     uvicorn.run(
         create_app(settings),
         host=args.host,

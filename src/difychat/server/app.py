@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import logging
 import os
 from collections.abc import AsyncIterator, Callable
@@ -22,7 +23,7 @@ from starlette.types import ASGIApp
 
 from difychat.server.api.context import Services
 from difychat.server.api.errors import HANDLERS
-from difychat.server.api.middleware import NulFreeRequests, VersionHeaders
+from difychat.server.api.middleware import NulFreeRequests
 from difychat.server.api.routes import build_routes
 from difychat.server.documents.bounded import Caps
 from difychat.server.domain.apps import App, AppConfig
@@ -441,6 +442,9 @@ def create_app(settings: Settings | None = None) -> Starlette:
             web_conversations=WebConversationService(engine),
         )
         app.state.mcp_server = _mcp_server(settings, configs, catalog, app.state.services, limiter)
+        if settings.freeze_startup_objects:
+            gc.collect()
+            gc.freeze()
         try:
             yield
         finally:
@@ -474,6 +478,11 @@ def create_app(settings: Settings | None = None) -> Starlette:
         token = settings.metrics_token.get_secret_value() if settings.metrics_token else None
         routes.append(metrics_route(metrics, token))
         handlers[AppError] = counting_upstream_errors(HANDLERS[AppError], metrics)
+    # Every response says which Dify API version it speaks, and where (``X-Version``, ``X-Env``).
+    version_headers = [
+        (b"x-version", settings.dify_version.encode()),
+        (b"x-env", settings.deploy_env.encode()),
+    ]
     middleware = [
         Middleware(
             CORSMiddleware,
@@ -490,7 +499,6 @@ def create_app(settings: Settings | None = None) -> Starlette:
             ],
             expose_headers=["X-Version", "X-Env", "X-Trace-Id", "X-Request-Id", "Mcp-Session-Id"],
         ),
-        Middleware(VersionHeaders, version=settings.dify_version, env=settings.deploy_env),
         Middleware(NulFreeRequests),
     ]
     return _Server(
@@ -498,7 +506,9 @@ def create_app(settings: Settings | None = None) -> Starlette:
         middleware=middleware,
         exception_handlers=handlers,
         lifespan=lifespan,
-        observer=lambda inner, table: RequestObserver(inner, routes=route_templates(table), metrics=metrics),
+        observer=lambda inner, table: RequestObserver(
+            inner, routes=route_templates(table), metrics=metrics, headers=version_headers
+        ),
     )
 
 

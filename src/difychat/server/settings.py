@@ -108,6 +108,10 @@ class Settings(BaseSettings):
     knowledge_model_timeout: float = Field(default=60.0, gt=0)
     # Set by `difychat serve` for its workers once it has migrated and synced the apps itself.
     bootstrapped: bool = False
+    # Set by `difychat serve`: once started, what start-up built (which lives as long as the process)
+    # is moved out of the garbage collector's way (``gc.freeze``), so collections under load scan
+    # only what requests make.
+    freeze_startup_objects: bool = False
     # Prometheus metrics at GET /metrics (outside /v1); with a token, scrapes must send it as a bearer.
     metrics_enabled: bool = True
     metrics_token: SecretStr | None = None

@@ -34,6 +34,8 @@ from difychat.server.generation.registry import Generation
 logger = logging.getLogger("difychat.sse")
 
 PING = b"event: ping\n\n"
+# Events already waiting are joined into one write up to about this many bytes.
+COALESCE_BYTES = 16 * 1024
 MEDIA_TYPE = "text/event-stream; charset=utf-8"
 
 
@@ -146,7 +148,24 @@ async def event_stream(
     try:
         event = first
         while event is not None:  # END_OF_STREAM
-            yield PING if isinstance(event, Silence) else encoder.encode(event)
+            if isinstance(event, Silence):
+                yield PING
+            else:
+                # Events queued meanwhile go out in the same write: a busy server sends fewer,
+                # larger writes, and the bytes on the wire are the same.
+                frames = [encoder.encode(event)]
+                size = len(frames[0])
+                while size < COALESCE_BYTES:
+                    try:
+                        event = generation.take_nowait()
+                    except asyncio.QueueEmpty:
+                        break
+                    if event is None:
+                        yield b"".join(frames)
+                        return
+                    frames.append(encoder.encode(event))
+                    size += len(frames[-1])
+                yield frames[0] if len(frames) == 1 else b"".join(frames)
             event = await next_event(generation, ping_interval)
     finally:
         generation.detach()

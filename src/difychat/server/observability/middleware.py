@@ -36,8 +36,19 @@ def route_templates(routes: Iterable[BaseRoute], prefix: str = "") -> dict[int, 
 
 
 class RequestObserver:
-    def __init__(self, app: ASGIApp, *, routes: dict[int, str], metrics: Metrics | None) -> None:
+    """``headers``: more headers every response carries (the API's ``X-Version``, say), added here
+    rather than by one more middleware wrapping every message sent."""
+
+    def __init__(
+        self,
+        app: ASGIApp,
+        *,
+        routes: dict[int, str],
+        metrics: Metrics | None,
+        headers: Iterable[tuple[bytes, bytes]] = (),
+    ) -> None:
         self.app = app
+        self._headers = list(headers)
         self._routes = routes
         self._metrics = metrics
         self._series: dict[tuple[str, str, int], tuple[Any, Any]] = {}
@@ -53,7 +64,7 @@ class RequestObserver:
                 break
         if request_id is None:
             request_id = context.new_request_id()
-        header = (HEADER, request_id.encode())
+        added = [(HEADER, request_id.encode()), *self._headers]
         metrics = self._metrics
         started = time.perf_counter()
         status = 500  # if the app fails before answering
@@ -64,7 +75,7 @@ class RequestObserver:
             if message["type"] == "http.response.start":
                 status = message["status"]
                 headers = message.get("headers", ())
-                message["headers"] = [*headers, header]
+                message["headers"] = [*headers, *added]
                 if metrics is not None:
                     for name, value in headers:
                         if name == b"content-type":
