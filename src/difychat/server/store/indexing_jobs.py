@@ -62,12 +62,24 @@ async def enqueue(
     return job_id
 
 
-async def claim(conn: AsyncConnection, worker_id: str, now: datetime, lease: timedelta) -> Claim | None:
+def _due(now: datetime, lease: timedelta) -> sa.ColumnElement[bool]:
+    """Jobs waiting for their time, and running jobs whose worker stopped renewing the lease."""
     j = indexing_jobs.c
-    due = sa.or_(
+    return sa.or_(
         sa.and_(j.state == WAITING, j.run_after <= now),
         sa.and_(j.state == RUNNING, j.heartbeat_at < now - lease),
     )
+
+
+async def any_due(conn: AsyncConnection, now: datetime, lease: timedelta) -> bool:
+    """Whether a claim could find a job: a read, so an idle poll never takes the write lock."""
+    found = await conn.execute(sa.select(indexing_jobs.c.id).where(_due(now, lease)).limit(1))
+    return found.first() is not None
+
+
+async def claim(conn: AsyncConnection, worker_id: str, now: datetime, lease: timedelta) -> Claim | None:
+    j = indexing_jobs.c
+    due = _due(now, lease)
     pick = sa.select(j.id).where(due).order_by(j.run_after, j.created_at).limit(1)
     if conn.dialect.name == "postgresql":
         pick = pick.with_for_update(skip_locked=True)

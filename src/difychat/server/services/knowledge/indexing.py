@@ -107,6 +107,8 @@ class IndexingWorker:
         self._loop_task: asyncio.Task[None] | None = None
         self._running: set[asyncio.Task[None]] = set()
         self._slots = asyncio.Semaphore(max(1, settings.concurrency))
+        # Set at shutdown: a run that fails now fails because it was stopped, not on its document.
+        self.stopping = False
 
     def wake(self) -> None:
         """A job was queued: look now rather than at the next poll."""
@@ -117,6 +119,7 @@ class IndexingWorker:
 
     async def stop(self) -> None:
         """Stop taking jobs, stop the running ones and hand them back for the next worker."""
+        self.stopping = True
         tasks = [t for t in (self._loop_task, *self._running) if t is not None]
         for task in tasks:
             task.cancel()
@@ -148,8 +151,14 @@ class IndexingWorker:
             task.add_done_callback(self._running.discard)
 
     async def _claim(self) -> Claim | None:
+        now = utcnow()
+        # Most polls find nothing: they only read, never waiting for the write lock beside the
+        # chat path's writes.
+        async with self._engine.connect() as conn:
+            if not await job_store.any_due(conn, now, self._lease):
+                return None
         async with self._engine.begin() as conn:
-            return await job_store.claim(conn, self.worker_id, utcnow(), self._lease)
+            return await job_store.claim(conn, self.worker_id, now, self._lease)
 
     async def _guarded(self, claim: Claim) -> None:
         try:
@@ -215,8 +224,12 @@ class _Run:
                 return
             raise
         except (_Failed, DocumentError) as exc:
+            if self._worker.stopping:  # stopping the parser made it fail: handed back by stop()
+                return
             await self._fail(f"{self._step} failed: {exc}")
         except Exception as exc:
+            if self._worker.stopping:
+                return
             await self._retry_or_fail(exc)
         finally:
             beat.cancel()
