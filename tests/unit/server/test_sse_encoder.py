@@ -1,12 +1,15 @@
 from __future__ import annotations
 
+import asyncio
 import json
 from datetime import datetime
 
+from difychat.server.api import sse
 from difychat.server.api.sse import EventEncoder
 from difychat.server.domain.events import (
     AnswerReplaced,
     FileProduced,
+    GenerationEvent,
     GenerationFailed,
     MessageEnded,
     TextDelta,
@@ -124,3 +127,28 @@ def test_message_end_carries_the_citations_it_was_given() -> None:
     body = payload(EventEncoder(generation(), 1, "chat").encode(ended))
     metadata = body["metadata"]
     assert isinstance(metadata, dict) and metadata["retriever_resources"] == [citation]
+
+
+def test_events_waiting_together_go_out_in_one_write_with_the_same_bytes() -> None:
+    async def scenario() -> tuple[list[bytes], list[bytes]]:
+        live = generation()
+        live.queue = asyncio.Queue()
+        encoder = EventEncoder(live, 1735689600, "chat")
+        events = [TextDelta(f"part {i} ") for i in range(5)]
+        live.emit(events[0])
+        first = await sse.next_event(live, 10)
+        for event in events[1:]:  # queued while the first one is being written
+            live.emit(event)
+        writes: list[bytes] = []
+        stream = sse.event_stream(live, encoder, first, 10)
+        writes.append(await anext(stream))
+        end = MessageEnded("".join(e.text for e in events), Usage())
+        live.emit(end)
+        writes.extend([chunk async for chunk in stream])
+        ordered: list[GenerationEvent] = [*events, end]
+        return writes, [encoder.encode(e) for e in ordered]
+
+    writes, separate = asyncio.run(scenario())
+    assert len(writes) == 2  # the five deltas at once, then the end
+    assert b"".join(writes) == b"".join(separate)
+    assert [payload(f)["event"] for f in separate] == ["message"] * 5 + ["message_end"]
