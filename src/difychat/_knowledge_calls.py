@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import httpx
@@ -11,14 +11,19 @@ import httpx
 from difychat._calls import Call, FileInput, drop_none, file_part, model, nothing, path, read_json
 from difychat._errors import ResponseDecodeError
 from difychat.types.knowledge import (
+    BuiltInMetadataField,
     Dataset,
     DatasetPage,
+    DatasetTags,
     Document,
     DocumentPage,
     IndexingStatus,
+    MetadataField,
+    MetadataFields,
     Segment,
     SegmentPage,
     SubmittedDocument,
+    Tag,
 )
 
 AUTOMATIC = {"mode": "automatic"}
@@ -49,8 +54,12 @@ def create_dataset(body: dict[str, Any]) -> Call[Dataset]:
     return Call("POST", "/datasets", model(Dataset), json=body)
 
 
-def list_datasets(page: int, limit: int, keyword: str | None) -> Call[DatasetPage]:
-    params = drop_none({"page": page, "limit": limit, "keyword": keyword})
+def list_datasets(
+    page: int, limit: int, keyword: str | None, tag_ids: Sequence[str] | None = None
+) -> Call[DatasetPage]:
+    params: dict[str, Any] = drop_none({"page": page, "limit": limit, "keyword": keyword})
+    if tag_ids:
+        params["tag_ids"] = list(tag_ids)
     return Call("GET", "/datasets", model(DatasetPage), params=params, idempotent=True)
 
 
@@ -176,3 +185,95 @@ def update_segment(
 def delete_segment(dataset_id: str, document_id: str, segment_id: str) -> Call[None]:
     url = path("/datasets/{}/documents/{}/segments/{}", dataset_id, document_id, segment_id)
     return Call("DELETE", url, nothing, idempotent=True)
+
+
+# -- tags -----------------------------------------------------------------------------------------
+
+
+def _tags(response: httpx.Response) -> list[Tag]:
+    body = read_json(response)
+    if not isinstance(body, list):
+        raise ResponseDecodeError(f"Expected a list of tags, got {str(body)[:200]}", response=response)
+    return [Tag.model_validate(item) for item in body]
+
+
+def list_tags() -> Call[list[Tag]]:
+    return Call("GET", "/datasets/tags", _tags, idempotent=True)
+
+
+def create_tag(name: str) -> Call[Tag]:
+    return Call("POST", "/datasets/tags", model(Tag), json={"name": name})
+
+
+def rename_tag(tag_id: str, name: str) -> Call[Tag]:
+    return Call("PATCH", "/datasets/tags", model(Tag), json={"name": name, "tag_id": tag_id}, idempotent=True)
+
+
+def delete_tag(tag_id: str) -> Call[None]:
+    return Call("DELETE", "/datasets/tags", nothing, json={"tag_id": tag_id}, idempotent=True)
+
+
+def bind_tags(dataset_id: str, tag_ids: Sequence[str]) -> Call[None]:
+    body = {"tag_ids": list(tag_ids), "target_id": dataset_id}
+    return Call("POST", "/datasets/tags/binding", nothing, json=body, idempotent=True)
+
+
+def unbind_tag(dataset_id: str, tag_id: str) -> Call[None]:
+    body = {"tag_id": tag_id, "target_id": dataset_id}
+    return Call("POST", "/datasets/tags/unbinding", nothing, json=body, idempotent=True)
+
+
+def dataset_tags(dataset_id: str) -> Call[DatasetTags]:
+    return Call("GET", path("/datasets/{}/tags", dataset_id), model(DatasetTags), idempotent=True)
+
+
+# -- metadata -------------------------------------------------------------------------------------
+
+
+def create_metadata_field(dataset_id: str, name: str, type: str) -> Call[MetadataField]:
+    url = path("/datasets/{}/metadata", dataset_id)
+    return Call("POST", url, model(MetadataField), json={"type": type, "name": name})
+
+
+def list_metadata_fields(dataset_id: str) -> Call[MetadataFields]:
+    return Call("GET", path("/datasets/{}/metadata", dataset_id), model(MetadataFields), idempotent=True)
+
+
+def rename_metadata_field(dataset_id: str, metadata_id: str, name: str) -> Call[MetadataField]:
+    url = path("/datasets/{}/metadata/{}", dataset_id, metadata_id)
+    return Call("PATCH", url, model(MetadataField), json={"name": name}, idempotent=True)
+
+
+def delete_metadata_field(dataset_id: str, metadata_id: str) -> Call[None]:
+    url = path("/datasets/{}/metadata/{}", dataset_id, metadata_id)
+    return Call("DELETE", url, nothing, idempotent=True)
+
+
+def _built_in(response: httpx.Response) -> list[BuiltInMetadataField]:
+    body = read_json(response)
+    if not isinstance(body, dict) or not isinstance(body.get("fields"), list):
+        raise ResponseDecodeError(f"Expected {{'fields': [...]}}, got {str(body)[:200]}", response=response)
+    return [BuiltInMetadataField.model_validate(item) for item in body["fields"]]
+
+
+def built_in_metadata_fields(dataset_id: str) -> Call[list[BuiltInMetadataField]]:
+    return Call("GET", path("/datasets/{}/metadata/built-in", dataset_id), _built_in, idempotent=True)
+
+
+def set_built_in_metadata(dataset_id: str, enabled: bool) -> Call[None]:
+    url = path("/datasets/{}/metadata/built-in/{}", dataset_id, "enable" if enabled else "disable")
+    return Call("POST", url, nothing, idempotent=True)
+
+
+def metadata_item(item: Any) -> dict[str, Any]:
+    """``{"id", "name", "value"}`` from a dict or a model with those attributes."""
+    if isinstance(item, Mapping):
+        return {"id": item["id"], "name": item["name"], "value": item.get("value")}
+    return {"id": item.id, "name": item.name, "value": getattr(item, "value", None)}
+
+
+def update_documents_metadata(dataset_id: str, operations: Sequence[Mapping[str, Any]]) -> Call[None]:
+    url = path("/datasets/{}/documents/metadata", dataset_id)
+    return Call(
+        "POST", url, nothing, json={"operation_data": [dict(op) for op in operations]}, idempotent=True
+    )

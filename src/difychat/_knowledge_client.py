@@ -10,6 +10,7 @@ import httpx
 
 from difychat._base import DEFAULT_MAX_RETRIES, DEFAULT_TIMEOUT, TimeoutTypes
 from difychat._methods.knowledge import AsyncKnowledgeMethods, KnowledgeMethods
+from difychat._methods.knowledge_meta import AsyncKnowledgeMetaMethods, KnowledgeMetaMethods
 from difychat._retry import RetryPolicy
 
 __all__ = ["AsyncDifyKnowledge", "DifyKnowledge"]
@@ -17,7 +18,7 @@ __all__ = ["AsyncDifyKnowledge", "DifyKnowledge"]
 KEY_ENV = "DIFY_DATASET_API_KEY"
 
 
-class DifyKnowledge(KnowledgeMethods):
+class DifyKnowledge(KnowledgeMethods, KnowledgeMetaMethods):
     """A client for the Knowledge (datasets) API of Dify or ``difychat serve``.
 
     Args:
@@ -72,7 +73,7 @@ class DifyKnowledge(KnowledgeMethods):
         self.close()
 
 
-class AsyncDifyKnowledge(AsyncKnowledgeMethods):
+class AsyncDifyKnowledge(AsyncKnowledgeMethods, AsyncKnowledgeMetaMethods):
     """The async Knowledge API client; every method of :class:`DifyKnowledge`, awaited.
 
     Example::

@@ -76,3 +76,51 @@ async def test_sync_client(make_server: ServerFactory) -> None:
             assert refused.value.status_code == 409
 
     await asyncio.to_thread(script)
+
+
+async def test_tags_and_metadata_through_both_clients(make_server: ServerFactory) -> None:
+    server = await make_server(**FAST)
+    key = await knowledge_key(server)
+    async with AsyncDifyKnowledge(api_key=key, base_url=server.base_url + "/v1") as kb:
+        docs = await kb.create_dataset("Docs", indexing_technique="economy")
+        await kb.create_dataset("Other", indexing_technique="economy")
+        guide = await kb.create_tag("guide")
+        assert (guide.name, guide.binding_count) == ("guide", 0)
+        await kb.bind_tags(docs.id, [guide.id])
+        assert [(t.name, t.binding_count) for t in await kb.list_tags()] == [("guide", 1)]
+        assert [t.name for t in (await kb.get_dataset_tags(docs.id)).data] == ["guide"]
+        assert [d.name for d in (await kb.list_datasets(tag_ids=[guide.id])).data] == ["Docs"]
+        assert (await kb.rename_tag(guide.id, "guides")).binding_count == 1
+        author = await kb.create_metadata_field(docs.id, "author")
+        year = await kb.create_metadata_field(docs.id, "year", "number")
+        done = await kb.create_document_from_text(docs.id, "intro", "Hello there.")
+        await kb.update_document_metadata(
+            docs.id, done.document.id, [{"id": author.id, "name": "author", "value": "Ada"}]
+        )
+        await kb.update_document_metadata(
+            docs.id, done.document.id, [{"id": year.id, "name": "year", "value": 1843}], partial_update=True
+        )
+        document = await kb.get_document(docs.id, done.document.id)
+        assert [(m.name, m.value) for m in document.doc_metadata or []] == [("author", "Ada"), ("year", 1843)]
+        fields = await kb.list_metadata_fields(docs.id)
+        assert [(f.name, f.count) for f in fields.doc_metadata] == [("author", 1), ("year", 1)]
+        await kb.set_built_in_metadata(docs.id, True)
+        dataset = await kb.get_dataset(docs.id)
+        assert dataset.built_in_field_enabled and [t.name for t in dataset.tags] == ["guides"]
+        assert [f.name for f in dataset.doc_metadata][:2] == ["author", "year"]
+        await kb.unbind_tag(docs.id, guide.id)
+
+    def script() -> None:
+        with DifyKnowledge(api_key=key, base_url=server.base_url + "/v1") as kb:
+            assert [f.name for f in kb.built_in_metadata_fields(docs.id)][0] == "document_name"
+            assert kb.rename_metadata_field(docs.id, author.id, "writer").name == "writer"
+            kb.delete_metadata_field(docs.id, year.id)
+            kb.set_built_in_metadata(docs.id, False)
+            found = kb.get_document(docs.id, done.document.id).doc_metadata or []
+            assert [(m.name, m.value) for m in found] == [("writer", "Ada")]
+            kb.delete_tag(guide.id)
+            assert kb.list_tags() == []
+            with pytest.raises(NotFoundError):
+                kb.delete_tag(guide.id)
+
+    await asyncio.to_thread(script)

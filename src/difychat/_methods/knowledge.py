@@ -67,10 +67,22 @@ class KnowledgeMethods(SyncCore):
         return self._request(K.create_dataset(body), api_key)
 
     def list_datasets(
-        self, *, page: int = 1, limit: int = 20, keyword: str | None = None, api_key: str | None = None
+        self,
+        *,
+        page: int = 1,
+        limit: int = 20,
+        keyword: str | None = None,
+        tag_ids: Sequence[str] | None = None,
+        api_key: str | None = None,
     ) -> DatasetPage:
-        """One page of datasets, newest first (``has_more`` tells whether another page follows)."""
-        return self._request(K.list_datasets(page, limit, keyword), api_key)
+        """One page of datasets, newest first (``has_more`` tells whether another page follows);
+        with ``tag_ids``, only those carrying any of the tags.
+
+        Example::
+
+            tagged = kb.list_datasets(tag_ids=[guide.id])
+        """
+        return self._request(K.list_datasets(page, limit, keyword, tag_ids), api_key)
 
     def get_dataset(self, dataset_id: str, *, api_key: str | None = None) -> Dataset:
         return self._request(K.get_dataset(dataset_id), api_key)
@@ -317,10 +329,22 @@ class AsyncKnowledgeMethods(AsyncCore):
         return await self._request(K.create_dataset(body), api_key)
 
     async def list_datasets(
-        self, *, page: int = 1, limit: int = 20, keyword: str | None = None, api_key: str | None = None
+        self,
+        *,
+        page: int = 1,
+        limit: int = 20,
+        keyword: str | None = None,
+        tag_ids: Sequence[str] | None = None,
+        api_key: str | None = None,
     ) -> DatasetPage:
-        """One page of datasets, newest first (``has_more`` tells whether another page follows)."""
-        return await self._request(K.list_datasets(page, limit, keyword), api_key)
+        """One page of datasets, newest first (``has_more`` tells whether another page follows);
+        with ``tag_ids``, only those carrying any of the tags.
+
+        Example::
+
+            tagged = await kb.list_datasets(tag_ids=[guide.id])
+        """
+        return await self._request(K.list_datasets(page, limit, keyword, tag_ids), api_key)
 
     async def get_dataset(self, dataset_id: str, *, api_key: str | None = None) -> Dataset:
         return await self._request(K.get_dataset(dataset_id), api_key)

@@ -1,22 +1,83 @@
-"""Datasets, documents and segments of the Knowledge API."""
+"""Datasets, documents, segments, tags and metadata of the Knowledge API."""
 
 from __future__ import annotations
 
 from typing import Any
 
+from pydantic import Field
+
 from difychat.types._base import DifyModel, Timestamp
 
 __all__ = [
+    "BuiltInMetadataField",
     "Dataset",
     "DatasetPage",
+    "DatasetTag",
+    "DatasetTags",
     "Document",
+    "DocumentMetadata",
     "DocumentPage",
     "DocumentStatus",
     "IndexingStatus",
+    "MetadataField",
+    "MetadataFields",
     "Segment",
     "SegmentPage",
     "SubmittedDocument",
+    "Tag",
 ]
+
+
+class DatasetTag(DifyModel):
+    """A tag as a dataset (or ``get_dataset_tags``) shows it."""
+
+    id: str
+    name: str
+    type: str | None = None
+
+
+class DatasetTags(DifyModel):
+    data: list[DatasetTag]
+    total: int = 0
+
+
+class Tag(DifyModel):
+    """A tag of type ``knowledge``; ``binding_count``: how many datasets carry it (Dify sends it as
+    text in the list, as a number after create and rename; both read as a number here)."""
+
+    id: str
+    name: str
+    type: str | None = None
+    binding_count: int | None = None
+
+
+class MetadataField(DifyModel):
+    """A dataset's metadata field (``string``, ``number`` or ``time``); ``count``: the documents
+    carrying it (in ``list_metadata_fields``). Built-in fields have the id ``built-in``."""
+
+    id: str
+    name: str
+    type: str
+    count: int | None = None
+
+
+class MetadataFields(DifyModel):
+    doc_metadata: list[MetadataField]
+    built_in_field_enabled: bool = False
+
+
+class BuiltInMetadataField(DifyModel):
+    name: str
+    type: str
+
+
+class DocumentMetadata(DifyModel):
+    """A field a document carries, with its value."""
+
+    id: str
+    name: str
+    type: str | None = None
+    value: str | int | float | None = None
 
 
 class Dataset(DifyModel):
@@ -36,6 +97,9 @@ class Dataset(DifyModel):
     embedding_model_provider: str | None = None
     retrieval_model_dict: dict[str, Any] | None = None
     doc_form: str | None = None
+    tags: list[DatasetTag] = Field(default_factory=list)
+    doc_metadata: list[MetadataField] = Field(default_factory=list)
+    built_in_field_enabled: bool = False
     total_documents: int | None = None
     total_available_documents: int | None = None
     enable_api: bool | None = None
@@ -68,6 +132,7 @@ class Document(DifyModel):
     word_count: int | None = None
     hit_count: int | None = None
     doc_form: str | None = None
+    doc_metadata: list[DocumentMetadata] | None = None
     segment_count: int | None = None
 
 
