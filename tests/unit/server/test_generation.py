@@ -15,6 +15,7 @@ from difychat.server.domain.events import (
     TextDelta,
 )
 from difychat.server.domain.usage import Usage
+from difychat.server.generation.event_queue import EventQueue
 from difychat.server.generation.registry import END_OF_STREAM, Generation
 
 pytestmark = pytest.mark.anyio
@@ -28,7 +29,7 @@ def make(queue: bool = True) -> Generation:
         app_id="a",
         end_user_id="u",
         created_at=datetime(2025, 1, 1),
-        queue=asyncio.Queue() if queue else None,
+        queue=EventQueue() if queue else None,
     )
 
 

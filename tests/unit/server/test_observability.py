@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 import logging
 import os
@@ -15,6 +14,7 @@ import pytest
 
 from difychat.server.domain.events import GenerationEvent, GenerationFailed, MessageEnded
 from difychat.server.domain.usage import Price, Usage
+from difychat.server.generation.event_queue import EventQueue
 from difychat.server.generation.registry import Generation
 from difychat.server.observability import context
 from difychat.server.observability.logs import JsonFormatter, TextFormatter
@@ -82,7 +82,7 @@ def test_a_text_line_ends_with_the_request_context() -> None:
 
 
 def _generation(streaming: bool) -> Generation:
-    queue: asyncio.Queue[GenerationEvent | None] | None = asyncio.Queue() if streaming else None
+    queue: EventQueue[GenerationEvent | None] | None = EventQueue() if streaming else None
     return Generation(
         task_id=f"task-{streaming}",
         message_id="m",

@@ -16,6 +16,7 @@ from difychat.server.domain.events import (
     ThoughtUpdated,
 )
 from difychat.server.domain.usage import Usage
+from difychat.server.generation.event_queue import EventQueue
 from difychat.server.generation.registry import Generation
 
 
@@ -132,7 +133,7 @@ def test_message_end_carries_the_citations_it_was_given() -> None:
 def test_events_waiting_together_go_out_in_one_write_with_the_same_bytes() -> None:
     async def scenario() -> tuple[list[bytes], list[bytes]]:
         live = generation()
-        live.queue = asyncio.Queue()
+        live.queue = EventQueue()
         encoder = EventEncoder(live, 1735689600, "chat")
         events = [TextDelta(f"part {i} ") for i in range(5)]
         live.emit(events[0])

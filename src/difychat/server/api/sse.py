@@ -131,8 +131,7 @@ async def next_event(generation: Generation, timeout: float) -> GenerationEvent 
     except asyncio.QueueEmpty:
         pass
     try:
-        async with asyncio.timeout(timeout):
-            return await generation.take()
+        return await generation.take(timeout)
     except TimeoutError:
         return SILENCE
 

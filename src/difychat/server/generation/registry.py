@@ -23,6 +23,7 @@ from difychat.server.domain.events import (
     SpeechChunk,
     TextDelta,
 )
+from difychat.server.generation.event_queue import EventQueue
 
 logger = logging.getLogger("difychat.generation")
 
@@ -66,7 +67,7 @@ class Generation:
     app_id: str
     end_user_id: str
     created_at: datetime
-    queue: asyncio.Queue[GenerationEvent | None] | None = field(default_factory=asyncio.Queue)
+    queue: EventQueue[GenerationEvent | None] | None = field(default_factory=EventQueue)
     max_unread_bytes: int = DEFAULT_MAX_UNREAD_BYTES
     unread_bytes: int = 0
     # True once the stream's reader fell too far behind and was detached.
@@ -128,12 +129,13 @@ class Generation:
         self.unread_bytes -= event_size(event)
         return event
 
-    async def take(self) -> GenerationEvent | None:
-        """Wait for the stream reader's next event (``END_OF_STREAM`` when detached)."""
+    async def take(self, timeout: float | None = None) -> GenerationEvent | None:
+        """Wait for the stream reader's next event (``END_OF_STREAM`` when detached);
+        ``TimeoutError`` after ``timeout`` seconds without one."""
         queue = self.queue
         if queue is None:
             return END_OF_STREAM
-        event = await queue.get()
+        event = await queue.get(timeout)
         self.unread_bytes -= event_size(event)
         return event
 

@@ -9,13 +9,13 @@ the request's concurrency slot back when the answer ends.
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from difychat.server.domain.apps import App, AppConfig
+from difychat.server.generation.event_queue import EventQueue
 from difychat.server.generation.limits import Slot
 from difychat.server.generation.registry import Generation, GenerationRegistry
 from difychat.server.services.audio import AudioService
@@ -103,7 +103,7 @@ class TurnLauncher:
             end_user_id=turn.end_user_id,
             created_at=turn.created_at,
             # A blocking request reads only the final event; the deltas need no queue.
-            queue=asyncio.Queue() if turn.streaming else None,
+            queue=EventQueue() if turn.streaming else None,
             max_unread_bytes=self._max_unread,
         )
         if turn.streaming:

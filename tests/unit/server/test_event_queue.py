@@ -1,0 +1,62 @@
+"""A stream's queue of unread events: one producer, one reader."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from difychat.server.generation.event_queue import EventQueue
+
+pytestmark = pytest.mark.anyio
+
+
+async def test_items_come_out_in_order_and_an_empty_queue_says_so() -> None:
+    queue: EventQueue[int] = EventQueue()
+    with pytest.raises(asyncio.QueueEmpty):
+        queue.get_nowait()
+    for item in (1, 2, 3):
+        queue.put_nowait(item)
+    assert len(queue) == 3 and not queue.empty()
+    assert [queue.get_nowait(), await queue.get(), await queue.get(0.01)] == [1, 2, 3]
+    assert queue.empty()
+
+
+async def test_a_waiting_reader_wakes_on_the_next_item() -> None:
+    queue: EventQueue[str] = EventQueue()
+    reader = asyncio.ensure_future(queue.get())
+    await asyncio.sleep(0)
+    assert not reader.done()
+    queue.put_nowait("a")
+    queue.put_nowait("b")
+    assert await reader == "a" and queue.get_nowait() == "b"
+
+
+async def test_a_reader_gives_up_after_its_timeout_and_can_wait_again() -> None:
+    queue: EventQueue[str] = EventQueue()
+    with pytest.raises(TimeoutError):
+        await queue.get(0.01)
+    later = asyncio.get_running_loop().call_later(0.01, queue.put_nowait, "late")
+    assert await queue.get(5) == "late"
+    later.cancel()
+
+
+async def test_a_cancelled_reader_leaves_the_queue_usable() -> None:
+    queue: EventQueue[str] = EventQueue()
+    reader = asyncio.ensure_future(queue.get())
+    await asyncio.sleep(0)
+    reader.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await reader
+    queue.put_nowait("x")
+    assert await queue.get(1) == "x"
+
+
+async def test_two_readers_at_once_are_refused() -> None:
+    queue: EventQueue[str] = EventQueue()
+    first = asyncio.ensure_future(queue.get())
+    await asyncio.sleep(0)
+    with pytest.raises(RuntimeError):
+        await queue.get()
+    queue.put_nowait("only")
+    assert await first == "only"
