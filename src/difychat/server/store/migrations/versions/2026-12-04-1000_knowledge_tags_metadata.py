@@ -24,10 +24,12 @@ Id = sa.Uuid(as_uuid=False)
 
 
 def upgrade() -> None:
-    with op.batch_alter_table("datasets", schema=None) as batch_op:
-        batch_op.add_column(
-            sa.Column("built_in_field_enabled", sa.Boolean(), nullable=False, server_default=sa.false())
-        )
+    # In place, not a batch: on SQLite a batch copies ``datasets`` and drops the old table, and the
+    # drop cascades to every document, segment and file of every dataset.
+    op.add_column(
+        "datasets",
+        sa.Column("built_in_field_enabled", sa.Boolean(), nullable=False, server_default=sa.false()),
+    )
     op.create_table(
         "knowledge_tags",
         sa.Column("id", Id, nullable=False),
@@ -118,6 +120,5 @@ def downgrade() -> None:
     op.drop_table("knowledge_tag_bindings")
     op.drop_index(op.f("ix_knowledge_tags_created_at_id"), table_name="knowledge_tags")
     op.drop_table("knowledge_tags")
-    # Not a batch (copy and rename) on SQLite: dropping the old ``datasets`` table would cascade
-    # to every table that refers to it. SQLite 3.35+ drops a plain column in place.
+    # In place too (SQLite 3.35+ drops a plain column itself).
     op.drop_column("datasets", "built_in_field_enabled")
