@@ -18,6 +18,7 @@ from difychat.server.domain.knowledge import (
     DatasetRecord,
     DocumentRecord,
     DocumentView,
+    MetadataValue,
     SegmentIndexer,
 )
 from difychat.server.domain.paging import NumberedPage
@@ -347,12 +348,20 @@ class DocumentService:
             return (await self._views(conn, [found], rules=True))[0]
 
     async def _views(
-        self, conn: AsyncConnection, documents: Sequence[DocumentRecord], *, rules: bool = False
+        self,
+        conn: AsyncConnection,
+        documents: Sequence[DocumentRecord],
+        *,
+        rules: bool = False,
+        metadata: bool = True,
     ) -> list[DocumentView]:
         files = await dataset_store.files(conn, [d.file_id for d in documents if d.file_id])
         totals = await store.segment_totals(conn, [d.id for d in documents])
-        values = await metadata_store.values_of(conn, [d.id for d in documents])
-        built_in = await dataset_store.built_in_enabled(conn, {d.dataset_id for d in documents})
+        values: dict[str, list[MetadataValue]] = {}
+        built_in: set[str] = set()
+        if metadata:  # the indexing status, polled, shows none
+            values = await metadata_store.values_of(conn, [d.id for d in documents])
+            built_in = await dataset_store.built_in_enabled(conn, {d.dataset_id for d in documents})
         views = []
         for d in documents:
             count, hits, chars, completed = totals.get(d.id, (0, 0, 0, 0))
@@ -395,7 +404,7 @@ class DocumentService:
             found = await store.by_batch(conn, dataset_id, batch)
             if not found:
                 raise NotFound(DOCUMENTS_NOT_FOUND)
-            return await self._views(conn, found)
+            return await self._views(conn, found, metadata=False)
 
     # -- changes ---------------------------------------------------------------------------------
 
