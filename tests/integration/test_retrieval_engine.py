@@ -237,6 +237,56 @@ async def test_the_vectors_held_stay_under_1_2_times_their_raw_size(knowledge: K
     assert held.held_bytes <= 1.2 * held.raw_bytes
 
 
+async def test_past_the_memory_budget_the_least_recently_searched_dataset_is_let_go(
+    knowledge: Knowledge,
+) -> None:
+    engine = knowledge.search.retriever._engine
+    budget = VectorCache(recheck_seconds=0, budget_bytes=1)  # room for one dataset at a time
+    search = KnowledgeSearch(engine, knowledge.search.models, budget)
+    other_id = await seed.dataset(engine, "Other", "high_quality")
+    async with engine.connect() as conn:
+        other = await dataset_store.dataset(conn, other_id)
+    assert other is not None
+    await search.indexer.index(other, await seed.document(engine, other.id, "o.md", ENGLISH[::-1]))
+
+    async def ranked(dataset: DatasetRecord, query: str, method: str) -> list[tuple[str, float]]:
+        return [(h.found.segment.id, h.score) for h in await search.search(dataset, query, plan(method))]
+
+    queries = ["reset my password", "Eiffel Tower Paris", "知识库检索"]
+    first = {
+        (q, m): await ranked(knowledge.quality, q, m)
+        for q in queries
+        for m in ("semantic_search", "hybrid_search")
+    }
+    assert budget.held(knowledge.quality.id) is not None and budget.evictions == 0
+    assert (await ranked(other, "bananas potassium", "semantic_search"))[0][1] > 0
+    # the other dataset's vectors pushed out the first's
+    held_other = budget.held(other.id)
+    assert budget.held(knowledge.quality.id) is None and held_other is not None
+    assert budget.evictions == 1 and budget.held_bytes == held_other.held_bytes
+    # read again from the database: the same segments with the same scores
+    again = {
+        (q, m): await ranked(knowledge.quality, q, m)
+        for q in queries
+        for m in ("semantic_search", "hybrid_search")
+    }
+    assert again == first
+    assert budget.held(other.id) is None and budget.evictions == 2
+    # a write to a dataset not held is applied when it is next read
+    (added,) = await seed.document(engine, other.id, "o2.md", ["Quantum computers use qubits."])
+    await search.indexer.index(other, [added])
+    assert (await ranked(other, "quantum qubits", "semantic_search"))[0][0] == added.id
+    # without a budget both stay
+    unbounded = VectorCache(recheck_seconds=0, budget_bytes=0)
+    plain = KnowledgeSearch(engine, knowledge.search.models, unbounded)
+    await plain.search(knowledge.quality, "password", plan("semantic_search"))
+    await plain.search(other, "password", plan("semantic_search"))
+    assert unbounded.held(knowledge.quality.id) is not None and unbounded.held(other.id) is not None
+    assert unbounded.evictions == 0
+    await search.close()
+    await plain.close()
+
+
 async def test_hits_are_counted(knowledge: Knowledge) -> None:
     hits = await knowledge.search.search(knowledge.quality, "password", plan("keyword_search"))
     await knowledge.search.flush_hits()

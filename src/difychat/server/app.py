@@ -78,6 +78,7 @@ from difychat.server.services.recovery import WorkerLease
 from difychat.server.services.retrieval.chat import ChatKnowledge
 from difychat.server.services.retrieval.models import KnowledgeModels
 from difychat.server.services.retrieval.service import KnowledgeSearch
+from difychat.server.services.retrieval.vectors import VectorCache
 from difychat.server.services.stops import StopService
 from difychat.server.services.suggestions import SuggestionService
 from difychat.server.services.variables import ConversationVariableService
@@ -256,7 +257,11 @@ def knowledge_search(settings: Settings, engine: AsyncEngine, http: aiohttp.Clie
             api_key=_secret(settings.rerank_api_key),
             timeout=timeout,
         )
-    return KnowledgeSearch(engine, KnowledgeModels(embeddings, rerank))
+    vectors = VectorCache(
+        budget_bytes=settings.knowledge_vector_memory_mb * 2**20,
+        approximate=settings.knowledge_vector_search == "approximate",
+    )
+    return KnowledgeSearch(engine, KnowledgeModels(embeddings, rerank), vectors)
 
 
 def _secret(value: SecretStr | None) -> str | None:

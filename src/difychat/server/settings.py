@@ -106,6 +106,13 @@ class Settings(BaseSettings):
     rerank_base_url: str | None = None
     rerank_api_key: SecretStr | None = None
     knowledge_model_timeout: float = Field(default=60.0, gt=0)
+    # Vector search: what the vectors held in memory may take together (MiB; past it the datasets
+    # searched least recently are let go, and read again when next searched; 0: no limit), and how
+    # datasets of 20,000 vectors or more are searched: `exact` (every vector read), or
+    # `approximate` (one-bit codes first, then an exact re-rank of the best 2,000: about half the
+    # CPU, and a match can be missed).
+    knowledge_vector_memory_mb: int = Field(default=1024, ge=0)
+    knowledge_vector_search: Literal["exact", "approximate"] = "exact"
     # Set by `difychat serve` for its workers once it has migrated and synced the apps itself.
     bootstrapped: bool = False
     # Set by `difychat serve`: once started, what start-up built (which lives as long as the process)

@@ -1,4 +1,5 @@
-"""Search terms (CJK pairs), exact vector search and its memory, keyword scores, fusion, plans."""
+"""Search terms (CJK pairs), vector search (exact, and through one-bit codes) and its memory, keyword
+scores, fusion, plans."""
 
 from __future__ import annotations
 
@@ -8,8 +9,13 @@ import numpy as np
 
 from difychat.server.domain.retrieval import Hit, RetrievalModel, SearchPlan
 from difychat.server.services.retrieval.engine import finish, keyword_scores, reciprocal_rank
+from difychat.server.services.retrieval.matrices import (
+    CODE_MIN_ROWS,
+    TAIL_ROWS,
+    DatasetVectors,
+    unit_rows,
+)
 from difychat.server.services.retrieval.terms import query_terms, terms
-from difychat.server.services.retrieval.vectors import TAIL_ROWS, DatasetVectors, unit_rows
 from difychat.server.store.knowledge_index import KeywordCandidate, StoredVectors, TermStats
 
 
@@ -41,11 +47,16 @@ def _stored(matrix: np.ndarray) -> tuple[StoredVectors, list[str]]:
     return StoredVectors(list(range(1, len(ids) + 1)), ids, blobs), ids
 
 
+def _load(stored: StoredVectors, *, codes: bool = False) -> DatasetVectors:
+    held = DatasetVectors.load(stored.seqs, stored.segment_ids, stored.blobs, version=1, codes=codes)
+    assert held is not None
+    return held
+
+
 def test_vector_search_is_exact() -> None:
     matrix = _random(3000, 48)
     stored, ids = _stored(matrix)
-    held = DatasetVectors.load(stored, version=1)
-    assert held is not None
+    held = _load(stored)
     query = unit_rows(np.random.default_rng(7).normal(size=(1, 48)))[0]
     expected = np.argsort(-(matrix @ query))[:10]
     found = held.search(query, 10)
@@ -56,8 +67,7 @@ def test_vector_search_is_exact() -> None:
 def test_added_and_removed_rows_are_searched_in_place_within_the_memory_bound() -> None:
     matrix = _random(500, 32)
     stored, ids = _stored(matrix)
-    held = DatasetVectors.load(stored, version=1)
-    assert held is not None
+    held = _load(stored)
     extra = _random(TAIL_ROWS + 10, 32, seed=2)
     extra_ids = [str(uuid.UUID(int=10_000 + i)) for i in range(extra.shape[0])]
     held.add(list(range(1000, 1000 + extra.shape[0])), extra_ids, extra)
@@ -69,6 +79,64 @@ def test_added_and_removed_rows_are_searched_in_place_within_the_memory_bound() 
     assert not held.dead
     assert held.search(matrix[450], 1)[0][0] == ids[450]
     assert held.held_bytes <= 1.2 * held.raw_bytes
+
+
+def test_a_removed_row_is_never_found_whether_in_a_block_or_still_in_the_tail() -> None:
+    matrix = _random(100, 16)
+    stored, ids = _stored(matrix)
+    held = _load(stored)
+    extra = _random(3, 16, seed=5)
+    held.add([500, 501, 502], [str(uuid.UUID(int=500 + i)) for i in range(3)], extra)
+    held.remove([7, 501])  # one sealed, one in the tail
+    assert ids[6] not in [s for s, _ in held.search(matrix[6], 100)]
+    assert str(uuid.UUID(int=501)) not in [s for s, _ in held.search(extra[1], 200)]
+    assert held.search(matrix[8], 1)[0][0] == ids[8]
+    everything = held.search(matrix[0], 1000)
+    assert len(everything) == 100 + 3 - 2 and held.rows == 100 + 3 - 1  # the sealed one until compaction
+
+
+def _recall(found: list[list[str]], expected: list[list[str]]) -> float:
+    return sum(len(set(f) & set(e)) for f, e in zip(found, expected, strict=True)) / sum(map(len, expected))
+
+
+def test_codes_narrow_the_scan_to_a_pool_ranked_exactly_within_the_memory_bound() -> None:
+    # 96 dimensions: one full 64-bit word of code and one padded
+    matrix = _random(CODE_MIN_ROWS + 5000, 96)
+    stored, ids = _stored(matrix)
+    coded = _load(stored, codes=True)
+    assert coded.frozen().approximate
+    rng = np.random.default_rng(3)
+    found, expected = [], []
+    for row in rng.integers(0, matrix.shape[0], size=20):
+        query = unit_rows(matrix[row] + rng.normal(scale=0.1, size=96))[0]
+        approximate = coded.search(query, 10)
+        exact = coded.search(query, 10, exact=True)
+        assert [s for s, _ in exact] == [ids[i] for i in np.argsort(-(matrix @ query))[:10]]
+        # what the pool returns carries its exact similarity, best first
+        by_id = dict(zip(ids, (matrix @ query).tolist(), strict=True))
+        assert np.allclose([sim for _, sim in approximate], [by_id[s] for s, _ in approximate], atol=1e-5)
+        assert [sim for _, sim in approximate] == sorted((sim for _, sim in approximate), reverse=True)
+        assert approximate[0][0] == ids[row]  # the row the query was made from comes first
+        found.append([s for s, _ in approximate])
+        expected.append([s for s, _ in exact])
+    assert _recall(found, expected) >= 0.9
+    assert coded.held_bytes <= 1.2 * coded.raw_bytes
+    # removing rows (then compacting past the dead share) keeps codes and rows together
+    coded.remove([int(s) for s in stored.seqs[:200]])
+    assert ids[10] not in [s for s, _ in coded.search(matrix[10], 50)]
+    coded.remove([int(s) for s in stored.seqs[200 : len(ids) // 5]])
+    assert not coded.dead and coded.frozen().approximate
+    last = len(ids) - 1
+    assert coded.search(matrix[last], 1)[0][0] == ids[last]
+
+
+def test_small_blocks_are_scanned_exactly_even_with_codes() -> None:
+    matrix = _random(500, 32)
+    stored, ids = _stored(matrix)
+    coded = _load(stored, codes=True)
+    assert not coded.frozen().approximate
+    query = unit_rows(np.random.default_rng(9).normal(size=(1, 32)))[0]
+    assert [s for s, _ in coded.search(query, 5)] == [ids[i] for i in np.argsort(-(matrix @ query))[:5]]
 
 
 def test_keyword_scores_weigh_rare_terms_and_stay_in_0_1() -> None:
@@ -119,3 +187,18 @@ def test_plans_follow_the_retrieval_model() -> None:
     assert reranked.rerank is not None and reranked.rerank.model is not None
     unnamed = SearchPlan.of(RetrievalModel(reranking_enable=True), embeds=True)
     assert unnamed.rerank is None and unnamed.threshold is None
+
+
+def test_numpy_loads_with_the_first_vector_search_not_with_the_server() -> None:
+    import subprocess
+    import sys
+
+    code = (
+        "import sys\n"
+        "import difychat.server.app, difychat.server.services.retrieval.service\n"
+        "import difychat.server.services.retrieval.indexer, difychat.server.services.retrieval.vectors\n"
+        "assert 'numpy' not in sys.modules, 'numpy imported at start-up'\n"
+        "import difychat.server.services.retrieval.matrices\n"
+        "assert 'numpy' in sys.modules\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True, timeout=120)

@@ -31,13 +31,14 @@ class FoundSegment:
     doc_metadata: Any
 
 
-def _segments(segment_ids: Sequence[str]) -> sa.CTE:
-    """The enabled, completed segments among these, read by their key first (materialised: a
-    planner whose statistics lag a bulk load would otherwise walk every document's segments)."""
+def _segments() -> sa.CTE:
+    """The enabled, completed segments among ``:segment_ids``, read by their key first
+    (materialised: a planner whose statistics lag a bulk load would otherwise walk every
+    document's segments)."""
     return (
         sa.select(document_segments)
         .where(
-            document_segments.c.id.in_(list(segment_ids)),
+            document_segments.c.id.in_(sa.bindparam("segment_ids", expanding=True)),
             document_segments.c.enabled.is_(True),
             document_segments.c.status == "completed",
         )
@@ -54,15 +55,41 @@ def _document_available() -> sa.ColumnElement[bool]:
     )
 
 
+def _visible_statement() -> sa.Select[tuple[Any]]:
+    segments = _segments()
+    return (
+        sa.select(segments.c.id)
+        .join(documents, documents.c.id == segments.c.document_id)
+        .where(_document_available())
+    )
+
+
+def _found_statement() -> sa.Select[Any]:
+    segments = _segments()
+    return (
+        sa.select(
+            segments,
+            documents.c.name.label("document_name"),
+            documents.c.data_source_type.label("document_source"),
+            documents.c.doc_type.label("document_doc_type"),
+            documents.c.doc_metadata.label("document_metadata"),
+            datasets.c.name.label("dataset_name"),
+        )
+        .join(documents, documents.c.id == segments.c.document_id)
+        .join(datasets, datasets.c.id == segments.c.dataset_id)
+        .where(_document_available())
+    )
+
+
+# Built once: each search only binds its ids (building the statement cost more than running it).
+_VISIBLE = _visible_statement()
+_FOUND = _found_statement()
+
+
 async def visible(conn: AsyncConnection, segment_ids: Sequence[str]) -> set[str]:
     found: set[str] = set()
     for start in range(0, len(segment_ids), _CHUNK):
-        segments = _segments(segment_ids[start : start + _CHUNK])
-        rows = await conn.scalars(
-            sa.select(segments.c.id)
-            .join(documents, documents.c.id == segments.c.document_id)
-            .where(_document_available())
-        )
+        rows = await conn.scalars(_VISIBLE, {"segment_ids": list(segment_ids[start : start + _CHUNK])})
         found.update(str(r) for r in rows)
     return found
 
@@ -90,20 +117,7 @@ async def found(conn: AsyncConnection, segment_ids: Sequence[str]) -> dict[str, 
     """The segments (still available) with their document and dataset names."""
     out: dict[str, FoundSegment] = {}
     for start in range(0, len(segment_ids), _CHUNK):
-        segments = _segments(segment_ids[start : start + _CHUNK])
-        rows = await conn.execute(
-            sa.select(
-                segments,
-                documents.c.name.label("document_name"),
-                documents.c.data_source_type.label("document_source"),
-                documents.c.doc_type.label("document_doc_type"),
-                documents.c.doc_metadata.label("document_metadata"),
-                datasets.c.name.label("dataset_name"),
-            )
-            .join(documents, documents.c.id == segments.c.document_id)
-            .join(datasets, datasets.c.id == segments.c.dataset_id)
-            .where(_document_available())
-        )
+        rows = await conn.execute(_FOUND, {"segment_ids": list(segment_ids[start : start + _CHUNK])})
         for row in rows:
             out[str(row.id)] = FoundSegment(
                 segment=segment_of(row),

@@ -1,7 +1,7 @@
 """Searching one dataset: keyword, vector, hybrid; fusion, rerank, threshold, top k.
 
     query ──► terms ──► full-text index (bm25 / ts_rank) ──► keyword scores ─┐
-          └─► embedding ──► in-memory exact cosine (vectors.py) ─────────────┤
+          └─► embedding ──► in-memory cosine (matrices.py) ──────────────────┤
                                                                               ▼
                      visible segments only (enabled, completed, not archived)
                                                                               ▼
@@ -24,7 +24,7 @@ import asyncio
 import math
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
@@ -32,8 +32,11 @@ from difychat.server.domain.retrieval import RRF_K, Hit, SearchPlan
 from difychat.server.providers.embeddings import EmbeddingModel
 from difychat.server.providers.rerank import RerankModel
 from difychat.server.services.retrieval.terms import query_terms
-from difychat.server.services.retrieval.vectors import THREAD_ABOVE, Matrix, VectorCache, unit_rows
+from difychat.server.services.retrieval.vectors import THREAD_ABOVE, VectorCache
 from difychat.server.store import knowledge_index as index_store
+
+if TYPE_CHECKING:
+    from difychat.server.services.retrieval.matrices import Matrix
 
 # BM25's term-frequency saturation and length normalisation.
 BM25_K1 = 1.2
@@ -82,6 +85,8 @@ class Retriever:
         self._texts = texts
 
     async def embed_query(self, model: EmbeddingModel, query: str) -> Matrix:
+        from difychat.server.services.retrieval.matrices import unit_rows
+
         (vector,) = await model.embed([query])
         row: Matrix = unit_rows([vector])[0]
         return row

@@ -8,15 +8,18 @@ document never holds SQLite's write lock for long. Re-indexing a segment replace
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING
 
-import numpy as np
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from difychat.server.domain.knowledge import DatasetRecord, SegmentRecord
 from difychat.server.providers.embeddings import EmbeddingModel
 from difychat.server.services.retrieval.terms import terms
-from difychat.server.services.retrieval.vectors import VectorCache, to_blob, unit_rows
+from difychat.server.services.retrieval.vectors import VectorCache
 from difychat.server.store import knowledge_index as index_store
+
+if TYPE_CHECKING:
+    from difychat.server.services.retrieval.matrices import Matrix
 
 WRITE_BATCH = 256
 EMBED_BATCH = 64
@@ -50,19 +53,23 @@ class SearchIndexer:
     async def _index_batch(
         self, dataset: DatasetRecord, segments: Sequence[SegmentRecord], model: EmbeddingModel | None
     ) -> None:
-        matrix: np.ndarray | None = None
+        matrix: Matrix | None = None
+        blobs: list[bytes | None] = [None] * len(segments)
         if model is not None:
+            from difychat.server.services.retrieval.matrices import to_blob, unit_rows
+
             vectors: list[list[float]] = []
             texts = [embedded_text(s) for s in segments]
             for start in range(0, len(texts), EMBED_BATCH):
                 vectors.extend(await model.embed(texts[start : start + EMBED_BATCH]))
             matrix = unit_rows(vectors)
+            blobs = [to_blob(row) for row in matrix]
         entries = [
             index_store.IndexEntry(
                 segment_id=s.id,
                 document_id=s.document_id,
                 terms=list(terms(keyword_text(s))),
-                embedding=None if matrix is None else to_blob(matrix[i]),
+                embedding=blobs[i],
                 embedding_model=None if model is None else model.name,
             )
             for i, s in enumerate(segments)
