@@ -511,6 +511,26 @@ async def test_new_conversation_gets_a_model_written_title_in_the_background(ser
     assert len(title_calls) == 1 and "a question longer than twenty chars" in json.dumps(title_calls[0].body)
 
 
+async def test_a_burst_of_new_conversations_gets_every_title_though_titles_wait_their_turn(
+    server: RunningServer,
+) -> None:
+    burst = 40  # more than the title calls allowed at once (16)
+    async with server.client(PLAIN_KEY) as client:
+        bodies = [chat_body(f"burst question number {i:02d}") for i in range(burst)]
+        answers = await asyncio.gather(*(client.post("/chat-messages", json=body) for body in bodies))
+        assert [a.status_code for a in answers] == [200] * burst
+        named: list[str] = []
+        for _ in range(250):
+            listing = (await client.get("/conversations", params={"user": "u1", "limit": 100})).json()
+            named = [c["name"] for c in listing["data"] if c["name"] == "A fake title"]
+            if len(named) == burst:
+                break
+            await asyncio.sleep(0.02)
+    assert len(named) == burst
+    asked = {c.body["messages"][-1]["content"] for c in server.upstream.chat_requests(stream=False)}
+    assert all(any(f"number {i:02d}" in text for text in asked) for i in range(burst))
+
+
 async def test_concurrent_first_ratings_of_one_message_never_fail(server: RunningServer) -> None:
     async with server.client() as client:
         message = (await client.post("/chat-messages", json=chat_body())).json()

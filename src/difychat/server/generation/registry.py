@@ -178,6 +178,7 @@ class GenerationRegistry:
         self._background: set[asyncio.Task[Any]] = set()
         self._listeners: list[Callable[[int], None]] = []
         self._observers: list[GenerationObserver] = []
+        self._backlogs: list[Callable[[], list[str]]] = []
 
     def __len__(self) -> int:
         return len(self._running)
@@ -222,8 +223,15 @@ class GenerationRegistry:
         return generation.request_stop() if generation is not None else False
 
     def background_jobs(self) -> list[str]:
-        """The names of the background jobs not finished yet."""
-        return [task.get_name() for task in self._background]
+        """The names of the background jobs not finished yet, and of those still queued."""
+        names = [task.get_name() for task in self._background]
+        for backlog in self._backlogs:
+            names.extend(backlog())
+        return names
+
+    def add_backlog(self, backlog: Callable[[], list[str]]) -> None:
+        """``backlog()`` names jobs queued before they run (``background_jobs`` counts them too)."""
+        self._backlogs.append(backlog)
 
     def spawn(self, job: Awaitable[Any], name: str) -> None:
         """Run a background job (a conversation title, say) that must not be lost or block anyone."""

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -11,7 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from difychat.server.domain.apps import App, AppConfig
 from difychat.server.generation.limits import Slot
 from difychat.server.generation.registry import DEFAULT_MAX_UNREAD_BYTES, GenerationRegistry
-from difychat.server.providers.base import ChatModel, ModelRequest
+from difychat.server.providers.base import ModelRequest
 from difychat.server.services import naming
 from difychat.server.services.agent.files import Owner
 from difychat.server.services.agent.service import AgentService
@@ -33,6 +32,7 @@ from difychat.server.services.prompts import (
 from difychat.server.services.retrieval import agent_tools
 from difychat.server.services.retrieval.agent_tools import CitationLog
 from difychat.server.services.retrieval.chat import ChatKnowledge, Retrieved
+from difychat.server.services.titles import TitleQueue
 from difychat.server.services.turn_launch import (
     Citations,
     NewConversation,
@@ -43,7 +43,6 @@ from difychat.server.services.turn_launch import (
 )
 from difychat.server.services.turn_runner import AnswerSource, Finisher, TurnRunner
 from difychat.server.store import messages as message_store
-from difychat.server.store import writer
 from difychat.server.store.common import new_id, utcnow
 from difychat.server.store.writer import GroupWriter
 from difychat.server.tools.registry import BoundTool
@@ -97,9 +96,9 @@ class ChatService:
         self._character_delay = character_delay
         self._agents = agents
         self._knowledge = knowledge
-        # Titles are background work: a burst of new conversations queues its title calls here
+        # Titles are background work: a burst of new conversations queues its title calls
         # instead of opening as many upstream requests beside the answers being streamed.
-        self._titles = asyncio.Semaphore(TITLE_CONCURRENCY)
+        self._titles = TitleQueue(registry, writes, concurrency=TITLE_CONCURRENCY)
 
     async def start(self, app: App, end_user_id: str, turn: ChatTurn, slot: Slot) -> StartedTurn:
         """Everything that can fail is checked before the rows are written and the model is called.
@@ -218,13 +217,8 @@ class ChatService:
             retriever_resources=shown_citations(config, retrieved, cited),
         )
         if conversation is None and turn.auto_generate_name:
-            self._registry.spawn(self._name(conversation_id, model, turn.query), f"title-{conversation_id}")
+            self._titles.request(conversation_id, model, turn.query)
         return started
-
-    async def _name(self, conversation_id: str, model: ChatModel, query: str) -> None:
-        async with self._titles:
-            title = await naming.generate_title(model, query)
-        await self._writer.write(writer.name_conversation(conversation_id, title, utcnow()))
 
 
 def shown_citations(config: AppConfig, retrieved: Retrieved | None, cited: CitationLog | None) -> Citations:

@@ -1,0 +1,57 @@
+"""Titles of new conversations, asked of the model in the background.
+
+A burst of new conversations queues its titles here: at most ``concurrency`` title calls run
+at once, beside the answers being streamed, and a title still waiting costs one small tuple
+rather than a task of its own.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import deque
+
+from difychat.server.generation.registry import GenerationRegistry
+from difychat.server.providers.base import ChatModel
+from difychat.server.services import naming
+from difychat.server.store import writer
+from difychat.server.store.common import utcnow
+from difychat.server.store.writer import GroupWriter
+
+logger = logging.getLogger("difychat.titles")
+
+# The background job name of a title call; its kind (for metrics) is what comes before the "-".
+JOB_NAME = "title-calls"
+WAITING_NAME = "title-waiting"
+
+
+class TitleQueue:
+    def __init__(self, registry: GenerationRegistry, writes: GroupWriter, *, concurrency: int) -> None:
+        self._registry = registry
+        self._writer = writes
+        self._concurrency = concurrency
+        self._waiting: deque[tuple[str, ChatModel, str]] = deque()
+        self._callers = 0
+        registry.add_backlog(self.backlog)
+
+    def request(self, conversation_id: str, model: ChatModel, query: str) -> None:
+        """Name ``conversation_id`` after ``query`` once a title call is free."""
+        self._waiting.append((conversation_id, model, query))
+        if self._callers < self._concurrency:
+            self._callers += 1
+            self._registry.spawn(self._call_until_done(), JOB_NAME)
+
+    def backlog(self) -> list[str]:
+        """One name per title not asked yet (the background-jobs gauge counts them)."""
+        return [WAITING_NAME] * len(self._waiting)
+
+    async def _call_until_done(self) -> None:
+        try:
+            while self._waiting:
+                conversation_id, model, query = self._waiting.popleft()
+                try:
+                    title = await naming.generate_title(model, query)
+                    await self._writer.write(writer.name_conversation(conversation_id, title, utcnow()))
+                except Exception:
+                    logger.exception("naming conversation %s failed", conversation_id)
+        finally:
+            self._callers -= 1
