@@ -23,6 +23,7 @@ from difychat._errors import (
     make_status_error,
 )
 from difychat._retry import RetryPolicy, is_retryable_status
+from difychat._urls import DEFAULT_BASE_URL
 from difychat._version import __version__
 
 __all__ = [
@@ -36,7 +37,6 @@ __all__ = [
 
 log = logging.getLogger("difychat")
 
-DEFAULT_BASE_URL = "https://api.dify.ai/v1"
 DEFAULT_MAX_RETRIES = 2
 # Blocking answers can take minutes; streams send a ping every 10 s, so the read timeout only
 # has to outlast the slowest silence, and connecting should fail fast.

@@ -16,7 +16,7 @@ import os
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from difychat._base import DEFAULT_BASE_URL
+from difychat._urls import DEFAULT_BASE_URL
 
 if TYPE_CHECKING:
     from difychat.cli._console import Output

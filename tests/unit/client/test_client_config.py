@@ -126,10 +126,11 @@ def test_the_api_key_does_not_leak_into_repr() -> None:
 
 def test_all_lists_exactly_the_public_names() -> None:
     # Subpackages (types, cli, server) appear as attributes once imported; they are not re-exports.
+    # The client's names load on first use: dir() lists them, getattr() loads them.
     public = {
         name
-        for name, value in vars(difychat).items()
-        if not name.startswith("_") and not isinstance(value, types.ModuleType)
+        for name in dir(difychat)
+        if not name.startswith("_") and not isinstance(getattr(difychat, name), types.ModuleType)
     }
     assert set(difychat.__all__) - {"__version__"} == public
     assert difychat.__version__ == difychat._version.__version__

@@ -6,14 +6,13 @@ import contextlib
 import sys
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import sqlalchemy as sa
-from alembic import command
-from alembic.config import Config
-from alembic.runtime.migration import MigrationContext
-from alembic.script import ScriptDirectory
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+
+if TYPE_CHECKING:  # alembic (and mako under it) loads only when migrations are looked at
+    from alembic.config import Config
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 
@@ -42,6 +41,8 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
 
 
 def alembic_config(url: str) -> Config:
+    from alembic.config import Config
+
     cfg = Config()
     cfg.set_main_option("script_location", str(MIGRATIONS_DIR))
     cfg.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
@@ -55,6 +56,8 @@ def upgrade(url: str, revision: str = "heads") -> None:
     advisory lock (taken in ``migrations/env.py``), on SQLite under a lock file beside the database.
     The others then find it migrated and change nothing.
     """
+    from alembic import command
+
     path = _sqlite_path(url)
     if path is None:
         command.upgrade(alembic_config(url), revision)
@@ -99,6 +102,9 @@ async def state(url: str) -> DatabaseState:
     """Whether the database at ``url`` is there and migrated, without creating or changing anything:
     ``missing`` (no SQLite file, or no migration applied yet), ``behind`` (migrations are pending, or
     it was migrated by another release), ``current``."""
+    from alembic.runtime.migration import MigrationContext
+    from alembic.script import ScriptDirectory
+
     path = _sqlite_path(url)
     if path is not None and not path.exists():
         return "missing"

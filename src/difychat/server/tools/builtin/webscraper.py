@@ -17,7 +17,6 @@ from typing import Any
 from yarl import URL
 
 from difychat.server.documents.extract import ExtractionError, extract_text
-from difychat.server.documents.readable import readable
 from difychat.server.tools import http
 from difychat.server.tools.base import (
     TextOutput,
@@ -91,6 +90,9 @@ async def _scrape(arguments: Mapping[str, Any], context: ToolContext) -> Sequenc
 
 async def _read(kind: str, response: http.Response, context: ToolContext) -> str:
     if kind == "html":
+        # BeautifulSoup loads with the first page read, not with the server.
+        from difychat.server.documents.readable import readable
+
         article = await asyncio.to_thread(readable, response.body[:MAX_HTML_BYTES], response.charset)
         return page(article.title, article.author, article.text)
     if kind == "text":
