@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from difychat.server.domain.apps import App, AppConfig, ModelSettings
 from difychat.server.services.keys import generate_key, hash_key, key_hint
 from difychat.server.store import apps as app_store
+from difychat.server.store.common import Record
 
 DEMO_APP_NAME = "Demo"
 
@@ -47,16 +48,26 @@ def demo_config(openai_base_url: str | None, openai_api_key: str | None, model_n
     )
 
 
-async def _upsert(conn: AsyncConnection, config: AppConfig, source: str) -> str:
-    row = await app_store.app_by_name(conn, config.name)
+async def _upsert(conn: AsyncConnection, row: Record | None, config: AppConfig, source: str) -> str:
+    """The app of ``config`` (``row``: as read before), created or brought up to date; no write when
+    it already is."""
+    fingerprint = config.fingerprint()
+    if row is not None and (
+        row.fingerprint == fingerprint
+        and row.mode == config.mode
+        and row.source == source
+        and row.status == "normal"
+        and bool(row.enable_api) == config.enable_api
+    ):
+        return str(row.id)
+    config_id: str | None = None
     if row is None:
         app_id = await app_store.insert_app(
             conn, name=config.name, mode=config.mode, source=source, enable_api=config.enable_api
         )
     else:
         app_id = str(row.id)
-    fingerprint = config.fingerprint()
-    config_id = await app_store.config_version(conn, app_id, fingerprint)
+        config_id = await app_store.config_version(conn, app_id, fingerprint)
     if config_id is None:
         config_id = await app_store.insert_config_version(conn, app_id, fingerprint, config.snapshot())
     await app_store.update_app(
@@ -71,36 +82,53 @@ async def _upsert(conn: AsyncConnection, config: AppConfig, source: str) -> str:
     return app_id
 
 
-async def _sync_fixed_keys(conn: AsyncConnection, app_id: str, keys: list[SecretStr]) -> None:
+class _Keys:
+    """The keys as read once at the start of a sync, kept current as the sync writes."""
+
+    def __init__(self, rows: list[Record]) -> None:
+        self.hashes = {r.key_hash for r in rows}
+        self.by_app: dict[str, list[Record]] = {}
+        for r in rows:
+            self.by_app.setdefault(str(r.app_id), []).append(r)
+
+
+async def _sync_fixed_keys(conn: AsyncConnection, keys: _Keys, app_id: str, listed: list[SecretStr]) -> None:
     """Keys listed in the apps file exist exactly while they are listed."""
-    wanted = {hash_key(k.get_secret_value()): k.get_secret_value() for k in keys}
-    existing = await app_store.list_keys(conn, app_id)
+    wanted = {hash_key(k.get_secret_value()): k.get_secret_value() for k in listed}
     stale = [
         str(r.id)
-        for r in existing
+        for r in keys.by_app.get(app_id, [])
         if r.source == "config" and r.key_hash not in wanted and r.revoked_at is None
     ]
     await app_store.revoke_keys(conn, stale)
     for key_hash, key in wanted.items():
-        found = await app_store.key_by_hash(conn, key_hash)
-        if found is None:
+        if key_hash not in keys.hashes:
             await app_store.insert_key(
                 conn, app_id=app_id, key_hash=key_hash, hint=key_hint(key), source="config"
             )
+            keys.hashes.add(key_hash)
 
 
 async def sync_apps(engine: AsyncEngine, configs: list[AppConfig], *, live_demo: AppConfig | None) -> None:
-    """Make the database match the apps file. Apps no longer listed stop answering (403)."""
+    """Make the database match the apps file. Apps no longer listed stop answering (403).
+
+    Apps and keys are read once; only what differs is written, so a start with an unchanged apps
+    file reads two tables and writes nothing.
+    """
     async with engine.begin() as conn:
+        found = {row.name: row for row in await app_store.apps_with_fingerprints(conn)}
+        keys = _Keys(await app_store.key_states(conn))
         listed = {c.name for c in configs}
         for config in configs:
-            app_id = await _upsert(conn, config, "config")
-            await _sync_fixed_keys(conn, app_id, config.api_keys)
-        for row in await app_store.all_apps(conn):
-            if row.source == "config" and row.name not in listed:
+            app_id = await _upsert(conn, found.get(config.name), config, "config")
+            await _sync_fixed_keys(conn, keys, app_id, config.api_keys)
+        for name, row in found.items():
+            if name in listed:
+                continue
+            if row.source == "config" and row.config_id is not None and row.status != "removed":
                 await app_store.update_app(conn, str(row.id), status="removed")
-            if row.source == "demo" and live_demo is not None:
-                await _upsert(conn, live_demo, "demo")
+            if row.source == "demo" and row.config_id is not None and live_demo is not None:
+                await _upsert(conn, found.get(live_demo.name), live_demo, "demo")
 
 
 async def prepare_demo_app(engine: AsyncEngine, config: AppConfig) -> DemoApp | None:
@@ -113,7 +141,7 @@ async def prepare_demo_app(engine: AsyncEngine, config: AppConfig) -> DemoApp | 
         if demo is None and rows:
             return None
         created = demo is None
-        app_id = await _upsert(conn, config, "demo") if demo is None else str(demo.id)
+        app_id = await _upsert(conn, None, config, "demo") if demo is None else str(demo.id)
         # A key of source "demo" is stored only once it has been shown: its row is the record of that.
         if not created and any(k.source == "demo" for k in await app_store.list_keys(conn, app_id)):
             return None

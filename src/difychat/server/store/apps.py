@@ -20,6 +20,16 @@ async def all_apps(conn: AsyncConnection) -> list[Record]:
     return list(rows)
 
 
+async def apps_with_fingerprints(conn: AsyncConnection) -> list[Record]:
+    """Every app with the fingerprint of its current config (None before it has one)."""
+    rows = await conn.execute(
+        sa.select(apps, app_configs.c.fingerprint).outerjoin(
+            app_configs, app_configs.c.id == apps.c.config_id
+        )
+    )
+    return list(rows)
+
+
 async def app_by_name(conn: AsyncConnection, name: str) -> Record | None:
     return (await conn.execute(sa.select(apps).where(apps.c.name == name))).first()
 
@@ -76,6 +86,16 @@ async def config_by_id(conn: AsyncConnection, config_id: str) -> dict[str, Any] 
 
 
 # --- API keys -------------------------------------------------------------------------------
+
+
+async def key_states(conn: AsyncConnection) -> list[Record]:
+    """Every key's app, hash, source and revocation: what syncing the apps file compares with."""
+    rows = await conn.execute(
+        sa.select(
+            api_keys.c.id, api_keys.c.app_id, api_keys.c.key_hash, api_keys.c.source, api_keys.c.revoked_at
+        )
+    )
+    return list(rows)
 
 
 async def key_by_hash(conn: AsyncConnection, key_hash: str) -> Record | None:
