@@ -4,16 +4,25 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import errno
+import json
 import logging
 import logging.config
 import os
 import shutil
+import signal
 import socket
 import sys
 import tempfile
+import traceback
+from collections.abc import Callable, Coroutine
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from difychat.server.app import BootstrapResult
 
 _MISSING = "The difychat server is not installed. Install it with:\n    pip install 'difychat[server]'"
 
@@ -178,28 +187,32 @@ def _serve(args: argparse.Namespace) -> int:
     from difychat.server.observability.logs import logging_config
     from difychat.server.settings import ConfigFileError
 
-    console = _console()
     # Before anything is shown: a first-run panel must not point at another program on the port.
     taken = _port_problem(args.host, args.port)
     if taken is not None:
         print(f"error: {taken}", file=sys.stderr)
         return 1
     try:
-        result = asyncio.run(
-            bootstrap(settings, show_demo=lambda demo: _print_demo(console, demo, args.host, args.port))
+        result = _bootstrap_apart(
+            lambda: bootstrap(
+                settings, show_demo=lambda demo: _print_demo(_console(), demo, args.host, args.port)
+            )
         )
     except ConfigFileError as exc:
-        console.print(f"[red]error:[/red] {exc}")
+        _console().print(f"[red]error:[/red] {exc}")
         return 2
+    if result.failed:
+        return 1
     log_config = logging_config(settings.log_format, args.log_level)
-    if result.demo is None:
-        names = ", ".join(a.name for a in result.apps) or "the apps already in the database"
+    if not result.demo:
+        names = ", ".join(result.apps) or "the apps already in the database"
         if settings.log_format == "json":
             logging.config.dictConfig(log_config)
             url = f"http://{args.host}:{args.port}/v1"
             logging.getLogger("difychat.cli").info("serving %s on %s", names, url)
         else:
-            console.print(f"difychat: serving {names} on http://{args.host}:{args.port}/v1")
+            # Plain print: rich (loaded only for the first-run panel and errors) is not kept in memory.
+            print(f"difychat: serving {names} on http://{args.host}:{args.port}/v1", flush=True)
 
     os.environ["DIFYCHAT_BOOTSTRAPPED"] = "true"
     os.environ["DIFYCHAT_FREEZE_STARTUP_OBJECTS"] = "true"
@@ -212,8 +225,10 @@ def _serve(args: argparse.Namespace) -> int:
         # Each worker records its metrics in files there; a scrape sums them (prometheus-client's
         # multiprocess mode). Set before the workers start: they read it when they import it.
         created = _metrics_dir() if settings.metrics_enabled else None
+        from difychat.cli import workers
+
         try:
-            uvicorn.run(
+            workers.run(
                 "difychat.server.app:create_app_from_env",
                 factory=True,
                 host=args.host,
@@ -222,6 +237,7 @@ def _serve(args: argparse.Namespace) -> int:
                 log_config=log_config,
                 log_level=args.log_level,
                 access_log=False,
+                ws="none",
                 timeout_graceful_shutdown=GRACEFUL_SECONDS,
             )
         finally:
@@ -239,9 +255,70 @@ def _serve(args: argparse.Namespace) -> int:
         log_level=args.log_level,
         log_config=log_config,
         access_log=False,
+        ws="none",
         timeout_graceful_shutdown=GRACEFUL_SECONDS,
     )
     return 0
+
+
+@dataclass(frozen=True)
+class _Bootstrapped:
+    demo: bool  # a demo app was made or shown
+    apps: list[str]  # the apps file's apps
+    failed: bool = False  # the child that bootstrapped failed (and said why)
+
+
+def _bootstrap_apart(run: Callable[[], Coroutine[Any, Any, BootstrapResult]]) -> _Bootstrapped:
+    """Migrate and sync (``bootstrap``) in a forked child where the platform forks, so that alembic,
+    the migration scripts and what they allocate never enter the serving process (about 14 MB).
+
+    The child shows what ``bootstrap`` shows (the first-run panel); a ``ConfigFileError`` comes back
+    to be raised here. Without ``fork`` (Windows) it runs in this process.
+    """
+    from difychat.server.settings import ConfigFileError
+
+    if not hasattr(os, "fork"):
+        found = asyncio.run(run())
+        return _Bootstrapped(found.demo is not None, [a.name for a in found.apps])
+    read_end, write_end = os.pipe()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    pid = os.fork()
+    if pid == 0:  # the child: never returns
+        os.close(read_end)
+        code = 0
+        try:
+            with os.fdopen(write_end, "w") as out:
+                try:
+                    found = asyncio.run(run())
+                    json.dump({"demo": found.demo is not None, "apps": [a.name for a in found.apps]}, out)
+                except ConfigFileError as exc:
+                    json.dump({"config_error": str(exc)}, out)
+        except KeyboardInterrupt:
+            code = 130
+        except BaseException:
+            traceback.print_exc()
+            code = 1
+        finally:
+            sys.stdout.flush()
+            sys.stderr.flush()
+            os._exit(code)
+    os.close(write_end)
+    try:
+        with os.fdopen(read_end) as pipe:
+            said = pipe.read()
+        _, status = os.waitpid(pid, 0)
+    except KeyboardInterrupt:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGINT)
+        os.waitpid(pid, 0)
+        raise
+    if os.waitstatus_to_exitcode(status) != 0 or not said:
+        return _Bootstrapped(False, [], failed=True)
+    answer = json.loads(said)
+    if "config_error" in answer:
+        raise ConfigFileError(answer["config_error"])
+    return _Bootstrapped(bool(answer["demo"]), list(answer["apps"]))
 
 
 def _port_problem(host: str, port: int) -> str | None:
