@@ -60,3 +60,15 @@ async def test_two_readers_at_once_are_refused() -> None:
         await queue.get()
     queue.put_nowait("only")
     assert await first == "only"
+
+
+async def test_a_long_backlog_read_while_it_grows_keeps_its_order() -> None:
+    queue: EventQueue[int] = EventQueue()
+    read: list[int] = []
+    for n in range(1000):
+        queue.put_nowait(n)
+        if n % 3 == 0:  # the reader falls behind, then catches up
+            read.append(queue.get_nowait())
+    while not queue.empty():
+        read.append(await queue.get())
+    assert read == list(range(1000)) and len(queue) == 0

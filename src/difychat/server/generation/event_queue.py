@@ -3,13 +3,13 @@
 ``asyncio.Queue`` would do, but it keeps three deques, a lock-free getter/putter protocol and an
 unfinished-task counter for any number of producers and consumers. A generation has exactly
 one producer (its runner) and one reader (its HTTP stream), and thousands of streams can be
-open at once: this holds one deque and, while the reader waits, one future.
+open at once: this holds one list (a deque starts at a block of 64 slots) and, while the
+reader waits, one future.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections import deque
 from typing import Generic, TypeVar
 
 T = TypeVar("T")
@@ -21,17 +21,19 @@ def _wake(waiter: asyncio.Future[None]) -> None:
 
 
 class EventQueue(Generic[T]):
-    __slots__ = ("_items", "_waiter")
+    __slots__ = ("_head", "_items", "_waiter")
 
     def __init__(self) -> None:
-        self._items: deque[T] = deque()
+        # Items from ``_head`` on are unread; the read ones are dropped in bulk (``_pop``).
+        self._items: list[T] = []
+        self._head = 0
         self._waiter: asyncio.Future[None] | None = None
 
     def __len__(self) -> int:
-        return len(self._items)
+        return len(self._items) - self._head
 
     def empty(self) -> bool:
-        return not self._items
+        return self._head == len(self._items)
 
     def put_nowait(self, item: T) -> None:
         self._items.append(item)
@@ -40,16 +42,16 @@ class EventQueue(Generic[T]):
 
     def get_nowait(self) -> T:
         """The oldest item; ``asyncio.QueueEmpty`` if there is none."""
-        if not self._items:
+        if self.empty():
             raise asyncio.QueueEmpty
-        return self._items.popleft()
+        return self._pop()
 
     async def get(self, timeout: float | None = None) -> T:
         """The oldest item, once there is one; ``TimeoutError`` after ``timeout`` seconds without.
 
         One reader at a time: a second concurrent ``get`` is a programming error.
         """
-        if not self._items:
+        if self.empty():
             if self._waiter is not None:
                 raise RuntimeError("an EventQueue has one reader")
             loop = asyncio.get_running_loop()
@@ -61,6 +63,18 @@ class EventQueue(Generic[T]):
                 self._waiter = None
                 if timer is not None:
                     timer.cancel()
-            if not self._items:
+            if self.empty():
                 raise TimeoutError
-        return self._items.popleft()
+        return self._pop()
+
+    def _pop(self) -> T:
+        items = self._items
+        item = items[self._head]
+        self._head += 1
+        if self._head == len(items):
+            items.clear()
+            self._head = 0
+        elif self._head >= 64 and 2 * self._head >= len(items):
+            del items[: self._head]
+            self._head = 0
+        return item

@@ -9,8 +9,6 @@ they arrive, up to ``MAX_LINE_BYTES``; a longer one is the provider failure ``LI
 
 from __future__ import annotations
 
-from collections import deque
-
 import aiohttp
 
 from difychat.server.errors import ProviderError
@@ -31,7 +29,9 @@ class StreamLines:
         self._content = content
         self._label = label
         self._limit = limit
-        self._lines: deque[bytes] = deque()
+        # The complete lines of the chunks read so far; those before ``_next`` were returned.
+        self._lines: list[bytes] = []
+        self._next = 0
         self._pending: list[bytes] = []  # the start of a line whose end has not arrived
         self._size = 0  # bytes in _pending
         self._eof = False
@@ -40,9 +40,11 @@ class StreamLines:
         return self
 
     async def __anext__(self) -> bytes:
-        while not self._lines:
+        while self._next == len(self._lines):
             if self._eof:
                 raise StopAsyncIteration
+            self._lines.clear()
+            self._next = 0
             chunk = await self._content.readany()
             if chunk:
                 self._split(chunk)
@@ -51,7 +53,9 @@ class StreamLines:
                 if self._pending:
                     self._lines.append(b"".join(self._pending))
                     self._pending.clear()
-        return self._lines.popleft()
+        line = self._lines[self._next]
+        self._next += 1
+        return line
 
     def _split(self, chunk: bytes) -> None:
         start = 0
