@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
@@ -166,8 +166,7 @@ async def views(conn: AsyncConnection, records: Sequence[DatasetRecord]) -> list
         )
         for row in await conn.execute(first):
             first_forms.setdefault(str(row.dataset_id), row.doc_form)
-    tagged = await tags.tags_of(conn, ids)
-    fields = await metadata_fields.fields(conn, ids)
+    tagged, fields = await metadata_fields.labels(conn, ids)
     return [
         DatasetView(
             r,
@@ -178,17 +177,6 @@ async def views(conn: AsyncConnection, records: Sequence[DatasetRecord]) -> list
         )
         for r in records
     ]
-
-
-async def built_in_enabled(conn: AsyncConnection, dataset_ids: Iterable[str]) -> set[str]:
-    """Those of the datasets that show the built-in metadata fields."""
-    wanted = list(dataset_ids)
-    if not wanted:
-        return set()
-    rows = await conn.execute(
-        sa.select(datasets.c.id).where(datasets.c.id.in_(wanted), datasets.c.built_in_field_enabled.is_(True))
-    )
-    return {str(r.id) for r in rows}
 
 
 async def update_dataset(conn: AsyncConnection, dataset_id: str, **values: Any) -> None:

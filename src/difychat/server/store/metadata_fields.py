@@ -14,9 +14,16 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from difychat.server.domain.knowledge import MetadataField, MetadataValue
+from difychat.server.domain.knowledge import DocumentRecord, MetadataField, MetadataValue, TagRecord
 from difychat.server.store.common import Record
-from difychat.server.store.schema import dataset_metadata_bindings, dataset_metadata_fields, documents
+from difychat.server.store.schema import (
+    dataset_metadata_bindings,
+    dataset_metadata_fields,
+    datasets,
+    documents,
+    knowledge_tag_bindings,
+    knowledge_tags,
+)
 
 _fields = dataset_metadata_fields.c
 _bindings = dataset_metadata_bindings.c
@@ -147,22 +154,83 @@ async def bind(
         )
 
 
-async def values_of(conn: AsyncConnection, document_ids: Sequence[str]) -> dict[str, list[MetadataValue]]:
-    """The fields each document carries (oldest field first), with the values its ``doc_metadata``
-    holds under their names."""
-    if not document_ids:
+async def document_values(
+    conn: AsyncConnection, records: Sequence[DocumentRecord]
+) -> dict[str, tuple[bool, list[MetadataValue]]]:
+    """Per document: whether its dataset shows the built-in fields, and the fields it carries
+    (oldest first) with the values its ``doc_metadata`` holds under their names. One query."""
+    if not records:
         return {}
+    d = documents.c
     rows = await conn.execute(
-        sa.select(_bindings.document_id, _fields.id, _fields.name, _fields.type, documents.c.doc_metadata)
-        .join(dataset_metadata_fields, _fields.id == _bindings.metadata_id)
-        .join(documents, documents.c.id == _bindings.document_id)
-        .where(_bindings.document_id.in_(list(document_ids)))
-        .order_by(_bindings.document_id, _fields.created_at, _fields.id)
-    )
-    found: dict[str, list[MetadataValue]] = {}
-    for r in rows:
-        stored = r.doc_metadata if isinstance(r.doc_metadata, dict) else {}
-        found.setdefault(str(r.document_id), []).append(
-            MetadataValue(str(r.id), r.name, r.type, stored.get(r.name))
+        sa.select(
+            d.id, datasets.c.built_in_field_enabled, _fields.id.label("field_id"), _fields.name, _fields.type
         )
+        .select_from(
+            documents.join(datasets, datasets.c.id == d.dataset_id)
+            .outerjoin(dataset_metadata_bindings, _bindings.document_id == d.id)
+            .outerjoin(dataset_metadata_fields, _fields.id == _bindings.metadata_id)
+        )
+        .where(d.id.in_([r.id for r in records]))
+        .order_by(d.id, _fields.created_at, _fields.id)
+    )
+    stored = {r.id: r.doc_metadata if isinstance(r.doc_metadata, dict) else {} for r in records}
+    found: dict[str, tuple[bool, list[MetadataValue]]] = {}
+    for row in rows:
+        document_id = str(row.id)
+        _, values = found.setdefault(document_id, (bool(row.built_in_field_enabled), []))
+        if row.field_id is not None:
+            value = stored.get(document_id, {}).get(row.name)
+            values.append(MetadataValue(str(row.field_id), row.name, row.type, value))
     return found
+
+
+async def labels(
+    conn: AsyncConnection, dataset_ids: Sequence[str]
+) -> tuple[dict[str, list[TagRecord]], dict[str, list[MetadataField]]]:
+    """Each dataset's tags (newest first) and metadata fields (oldest first, with how many
+    documents carry each), read in one query."""
+    if not dataset_ids:
+        return {}, {}
+    ids = list(dataset_ids)
+    tag_rows = (
+        sa.select(
+            sa.literal("tag").label("kind"),
+            knowledge_tag_bindings.c.dataset_id,
+            knowledge_tags.c.id,
+            knowledge_tags.c.name,
+            sa.cast(sa.null(), sa.String()).label("type"),
+            sa.cast(sa.literal(0), sa.BigInteger()).label("n"),
+            knowledge_tags.c.created_at,
+        )
+        .join(knowledge_tags, knowledge_tags.c.id == knowledge_tag_bindings.c.tag_id)
+        .where(knowledge_tag_bindings.c.dataset_id.in_(ids))
+    )
+    used = (
+        sa.select(sa.func.count())
+        .where(_bindings.metadata_id == _fields.id)
+        .correlate(dataset_metadata_fields)
+        .scalar_subquery()
+    )
+    field_rows = sa.select(
+        sa.literal("field"),
+        _fields.dataset_id,
+        _fields.id,
+        _fields.name,
+        _fields.type,
+        sa.cast(used, sa.BigInteger()),
+        _fields.created_at,
+    ).where(_fields.dataset_id.in_(ids))
+    tagged: dict[str, list[tuple[Any, str, TagRecord]]] = {}
+    fields: dict[str, list[tuple[Any, str, MetadataField]]] = {}
+    for row in await conn.execute(sa.union_all(tag_rows, field_rows)):
+        dataset_id, item_id = str(row.dataset_id), str(row.id)
+        if row.kind == "tag":
+            tagged.setdefault(dataset_id, []).append((row.created_at, item_id, TagRecord(item_id, row.name)))
+        else:
+            field = MetadataField(item_id, dataset_id, row.type, row.name, int(row.n))
+            fields.setdefault(dataset_id, []).append((row.created_at, item_id, field))
+    return (
+        {k: [t for *_, t in sorted(v, key=lambda e: (e[0], e[1]), reverse=True)] for k, v in tagged.items()},
+        {k: [f for *_, f in sorted(v, key=lambda e: (e[0], e[1]))] for k, v in fields.items()},
+    )

@@ -18,7 +18,6 @@ from difychat.server.domain.knowledge import (
     DatasetRecord,
     DocumentRecord,
     DocumentView,
-    MetadataValue,
     SegmentIndexer,
 )
 from difychat.server.domain.paging import NumberedPage
@@ -357,11 +356,8 @@ class DocumentService:
     ) -> list[DocumentView]:
         files = await dataset_store.files(conn, [d.file_id for d in documents if d.file_id])
         totals = await store.segment_totals(conn, [d.id for d in documents])
-        values: dict[str, list[MetadataValue]] = {}
-        built_in: set[str] = set()
-        if metadata:  # the indexing status, polled, shows none
-            values = await metadata_store.values_of(conn, [d.id for d in documents])
-            built_in = await dataset_store.built_in_enabled(conn, {d.dataset_id for d in documents})
+        # The indexing status, polled, shows no metadata.
+        labels = await metadata_store.document_values(conn, documents) if metadata else {}
         views = []
         for d in documents:
             count, hits, chars, completed = totals.get(d.id, (0, 0, 0, 0))
@@ -372,8 +368,8 @@ class DocumentService:
                 segment_count=count,
                 average_segment_length=chars // count if count else 0,
                 completed_segments=completed,
-                metadata=tuple(values.get(d.id, ())),
-                built_in_fields=d.dataset_id in built_in,
+                metadata=tuple(labels.get(d.id, (False, []))[1]),
+                built_in_fields=labels.get(d.id, (False, []))[0],
             )
             if rules:
                 view = replace(
