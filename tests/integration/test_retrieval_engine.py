@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 import aiohttp
 import pytest
+import sqlalchemy as sa
 
 from difychat.server.domain.knowledge import DatasetRecord
 from difychat.server.domain.retrieval import DatasetConfigs, RetrievalModel, SearchPlan
@@ -285,6 +286,35 @@ async def test_past_the_memory_budget_the_least_recently_searched_dataset_is_let
     assert unbounded.evictions == 0
     await search.close()
     await plain.close()
+
+
+async def test_vectors_checked_within_the_recheck_time_are_searched_without_asking_the_index(
+    knowledge: Knowledge,
+) -> None:
+    engine = knowledge.search.retriever._engine
+    statements: list[str] = []
+
+    def seen(conn: object, cursor: object, statement: str, *args: object) -> None:
+        statements.append(statement)
+
+    async def statements_of_a_search(search: KnowledgeSearch) -> list[str]:
+        statements.clear()
+        hits = await search.search(knowledge.quality, "reset my password", plan("semantic_search"))
+        assert hits[0].found.segment.content == ENGLISH[1]
+        return [s for s in statements if "knowledge_index_versions" in s]
+
+    sa.event.listen(engine.sync_engine, "before_cursor_execute", seen)
+    try:
+        patient = KnowledgeSearch(engine, knowledge.search.models, VectorCache(recheck_seconds=3600))
+        assert len(await statements_of_a_search(patient)) == 1  # first: the version read
+        assert await statements_of_a_search(patient) == []  # then held as it is
+        eager = KnowledgeSearch(engine, knowledge.search.models, VectorCache(recheck_seconds=0))
+        await statements_of_a_search(eager)
+        assert len(await statements_of_a_search(eager)) == 1
+    finally:
+        sa.event.remove(engine.sync_engine, "before_cursor_execute", seen)
+    await patient.close()
+    await eager.close()
 
 
 async def test_hits_are_counted(knowledge: Knowledge) -> None:

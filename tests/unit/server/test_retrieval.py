@@ -202,3 +202,12 @@ def test_numpy_loads_with_the_first_vector_search_not_with_the_server() -> None:
         "assert 'numpy' in sys.modules\n"
     )
     subprocess.run([sys.executable, "-c", code], check=True, timeout=120)
+
+
+def test_an_entry_of_another_model_is_held_as_zeros_and_never_comes_first() -> None:
+    matrix = _random(50, 16)
+    stored, ids = _stored(matrix)
+    stored.blobs[3] = _random(1, 32)[0].astype("<f4").tobytes()  # 32 dimensions among 16
+    held = _load(stored)
+    assert held.search(matrix[3], 1)[0][0] != ids[3]
+    assert [s for s, _ in held.search(matrix[7], 1)] == [ids[7]]

@@ -145,8 +145,10 @@ class Retriever:
         return finish(scored, plan)
 
     async def _semantic(self, dataset_id: str, query_vector: Matrix, wanted: int) -> dict[str, float]:
-        async with self._engine.connect() as conn:
-            held = await self._vectors.current(conn, dataset_id)
+        fresh, held = self._vectors.recent(dataset_id)
+        if not fresh:
+            async with self._engine.connect() as conn:
+                held = await self._vectors.current(conn, dataset_id)
         if held is None:
             return {}
         if held.rows * held.dims < THREAD_ABOVE:

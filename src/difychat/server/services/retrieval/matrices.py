@@ -258,12 +258,18 @@ class DatasetVectors:
         if not blobs:
             return None
         dims = len(blobs[0]) // 4
-        matrix = np.empty((len(blobs), dims), dtype=np.float32)
-        for i, blob in enumerate(blobs):
-            if len(blob) == dims * 4:
-                matrix[i] = np.frombuffer(blob, dtype="<f4")
-            else:  # an entry of another model: never a match
-                matrix[i] = 0.0
+        matrix: Matrix
+        if all(len(blob) == dims * 4 for blob in blobs):
+            # one copy, and the array is a view of it (little-endian float32: no conversion here)
+            joined = np.frombuffer(b"".join(blobs), dtype="<f4").astype(np.float32, copy=False)
+            matrix = joined.reshape(len(blobs), dims)
+        else:
+            matrix = np.empty((len(blobs), dims), dtype=np.float32)
+            for i, blob in enumerate(blobs):
+                if len(blob) == dims * 4:
+                    matrix[i] = np.frombuffer(blob, dtype="<f4")
+                else:  # an entry of another model: never a match
+                    matrix[i] = 0.0
         out = cls(dims, version, codes=codes)
         out._append(matrix, np.asarray(seqs, dtype=np.int64), _id_array(segment_ids))
         out.rows = len(blobs)

@@ -79,6 +79,18 @@ class VectorCache:
         """What the vectors of every dataset held take together."""
         return sum(v.held_bytes for v in self._sets.values() if v is not None)
 
+    def recent(self, dataset_id: str) -> tuple[bool, Frozen | None]:
+        """The dataset's vectors, without asking the database, when its version was read less
+        than ``recheck_seconds`` ago: (True, the vectors or None when it has none); else
+        (False, None), and ``current`` is needed."""
+        if dataset_id not in self._sets:
+            return False, None
+        if time.monotonic() - self._checked.get(dataset_id, -math.inf) >= self._recheck:
+            return False, None
+        self._sets.move_to_end(dataset_id)
+        found = self._sets[dataset_id]
+        return True, None if found is None else found.frozen()
+
     async def current(self, conn: AsyncConnection, dataset_id: str) -> Frozen | None:
         """The dataset's vectors as the index holds them now (read on first use or after a change)."""
         now = time.monotonic()
