@@ -230,6 +230,29 @@ async def test_a_first_id_outside_the_conversation_is_404(plain: httpx.AsyncClie
     assert_error(response, 400, "invalid_param")
 
 
+async def test_a_foreign_conversation_is_404_before_its_first_id_is_looked_at(server: RunningServer) -> None:
+    async with server.client(PLAIN_KEY) as plain:
+        theirs, their_ids = await conversation_with(plain, "owner", 2)
+        await new_conversation(plain, "intruder")
+        for first_id in (their_ids[1], random_id()):
+            response = await plain.get(
+                "/messages", params={"user": "intruder", "conversation_id": theirs, "first_id": first_id}
+            )
+            assert_error(response, 404, "not_found", "Conversation Not Exists.")
+
+
+async def test_an_owned_conversation_without_messages_is_an_empty_page(server: RunningServer) -> None:
+    async with server.client(PLAIN_KEY) as plain:
+        conversation_id, ids = await conversation_with(plain, "alice", 2)
+        async with database(server) as engine, engine.begin() as conn:
+            await conn.execute(sa.delete(messages).where(messages.c.id.in_(ids)))
+        assert await history(plain, "alice", conversation_id) == {"limit": 20, "has_more": False, "data": []}
+        response = await plain.get(
+            "/messages", params={"user": "alice", "conversation_id": conversation_id, "first_id": ids[1]}
+        )
+        assert_error(response, 404, "not_found", "First Message Not Exists.")
+
+
 async def test_a_json_content_type_on_get_and_the_default_user_are_accepted(plain: httpx.AsyncClient) -> None:
     conversation_id = await new_conversation(plain, "DEFAULT-USER")
     response = await plain.get(

@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from difychat.server.domain.paging import Page
 from difychat.server.domain.records import Conversation
 from difychat.server.store.common import Record, utcnow
-from difychat.server.store.paging import Cursor
+from difychat.server.store.paging import Cursor, page_id, page_json
 from difychat.server.store.schema import conversations, message_feedbacks, messages
 
 SortField = Literal["created_at", "updated_at"]
@@ -85,12 +85,12 @@ def _page_statement(sort_field: SortField, descending: bool, *, after_cursor: bo
     column = SORT_COLUMNS[sort_field]
     end_user_id = sa.bindparam("end_user_id", type_=c.end_user_id.type)
     query = sa.select(
-        c.id,
-        c.app_id,
-        c.app_config_id,
+        page_id(c.id),
+        page_id(c.app_id),
+        page_id(c.app_config_id),
         c.mode,
         c.name,
-        c.inputs,
+        page_json(c.inputs),
         c.introduction,
         c.status,
         c.created_at,

@@ -10,7 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from difychat.server.domain.paging import Page
 from difychat.server.domain.records import Message, ShownMessage
 from difychat.server.store.common import Record
-from difychat.server.store.paging import Cursor
+from difychat.server.store.paging import Cursor, page_id, page_json
 from difychat.server.store.schema import (
     conversations,
     message_agent_thoughts,
@@ -73,15 +73,15 @@ class HistoryRow(NamedTuple):
 # What the history shows of a message, in ``ShownMessage`` order after its id and conversation (the
 # conversation is the one asked for, so it is not read).
 _SHOWN = (
-    messages.c.id,
-    messages.c.parent_message_id,
+    page_id(messages.c.id),
+    page_id(messages.c.parent_message_id),
     messages.c.query,
-    messages.c.inputs,
+    page_json(messages.c.inputs),
     messages.c.answer,
     messages.c.status,
     messages.c.error,
-    messages.c.usage,
-    messages.c.retriever_resources,
+    page_json(messages.c.usage),
+    page_json(messages.c.retriever_resources),
     messages.c.created_at,
 )
 
