@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from difychat.server.domain.knowledge import DocumentRecord, MetadataField, MetadataValue, TagRecord
 from difychat.server.store.common import Record
+from difychat.server.store.documents import document_of
 from difychat.server.store.schema import (
     dataset_metadata_bindings,
     dataset_metadata_fields,
@@ -101,6 +102,22 @@ async def bound_documents(conn: AsyncConnection, metadata_id: str) -> list[tuple
         .with_for_update()
     )
     return [(str(r.id), r.doc_metadata) for r in rows]
+
+
+async def documents_for_update(
+    conn: AsyncConnection, dataset_id: str, document_ids: Sequence[str]
+) -> list[DocumentRecord]:
+    """The dataset's documents among ``document_ids``, locked until the transaction ends (a
+    concurrent change of their values waits instead of being lost)."""
+    if not document_ids:
+        return []
+    rows = await conn.execute(
+        sa.select(documents)
+        .where(documents.c.dataset_id == dataset_id, documents.c.id.in_(list(document_ids)))
+        .order_by(documents.c.id)
+        .with_for_update()
+    )
+    return [document_of(row) for row in rows]
 
 
 async def set_doc_metadata(conn: AsyncConnection, document_id: str, values: dict[str, Any] | None) -> None:

@@ -21,7 +21,6 @@ from difychat.server.domain.values import parse_uuid
 from difychat.server.errors import DOCUMENT_NOT_FOUND, InvalidParam, NotFound
 from difychat.server.services.knowledge import OWNER_ID
 from difychat.server.store import datasets as dataset_store
-from difychat.server.store import documents as document_store
 from difychat.server.store import metadata_fields as store
 from difychat.server.store.common import new_id, utcnow
 
@@ -128,7 +127,7 @@ class MetadataService:
         """Set documents' values, all or none: an unknown document or field changes nothing."""
         async with self._engine.begin() as conn:
             document_ids = [parse_uuid(c.document_id) for c in changes]
-            found = await document_store.by_ids(conn, dataset_id, [d for d in document_ids if d])
+            found = await store.documents_for_update(conn, dataset_id, [d for d in document_ids if d])
             documents = {d.id: d for d in found}
             if any(d is None or d not in documents for d in document_ids):
                 raise NotFound(DOCUMENT_NOT_FOUND)
