@@ -87,6 +87,16 @@ def _probe(port: int, key: str) -> int | None:
         conn.close()
 
 
+def _cpu_with_reaped(pid: int) -> float:
+    """CPU seconds of the live tree plus what the root's children that already ended used (the
+    root's cutime and cstime): work done in a short-lived child still counts."""
+    total = procstat.cpu_seconds(pid)
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    # Fields 16 and 17 of /proc/PID/stat (cutime, cstime) are at 13 and 14 after the command name.
+    return total + (int(fields[13]) + int(fields[14])) / os.sysconf("SC_CLK_TCK")
+
+
 def start_once(work: Path, tag: str, database_url: str | None, idle: float, timeout: float) -> Run:
     """One start of ``difychat serve``: time to the first answered request, then idle memory."""
     # No request reaches the upstream: the apps file only needs an address for it.
@@ -119,7 +129,7 @@ def start_once(work: Path, tag: str, database_url: str | None, idle: float, time
             if time.perf_counter() > deadline:
                 raise RuntimeError(f"difychat not ready after {timeout:.0f}s:\n{svc.tail()}")
             time.sleep(PROBE_EVERY)
-        cpu = svc.cpu()
+        cpu = _cpu_with_reaped(svc.pid)
         time.sleep(idle)
         memory = svc.memory()
         return Run(
@@ -195,7 +205,8 @@ def report(result: dict[str, Any], before: dict[str, Any] | None, notes: str) ->
         f"one worker, a fresh data directory (and database) per run; bytecode: {meta['bytecode']}",
         "",
         f"Start-up is from `Popen` to the first 200 answer of an authenticated `GET {PROBE_PATH}`; "
-        "CPU is the process tree's user + system time at that moment. Idle RSS and PSS are the "
+        "CPU is the process tree's user + system time at that moment, with that of children that "
+        "had ended by then. Idle RSS and PSS are the "
         f"process tree's after {meta['idle_s']:g} s without requests. Medians over the runs, "
         "except max.",
         "",

@@ -6,7 +6,7 @@ import argparse
 import asyncio
 import contextlib
 import errno
-import json
+import gc
 import logging
 import logging.config
 import os
@@ -16,13 +16,8 @@ import socket
 import sys
 import tempfile
 import traceback
-from collections.abc import Callable, Coroutine
-from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
-
-if TYPE_CHECKING:
-    from difychat.server.app import BootstrapResult
+from typing import Any
 
 _MISSING = "The difychat server is not installed. Install it with:\n    pip install 'difychat[server]'"
 
@@ -180,32 +175,49 @@ def _console() -> Any:
 
 
 def _serve(args: argparse.Namespace) -> int:
+    # Loading the server makes some 200,000 objects that live as long as the process: the cyclic
+    # collector would walk them over and over while they are made (about a seventh of the start-up
+    # CPU), then at every full collection. It is off until the server's modules are loaded; they are
+    # then frozen out of its reach (``_collect_from_here``).
+    gc.disable()
+    try:
+        return _load_and_serve(args)
+    finally:
+        gc.enable()  # when serve returns early (or is called in a process that goes on)
+
+
+def _load_and_serve(args: argparse.Namespace) -> int:
     settings = _settings(args)
+    # Before anything is shown: a first-run panel must not point at another program on the port.
+    taken = _port_problem(args.host, args.port)
+    if taken is not None:
+        print(f"error: {taken}", file=sys.stderr)
+        return 1
+    # The database migrates in a child while this process loads the server.
+    migration = _migrate_apart(settings.resolved_database_url())
     import uvicorn
 
     from difychat.server.app import bootstrap, create_app
     from difychat.server.observability.logs import logging_config
     from difychat.server.settings import ConfigFileError
 
-    # Before anything is shown: a first-run panel must not point at another program on the port.
-    taken = _port_problem(args.host, args.port)
-    if taken is not None:
-        print(f"error: {taken}", file=sys.stderr)
-        return 1
+    _collect_from_here()
     try:
-        result = _bootstrap_apart(
-            lambda: bootstrap(
-                settings, show_demo=lambda demo: _print_demo(_console(), demo, args.host, args.port)
+        if migration is not None and not _migrated(migration):
+            return 1
+        result = asyncio.run(
+            bootstrap(
+                settings,
+                show_demo=lambda demo: _print_demo(_console(), demo, args.host, args.port),
+                migrated=migration is not None,
             )
         )
     except ConfigFileError as exc:
         _console().print(f"[red]error:[/red] {exc}")
         return 2
-    if result.failed:
-        return 1
     log_config = logging_config(settings.log_format, args.log_level)
-    if not result.demo:
-        names = ", ".join(result.apps) or "the apps already in the database"
+    if result.demo is None:
+        names = ", ".join(a.name for a in result.apps) or "the apps already in the database"
         if settings.log_format == "json":
             logging.config.dictConfig(log_config)
             url = f"http://{args.host}:{args.port}/v1"
@@ -261,64 +273,53 @@ def _serve(args: argparse.Namespace) -> int:
     return 0
 
 
-@dataclass(frozen=True)
-class _Bootstrapped:
-    demo: bool  # a demo app was made or shown
-    apps: list[str]  # the apps file's apps
-    failed: bool = False  # the child that bootstrapped failed (and said why)
+def _collect_from_here() -> None:
+    """Turn the cyclic collector back on for what the server makes from now on; what loading made
+    stays (the few cycles it left are not worth a full collection)."""
+    gc.freeze()
+    gc.enable()
 
 
-def _bootstrap_apart(run: Callable[[], Coroutine[Any, Any, BootstrapResult]]) -> _Bootstrapped:
-    """Migrate and sync (``bootstrap``) in a forked child where the platform forks, so that alembic,
-    the migration scripts and what they allocate never enter the serving process (about 14 MB).
+def _migrate_apart(url: str) -> int | None:
+    """Start migrating the database at ``url`` in a forked child; its pid, for ``_migrated``.
 
-    The child shows what ``bootstrap`` shows (the first-run panel); a ``ConfigFileError`` comes back
-    to be raised here. Without ``fork`` (Windows) it runs in this process.
+    Alembic, the migration scripts and what they allocate then never enter the serving process
+    (about 12 MB), and the migration runs while this process loads the server. None where the
+    platform does not fork (Windows): ``bootstrap`` migrates in this process.
     """
-    from difychat.server.settings import ConfigFileError
-
     if not hasattr(os, "fork"):
-        found = asyncio.run(run())
-        return _Bootstrapped(found.demo is not None, [a.name for a in found.apps])
-    read_end, write_end = os.pipe()
+        return None
     sys.stdout.flush()
     sys.stderr.flush()
     pid = os.fork()
-    if pid == 0:  # the child: never returns
-        os.close(read_end)
-        code = 0
-        try:
-            with os.fdopen(write_end, "w") as out:
-                try:
-                    found = asyncio.run(run())
-                    json.dump({"demo": found.demo is not None, "apps": [a.name for a in found.apps]}, out)
-                except ConfigFileError as exc:
-                    json.dump({"config_error": str(exc)}, out)
-        except KeyboardInterrupt:
-            code = 130
-        except BaseException:
-            traceback.print_exc()
-            code = 1
-        finally:
-            sys.stdout.flush()
-            sys.stderr.flush()
-            os._exit(code)
-    os.close(write_end)
+    if pid != 0:
+        return pid
+    code = 0  # the child: never returns
     try:
-        with os.fdopen(read_end) as pipe:
-            said = pipe.read()
+        from difychat.server.store import db
+
+        db.upgrade(url)
+    except KeyboardInterrupt:
+        code = 130
+    except BaseException:
+        traceback.print_exc()
+        code = 1
+    finally:
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(code)
+
+
+def _migrated(pid: int) -> bool:
+    """Wait for the child of ``_migrate_apart``; whether it migrated (else it said why)."""
+    try:
         _, status = os.waitpid(pid, 0)
     except KeyboardInterrupt:
         with contextlib.suppress(ProcessLookupError):
             os.kill(pid, signal.SIGINT)
         os.waitpid(pid, 0)
         raise
-    if os.waitstatus_to_exitcode(status) != 0 or not said:
-        return _Bootstrapped(False, [], failed=True)
-    answer = json.loads(said)
-    if "config_error" in answer:
-        raise ConfigFileError(answer["config_error"])
-    return _Bootstrapped(bool(answer["demo"]), list(answer["apps"]))
+    return os.waitstatus_to_exitcode(status) == 0
 
 
 def _port_problem(host: str, port: int) -> str | None:

@@ -147,15 +147,21 @@ def _demo(settings: Settings) -> AppConfig:
 
 
 async def bootstrap(
-    settings: Settings, *, demo: bool = True, show_demo: Callable[[DemoApp], None] | None = None
+    settings: Settings,
+    *,
+    demo: bool = True,
+    show_demo: Callable[[DemoApp], None] | None = None,
+    migrated: bool = False,
 ) -> BootstrapResult:
     """Migrate the database, sync the apps file, and (with ``demo``, and no apps) create the demo app.
 
     ``show_demo`` shows the demo key when none was ever shown; the key is stored once it returns.
     Without it, a demo app is still made, but keyless: the next start that can show a key does.
+    ``migrated``: the caller has migrated the database already (``difychat serve`` does, apart).
     """
     url = settings.resolved_database_url()
-    await asyncio.to_thread(db.upgrade, url)
+    if not migrated:
+        await asyncio.to_thread(db.upgrade, url)
     apps = _configured_apps(settings)
     tool_http = GuardedClient(_outbound_allow(settings), max_redirects=5)
     toolsets = _toolsets(settings, tool_http, _mcp_servers(settings, apps))
