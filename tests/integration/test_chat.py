@@ -8,6 +8,7 @@ from typing import Any
 
 import httpx
 import pytest
+import yaml
 
 from difychat.server.providers.lines import MAX_LINE_BYTES
 from tests.conftest import missing_service
@@ -19,6 +20,7 @@ from tests.integration.conftest import (
     SUPPORT_KEY,
     RunningServer,
     ServerFactory,
+    apps_file,
 )
 from tests.sse import parse_frames
 
@@ -205,6 +207,37 @@ async def test_memory_is_bounded_by_its_budget(make_server: ServerFactory, tmp_p
     assert last[-1] == {"role": "user", "content": "question 29"}
     assert {"role": "user", "content": "question 0"} not in last
     assert 10 < len(last) < 59
+
+
+async def test_a_conversation_keeps_the_memory_window_of_the_config_it_began_with(
+    make_server: ServerFactory, tmp_path: Any
+) -> None:
+    first = await make_server()
+    async with first.client() as client:
+        conversation_id = None
+        for index in range(3):
+            body = chat_body(
+                f"question {index}", **({"conversation_id": conversation_id} if conversation_id else {})
+            )
+            conversation_id = (await client.post("/chat-messages", json=body)).json()["conversation_id"]
+    # The apps file changes: Plain now shows the model one earlier turn.
+    changed = apps_file(first.upstream)
+    for app in changed["apps"]:
+        if app["name"] == "Plain":
+            app["memory"] = {"max_messages": 1}
+    (tmp_path / "apps.yaml").write_text(yaml.safe_dump(changed))  # the file the servers read
+    second = await make_server()
+    async with second.client() as client:
+        continued = chat_body("question 3", conversation_id=conversation_id)
+        assert (await client.post("/chat-messages", json=continued)).status_code == 200
+        assert (await client.post("/chat-messages", json=chat_body("fresh 0"))).status_code == 200
+        fresh_id = (await client.get("/conversations", params={"user": "u1"})).json()["data"][0]["id"]
+        again = chat_body("fresh 1", conversation_id=fresh_id)
+        assert (await client.post("/chat-messages", json=again)).status_code == 200
+    sent = [r.body["messages"] for r in second.upstream.chat_requests(stream=True)]
+    # The old conversation still sees its three turns; a new one, under the new config, one.
+    assert [m["content"] for m in sent[-3] if m["role"] == "user"] == [f"question {i}" for i in range(4)]
+    assert [m["content"] for m in sent[-1] if m["role"] == "user"] == ["fresh 0", "fresh 1"]
 
 
 async def test_upstream_unreachable_is_a_json_error_before_any_stream(server: RunningServer) -> None:

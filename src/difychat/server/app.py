@@ -86,6 +86,7 @@ from difychat.server.services.web_conversations import WebConversationService
 from difychat.server.services.web_sites import WebSites
 from difychat.server.settings import ConfigFileError, Settings, load_apps_file, load_declared_datasets
 from difychat.server.store import db
+from difychat.server.store.reader import Reader
 from difychat.server.store.writer import GroupWriter
 from difychat.server.tools.base import ToolContext, ToolProvider
 from difychat.server.tools.openapi import openapi_providers
@@ -359,6 +360,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
             auto_decompress=True,
         )
         writes = GroupWriter(engine)
+        reads = Reader(engine)
         registry = GenerationRegistry()
         registry.observe(TurnLogContext())
         relay: StopRelay
@@ -422,6 +424,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
                 worker_id=lease.worker_id,
                 agents=agents,
                 knowledge=ChatKnowledge(engine, search),
+                reads=reads,
             ),
             completion=CompletionService(
                 writes,
@@ -466,6 +469,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
                 await sampler.close()
             await lease.stop()
             await writes.close()
+            reads.close()
             await key_usage.close()
             await limiter.close()
             await relay.close()

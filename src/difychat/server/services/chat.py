@@ -7,7 +7,8 @@ from typing import Any, Literal
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from difychat.server.domain.apps import App, AppConfig
+from difychat.server.domain.apps import App, AppConfig, MemorySettings
+from difychat.server.errors import CONVERSATION_NOT_EXISTS, NotFound
 from difychat.server.generation.limits import Slot
 from difychat.server.generation.registry import DEFAULT_MAX_UNREAD_BYTES, GenerationRegistry
 from difychat.server.providers.base import ModelRequest
@@ -21,7 +22,6 @@ from difychat.server.services.audio import AudioService
 from difychat.server.services.files import FileService
 from difychat.server.services.inputs import clean_inputs
 from difychat.server.services.models import ModelCatalog
-from difychat.server.services.ownership import owned_conversation
 from difychat.server.services.prompts import (
     ConversationMemory,
     Enricher,
@@ -42,8 +42,9 @@ from difychat.server.services.turn_launch import (
     model_params,
 )
 from difychat.server.services.turn_runner import AnswerSource, Finisher, TurnRunner
-from difychat.server.store import messages as message_store
+from difychat.server.store import turn_reads
 from difychat.server.store.common import new_id, utcnow
+from difychat.server.store.reader import Reader
 from difychat.server.store.writer import GroupWriter
 from difychat.server.tools.registry import BoundTool
 
@@ -78,8 +79,10 @@ class ChatService:
         character_delay: float = CHARACTER_DELAY,
         agents: AgentService | None = None,
         knowledge: ChatKnowledge | None = None,
+        reads: Reader,
     ) -> None:
         self._engine = engine
+        self._reads = reads
         self._writer = writes
         self._registry = registry
         self._models = models
@@ -110,15 +113,20 @@ class ChatService:
         history: list[tuple[str, str]] = []
         config_id = app.config_id
         if turn.conversation_id is not None:
-            async with self._engine.connect() as conn:
-                conversation = await owned_conversation(conn, end_user_id, turn.conversation_id)
-                config_id = str(conversation.app_config_id)
-                memory = (await self._models.config(app, config_id)).memory
-                if memory.enabled and memory.max_messages:
-                    rows = await message_store.history_for_memory(
-                        conn, turn.conversation_id, limit=memory.max_messages
-                    )
-                    history = select_memory([(r.query, r.answer) for r in rows], memory)
+            # One read for the conversation and its latest turns, with the live config's memory
+            # window; a conversation pinned to a config version with another window reads again.
+            window = _memory_window(app.config.memory)
+            found, turns = await self._reads.run(
+                turn_reads.continued, turn.conversation_id, end_user_id, window
+            )
+            if found is None:
+                raise NotFound(CONVERSATION_NOT_EXISTS)
+            conversation = found
+            config_id = str(conversation.app_config_id)
+            memory = (await self._models.config(app, config_id)).memory
+            if _memory_window(memory) != window:
+                turns = await self._reads.run(turn_reads.memory, turn.conversation_id, _memory_window(memory))
+            history = select_memory(turns, memory)
         config = await self._models.config(app, config_id)
         inputs = clean_inputs(config.form_variables(), turn.inputs)
         # Attached files: validated here, shown to the model, saved with the message.
@@ -219,6 +227,11 @@ class ChatService:
         if conversation is None and turn.auto_generate_name:
             self._titles.request(conversation_id, model, turn.query)
         return started
+
+
+def _memory_window(memory: MemorySettings) -> int:
+    """How many of a conversation's latest turns the model may be shown (0: none)."""
+    return memory.max_messages if memory.enabled else 0
 
 
 def shown_citations(config: AppConfig, retrieved: Retrieved | None, cited: CitationLog | None) -> Citations:

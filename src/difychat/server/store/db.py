@@ -120,8 +120,11 @@ async def state(url: str) -> DatabaseState:
     return "current" if set(found) == set(heads) else "behind"
 
 
-def create_sync_engine(url: str | sa.URL) -> sa.Engine:
-    """A blocking engine on the same SQLite file, for work done in one thread (see store/writer.py)."""
-    engine = sa.create_engine(url, connect_args={"timeout": 30, "check_same_thread": False}, pool_size=1)
+def create_sync_engine(url: str | sa.URL, *, pool_size: int = 1) -> sa.Engine:
+    """A blocking engine on the same SQLite file, for work done in threads of its own (see
+    store/writer.py and store/reader.py)."""
+    engine = sa.create_engine(
+        url, connect_args={"timeout": 30, "check_same_thread": False}, pool_size=pool_size
+    )
     sa.event.listen(engine, "connect", _sqlite_pragmas)
     return engine
