@@ -478,21 +478,22 @@ async def test_stop_reaches_a_generation_running_in_another_worker(
         options["redis_url"] = REDIS_URL
     worker_a = await make_server(**options)
     worker_b = await make_server(**options)
-    worker_a.upstream.behaviour.gap = 0.3
+    # Long gaps between tokens: only a stop that reached worker A ends its answer after "Hello"
+    # (how fast a stop lands is measured by the benchmarks, not asserted here).
+    worker_a.upstream.behaviour.gap = 3.0
     async with worker_a.client() as client_a, worker_b.client() as client_b:
         async with client_a.stream("POST", "/chat-messages", json=chat_body(mode="streaming")) as response:
             stream = OpenStream(response)
             first = await stream.first_event()
-            loop = asyncio.get_running_loop()
-            asked = loop.time()
-            await client_b.post(f"/chat-messages/{first['task_id']}/stop", json={"user": "u1"})
+            stopped = await client_b.post(f"/chat-messages/{first['task_id']}/stop", json={"user": "u1"})
             rest = await stream.rest()
-            elapsed = loop.time() - asked
         history = await client_b.get(
             "/messages", params={"user": "u1", "conversation_id": first["conversation_id"]}
         )
-    assert parse_frames(rest)[-1].event == "message_end"
-    assert elapsed < 1.0
+    assert stopped.json() == {"result": "success"}
+    frames = parse_frames(rest)
+    assert frames[-1].event == "message_end"
+    assert not [f for f in frames if f.event == "message"]  # nothing after the stop
     assert history.json()["data"][0]["answer"] == "Hello"
 
 
