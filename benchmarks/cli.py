@@ -171,8 +171,9 @@ def main(argv: list[str] | None = None) -> int:
             (False, "PostgreSQL left out (--no-postgres)") if args.no_postgres else services.pg_reachable()
         )
         start_dify: Callable[[int], Service] | None = None
-        start_scaled: Callable[[int], Service] | None = None
+        start_scaled: Callable[..., Service] | None = None
         scaled_setup: dict[str, Any] = {}
+        scaled_watch: dict[str, Any] = {}
         history_starts: dict[str, Any] = {}
         if not dify_ok:
             log(f"difychat skipped: {why}")
@@ -214,6 +215,9 @@ def main(argv: list[str] | None = None) -> int:
             if pg_ok and "workers" in wanted:
                 db, scaled_url = services.pg_create("workers")
                 pg_dbs.append(db)
+                scaled_watch["pg_db"] = db
+            if redis_ok:
+                scaled_watch["redis"] = services.server_pid("redis-server")
             redis_url = services.REDIS_URL if redis_ok else None
             scaled_setup.update(
                 database="postgres" if scaled_url else "sqlite",
@@ -221,14 +225,22 @@ def main(argv: list[str] | None = None) -> int:
             )
             scaled_data = work / "difychat-workers-data"
 
-            def start_scaled(workers: int) -> Service:
+            def start_scaled(workers: int, max_active_requests: int = 0) -> Service:
                 svc = services.difychat_service(
-                    work, f"difychat-workers-{next(seq)}", up.port, workers, scaled_url, redis_url=redis_url
+                    work,
+                    f"difychat-workers-{next(seq)}",
+                    up.port,
+                    workers,
+                    scaled_url,
+                    redis_url=redis_url,
+                    max_active_requests=max_active_requests,
                 )
                 # Same data folder (SQLite file, uploads) for every worker count, as the database is.
                 scaled_data.mkdir(parents=True, exist_ok=True)
                 svc.cmd[svc.cmd.index("--data-dir") + 1] = str(scaled_data)
-                return start(svc)
+                start(svc)
+                services.wait_workers(svc, workers)
+                return svc
 
             history_starts["sqlite"] = hist_sqlite
             if pg_ok:
@@ -270,7 +282,7 @@ def main(argv: list[str] | None = None) -> int:
                     rows = scenarios.agent(Ctx(work, sizes, up, lat_targets, log))
                 elif name == "workers":
                     assert start_scaled is not None
-                    rows = scenarios.workers(ctx, start_scaled, scaled_setup)
+                    rows = scenarios.workers(ctx, start_scaled, scaled_setup, scaled_watch)
                 elif name == "continuation":
                     rows = scenarios.continuation(ctx)
                 else:

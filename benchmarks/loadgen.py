@@ -441,7 +441,10 @@ class LoadGen:
             self.max_open = 0
         watch = {k: int(v) for k, v in (self.spec.get("watch") or {}).items() if v}
         per_pid = bool(self.spec.get("per_pid")) and "sut" in watch
+        pg_db = self.spec.get("watch_pg_db")
         cpu0 = {k: procstat.cpu_seconds(pid) for k, pid in watch.items()}
+        if pg_db:
+            cpu0["postgres"] = _pg_backends_cpu(pg_db)
         pids0 = _cpu_by_pid(watch["sut"]) if per_pid else {}
         busy0 = _machine_ticks()
         ru0 = resource.getrusage(resource.RUSAGE_SELF)
@@ -450,6 +453,8 @@ class LoadGen:
         elapsed = time.perf_counter() - self.t_begin
         ru1 = resource.getrusage(resource.RUSAGE_SELF)
         cpu = {k: procstat.cpu_seconds(pid) - cpu0[k] for k, pid in watch.items()}
+        if pg_db:
+            cpu["postgres"] = _pg_backends_cpu(pg_db) - cpu0["postgres"]
         busy1 = _machine_ticks()
         extra: dict[str, Any] = {}
         if per_pid:
@@ -480,6 +485,25 @@ def _cpu_by_pid(pid: int) -> dict[int, float]:
         if f is not None:
             out[p] = (int(f[11]) + int(f[12])) / procstat._TICKS
     return out
+
+
+def _pg_backends_cpu(database: str) -> float:
+    """CPU seconds of the live PostgreSQL backends serving ``database`` (their titles name it)."""
+    total = 0.0
+    marker = f" {database} ".encode()
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/cmdline", "rb") as f:
+                title = f.read(256)
+        except OSError:
+            continue
+        if title.startswith(b"postgres: ") and marker in title:
+            fields = procstat._stat_fields(int(entry))
+            if fields is not None:
+                total += (int(fields[11]) + int(fields[12])) / procstat._TICKS
+    return total
 
 
 def _machine_ticks() -> tuple[int, int] | None:

@@ -104,6 +104,11 @@ S7_LOAD_COLS = [
     ("worker_cpu_pct", "per process CPU %"),
     ("loadgen_cpu_pct", "load generator CPU %"),
     ("upstream_cpu_pct", "upstream CPU %"),
+    ("postgres_ms_per_req", "PostgreSQL ms/req"),
+    ("redis_ms_per_req", "Redis ms/req"),
+    ("harness_ms_per_req", "load gen. + upstream ms/req"),
+    ("all_cpu_ms_per_req", "all CPU ms/req"),
+    ("cores_ceiling_rps", "cores ÷ all CPU (req/s)"),
     ("machine_busy_pct", "machine busy %"),
     ("loadavg_1m", "load avg"),
 ]
@@ -191,7 +196,10 @@ TITLES = {
         "streamed turns with scenario 1's upstream. `× 1 worker` is req/s over the one-worker figure. "
         "`per process CPU %` is each process of the side (the workers, then the supervisor); `machine "
         "busy %` is all cores' busy share (200 % = 2 cores) over every process, the load generator's "
-        "and the upstream's included, and `load avg` the 1-minute load average at the end of the load.",
+        "and the upstream's included, and `load avg` the 1-minute load average at the end of the load. "
+        "`all CPU ms/req` adds up the CPU a request costs in every process it passes through: the side, "
+        "the load generator, the fake upstream, the database's backends (PostgreSQL) and Redis; the "
+        "machine's cores divided by it is what no number of workers can exceed on this machine.",
     ),
     "continuation": (
         "8. Continuing conversations",

@@ -60,6 +60,9 @@ class Sizes:
     workers_duration: float = 15.0
     workers_max_requests: int | None = None
     workers_stop_trials: int = 50
+    # The blocking load again with this max_active_requests on the app (never reached: every turn is
+    # admitted through Redis); 0 leaves it out.
+    workers_app_limit: int = 10000
     # 8. continuing conversations: blocking turns on conversations made beforehand.
     continue_concurrency: int = 32
     continue_duration: float = 15.0
@@ -214,7 +217,11 @@ def run_load(
     spec_path, out_path = stem.with_suffix(".spec.json"), stem.with_suffix(".json")
     sut = t.service
     # The load generator reads both trees' CPU itself, around its measured phase only.
-    spec["watch"] = {"sut": sut.pid if sut else None, "upstream": ctx.upstream.pid}
+    spec["watch"] = {
+        "sut": sut.pid if sut else None,
+        "upstream": ctx.upstream.pid,
+        **spec.pop("watch_more", {}),
+    }
     spec_path.write_text(json.dumps(spec))
     mem0 = sut.memory() if sut else None
     limit = (spec.get("duration") or 0) + float(spec.get("ramp", 0)) + float(spec.get("timeout", 60)) * 2 + 60
@@ -280,6 +287,21 @@ def run_load(
             s["crossed_stop_to_end_max_ms"] = ms(max(crossed)) if crossed else None
             tries = [float(x["stop_attempts"]) for x in ok if "stop_attempts" in x]
             s["stop_attempts_p50"] = pct(tries, 50)
+    n = len(recs)
+    for k in ("postgres", "redis"):
+        if k in cpu and n and elapsed > 0:
+            s[f"{k}_cpu_pct"] = round(100 * cpu[k] / elapsed, 1)
+            s[f"{k}_ms_per_req"] = round(1000 * cpu[k] / n, 3)
+    if machine and n and elapsed > 0:
+        # Every process a request passes through, per request: the side, the load generator, the
+        # upstream and, when watched, the database's backends and Redis. On an otherwise idle machine
+        # no number of workers serves more than the cores divided by this.
+        harness = (res["loadgen_cpu_s"] + cpu.get("upstream", 0.0)) / n
+        s["harness_ms_per_req"] = round(1000 * harness, 3)
+        total = harness + (cpu.get("sut", 0.0) + cpu.get("postgres", 0.0) + cpu.get("redis", 0.0)) / n
+        if total > 0:
+            s["all_cpu_ms_per_req"] = round(1000 * total, 3)
+            s["cores_ceiling_rps"] = round((os.cpu_count() or 1) / total, 1)
     if machine:
         if res.get("machine_busy") is not None:
             # Percent of one core, as the other CPU figures: 200 % is a 2-core machine fully busy.
@@ -544,11 +566,19 @@ def agent(ctx: Ctx) -> list[dict[str, Any]]:
 # -- 7. workers -------------------------------------------------------------
 
 
-def workers(ctx: Ctx, start: Callable[[int], Service], setup: dict[str, Any]) -> list[dict[str, Any]]:
+def workers(
+    ctx: Ctx,
+    start: Callable[..., Service],
+    setup: dict[str, Any],
+    watch: dict[str, Any] | None = None,
+) -> list[dict[str, Any]]:
     """The same loads on one worker and on several, then a stop that crosses workers.
 
-    ``start(n)`` starts a fresh difychat with ``n`` workers on the scenario's database and Redis (the
-    same for every ``n``) and returns its Service; ``setup`` labels the rows (database, stop bus).
+    ``start(n, max_active_requests=0)`` starts a fresh difychat with ``n`` workers on the scenario's
+    database and Redis (the same for every ``n``), its chat app limited as given, and returns its
+    Service; ``setup`` labels the rows (database, stop bus);
+    ``watch`` adds to what the load generator reads the CPU of (``redis``: a pid; ``pg_db``: the
+    database whose backends to count).
     Blocking turns (instant upstream) and streamed turns (scenario 1's upstream) at fixed concurrency;
     ``× 1 worker`` is each load's requests per second over the one-worker figure. The whole machine's
     busy share is reported beside the side's own CPU: the load generator and the upstream share the
@@ -558,33 +588,33 @@ def workers(ctx: Ctx, start: Callable[[int], Service], setup: dict[str, Any]) ->
     port = ctx.upstream.port
     rows: list[dict[str, Any]] = []
     try:
+        instant: dict[str, float] = {"ttft_ms": 0.0, "gap_ms": 0.0}
+        blocking = ("block", sz.workers_block_concurrency, instant)
+        streaming = ("stream", sz.workers_stream_concurrency, {"ttft_ms": sz.ttft_ms, "gap_ms": sz.gap_ms})
+
+        def load(t: Target, w: int, label: str, mode: str, c: int, upstream_cfg: dict[str, float]) -> None:
+            services.configure_upstream(port, tokens=sz.tokens, **upstream_cfg)
+            ctx.log(f"  [7] {w} worker(s): {label} c={c}")
+            spec = chat_spec(
+                t,
+                mode,
+                c,
+                duration=sz.workers_duration,
+                requests=sz.workers_max_requests,
+                warmup=min(sz.warmup * c, 64),
+                timeout=30,
+            )
+            _watch_more(spec, watch)
+            s = run_load(ctx, t, spec, machine=True)
+            s.update(part="load", load=label, workers=w, concurrency=c, **setup)
+            rows.append(s)
+
         for w in sz.workers:
             svc = start(w)
             try:
                 t = Target(f"difychat-w{w}", "dify", svc.port, svc)
-                for load, mode, c, upstream_cfg in (
-                    ("blocking", "block", sz.workers_block_concurrency, {"ttft_ms": 0, "gap_ms": 0}),
-                    (
-                        "streaming",
-                        "stream",
-                        sz.workers_stream_concurrency,
-                        {"ttft_ms": sz.ttft_ms, "gap_ms": sz.gap_ms},
-                    ),
-                ):
-                    services.configure_upstream(port, tokens=sz.tokens, **upstream_cfg)
-                    ctx.log(f"  [7] {w} worker(s): {load} c={c}")
-                    spec = chat_spec(
-                        t,
-                        mode,
-                        c,
-                        duration=sz.workers_duration,
-                        requests=sz.workers_max_requests,
-                        warmup=min(sz.warmup * c, 64),
-                        timeout=30,
-                    )
-                    s = run_load(ctx, t, spec, machine=True)
-                    s.update(part="load", load=load, workers=w, concurrency=c, **setup)
-                    rows.append(s)
+                load(t, w, "blocking", *blocking)
+                load(t, w, "streaming", *streaming)
                 # The stopped turns continue one conversation: a new one each would leave a title call
                 # behind (as slow as a whole answer here), which shutdown then waits for.
                 services.configure_upstream(port, ttft_ms=0, gap_ms=0, tokens=sz.tokens)
@@ -610,14 +640,33 @@ def workers(ctx: Ctx, start: Callable[[int], Service], setup: dict[str, Any]) ->
                 rows.append(s)
             finally:
                 svc.stop()
+        if sz.workers_app_limit:
+            # The chat app with a max_active_requests limit: every turn is admitted (and its slot given
+            # back) through the limiter, in Redis when the server has one.
+            for w in sz.workers:
+                svc = start(w, sz.workers_app_limit)
+                try:
+                    t = Target(f"difychat-w{w}-limit", "dify", svc.port, svc)
+                    load(t, w, "blocking, app limit", *blocking)
+                finally:
+                    svc.stop()
     finally:
         services.configure_upstream(port, ttft_ms=sz.ttft_ms, gap_ms=sz.gap_ms, tokens=sz.tokens)
-    for load in ("blocking", "streaming"):
-        cell = [r for r in rows if r.get("load") == load]
+    for label in ("blocking", "streaming", "blocking, app limit"):
+        cell = [r for r in rows if r.get("load") == label]
         base = next((r for r in cell if r["workers"] == 1), None)
         for r in cell:
             r["rps_vs_1w"] = _ratio(r["rps"], base["rps"]) if base else None
     return rows
+
+
+def _watch_more(spec: dict[str, Any], watch: dict[str, Any] | None) -> None:
+    if not watch:
+        return
+    if watch.get("pg_db"):
+        spec["watch_pg_db"] = watch["pg_db"]
+    if watch.get("redis"):
+        spec["watch_more"] = {"redis": watch["redis"]}
 
 
 # -- 8. turns that continue a conversation ---------------------------------

@@ -384,6 +384,49 @@ def difychat_service(
     return svc
 
 
+def server_pid(comm: str) -> int | None:
+    """The pid of a running process named ``comm`` whose parent has another name (a server's main
+    process, e.g. ``redis-server``), or None."""
+    names: dict[int, tuple[str, int]] = {}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        fields = procstat._stat_fields(int(entry))
+        try:
+            with open(f"/proc/{entry}/comm") as f:
+                name = f.read().strip()
+        except OSError:
+            continue
+        if fields is not None:
+            names[int(entry)] = (name, int(fields[1]))  # fields[1]: the parent's pid
+    for pid, (name, ppid) in sorted(names.items()):
+        if name == comm and names.get(ppid, ("", 0))[0] != comm:
+            return pid
+    return None
+
+
+def wait_workers(svc: Service, workers: int, timeout: float = 60.0) -> None:
+    """Wait until ``workers`` processes of ``svc`` have started serving.
+
+    ``/health`` answers as soon as one has: a load started then would open every connection to that
+    one. uvicorn logs "Application startup complete." once per worker (a stand-in that logs nothing
+    is taken as ready)."""
+    if workers <= 1:
+        return
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            text = svc.log_path.read_text(errors="replace")
+        except OSError:
+            text = ""
+        if "Uvicorn running" not in text and "Started parent process" not in text:
+            return  # not uvicorn: nothing to count
+        if text.count("Application startup complete.") >= workers:
+            return
+        time.sleep(0.1)
+    raise RuntimeError(f"{svc.name}: {workers} workers not all started after {timeout:.0f}s")
+
+
 def redis_reachable(url: str = REDIS_URL, timeout: float = 2.0) -> tuple[bool, str]:
     """Whether a Redis server answers PING at ``url`` (``redis://host:port[/db]``, no auth)."""
     rest = url.split("://", 1)[-1].split("/", 1)[0].rsplit("@", 1)[-1]

@@ -131,6 +131,8 @@ def check_workers(rows: list[dict[str, Any]]) -> None:
         ("blocking", 2),
         ("streaming", 1),
         ("streaming", 2),
+        ("blocking, app limit", 1),
+        ("blocking, app limit", 2),
     }
     for r in loads:
         assert r["rps_vs_1w"] is not None and r["worker_cpu_pct"], r
