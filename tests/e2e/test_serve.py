@@ -110,7 +110,7 @@ def test_stop_during_a_slow_stream_ends_it_and_keeps_the_partial_answer(
     served: ServerProcess, upstream: FakeUpstream
 ) -> None:
     upstream.behaviour.chunks = SLOW_CHUNKS
-    upstream.behaviour.gap = 0.3
+    upstream.behaviour.gap = 1.0
     user = _user("stop")
     with served.client() as client, served.client() as other:
         with client.stream("POST", "/chat-messages", json=chat_body("count", user, "streaming")) as response:
@@ -122,7 +122,7 @@ def test_stop_during_a_slow_stream_ends_it_and_keeps_the_partial_answer(
             elapsed = time.monotonic() - asked
         assert stop.status_code == 200 and stop.json() == {"result": "success"}
         assert rest[-1].event == "message_end"
-        assert elapsed < 1.2, elapsed  # the whole answer would take 2.1 s more
+        assert elapsed < 4.0, elapsed  # the whole answer would take 7 s more
         streamed = first["answer"] + answer_of(rest)
         assert streamed.startswith("one") and "eight" not in streamed
 

@@ -686,7 +686,7 @@ async def test_stop_mid_model_ends_with_message_end_and_keeps_the_partial_round(
             client, body(), lambda events: any(e.get("answer") == "almost" for e in events)
         )
         assert [e["event"] for e in rest] == ["message_end"]
-        assert elapsed < 0.5, elapsed
+        assert elapsed < 5.0, elapsed  # the model hangs, the tool waits: only the stop ends it
         rows = await history(client, seen[0]["conversation_id"])
     assert rows[0]["answer"] == "It is almost" and rows[0]["status"] == "normal"
     assert [t["thought"] for t in rows[0]["agent_thoughts"]] == ["", "It is almost"]
@@ -713,7 +713,7 @@ async def test_stop_mid_tool_cancels_the_call_and_keeps_the_thoughts(
                 break
             await asyncio.sleep(0.02)
         assert [e["event"] for e in rest] == ["message_end"]
-        assert elapsed < 0.5, elapsed
+        assert elapsed < 5.0, elapsed  # the model hangs, the tool waits: only the stop ends it
         rows = await history(client, seen[0]["conversation_id"])
     (thought,) = rows[0]["agent_thoughts"]
     assert (thought["thought"], thought["tool"], thought["observation"]) == (
