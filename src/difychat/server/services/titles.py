@@ -19,14 +19,26 @@ from difychat.server.store.writer import GroupWriter
 
 logger = logging.getLogger("difychat.titles")
 
+# Titles waiting beyond this many are not asked for: under a sustained burst the backlog stays
+# bounded, and those conversations keep the name they were created with (the query's start).
+MAX_WAITING = 10_000
 # The background job name of a title call; its kind (for metrics) is what comes before the "-".
 JOB_NAME = "title-calls"
 WAITING_NAME = "title-waiting"
 
 
 class TitleQueue:
-    def __init__(self, registry: GenerationRegistry, writes: GroupWriter, *, concurrency: int) -> None:
+    def __init__(
+        self,
+        registry: GenerationRegistry,
+        writes: GroupWriter,
+        *,
+        concurrency: int,
+        max_waiting: int = MAX_WAITING,
+    ) -> None:
         self._registry = registry
+        self._max_waiting = max_waiting
+        self.skipped = 0
         self._writer = writes
         self._concurrency = concurrency
         self._waiting: deque[tuple[str, ChatModel, str]] = deque()
@@ -35,6 +47,11 @@ class TitleQueue:
 
     def request(self, conversation_id: str, model: ChatModel, query: str) -> None:
         """Name ``conversation_id`` after ``query`` once a title call is free."""
+        if len(self._waiting) >= self._max_waiting:
+            self.skipped += 1
+            if self.skipped == 1 or self.skipped % 1000 == 0:
+                logger.warning("%d titles not asked for: too many were waiting", self.skipped)
+            return
         self._waiting.append((conversation_id, model, query))
         if self._callers < self._concurrency:
             self._callers += 1
