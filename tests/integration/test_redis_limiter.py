@@ -12,6 +12,7 @@ from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
+from redis import asyncio as aioredis
 
 from difychat.server.errors import RateLimited, TooManyRequests
 from difychat.server.generation.limits import KeyLimits, Limiter, Slot
@@ -89,6 +90,38 @@ async def test_a_keys_slots_and_minute_are_shared_and_refusals_say_when_to_retry
             await b.count(key)
         assert 1 <= spent.value.retry_after <= 60
         assert "requests per minute allowed for this API key is 3" in spent.value.message
+
+
+async def test_a_burst_of_requests_is_admitted_up_to_the_limit_and_no_further() -> None:
+    # Requests asked for together go to Redis together; each still gets its own answer.
+    async with limiters(2) as (a, b):
+        burst = [admitted(limiter, KeyLimits(f"k{i}"), "app", 10) for i in range(15) for limiter in (a, b)]
+        slots = await asyncio.gather(*burst)
+        held = [slot for slot in slots if slot is not None]
+        assert len(held) == 10
+        assert await admitted(a, KeyLimits("late"), "app", 10) is None
+        for slot in held:
+            slot.release()
+        again = await asyncio.gather(
+            *(eventually_admitted(b, KeyLimits(f"k{i}"), "app", 10) for i in range(10))
+        )
+        assert len(again) == 10 and await admitted(a, KeyLimits("late"), "app", 10) is None
+
+
+async def test_a_burst_is_admitted_after_redis_forgot_the_script() -> None:
+    # A restarted (or flushed) Redis no longer knows the admission script: it is loaded again, and
+    # the slots held elsewhere still count (not this process's own count, as when Redis is down).
+    async with limiters(2) as (a, b):
+        held = [await a.acquire(KeyLimits(f"held{i}"), "app", 3) for i in range(2)]
+        client = aioredis.from_url(await require_redis())
+        try:
+            await client.script_flush()
+        finally:
+            await client.aclose()
+        slots = await asyncio.gather(*(admitted(b, KeyLimits(f"k{i}"), "app", 3) for i in range(5)))
+        assert sum(slot is not None for slot in slots) == 1
+        for slot in held:
+            slot.release()
 
 
 async def test_a_refused_request_takes_nothing() -> None:

@@ -6,7 +6,9 @@ given back since its last call, trims expired slots and requests older than a mi
 limit, and takes what the request needs, or nothing. While a slot is held, a heartbeat pushes its
 expiry ``slot_ttl`` ahead every third of it; a process that dies stops doing so and its slots expire.
 Given-back slots are removed by a background flush, or by this process's next admission, whichever
-comes first: nothing but the admission waits on Redis.
+comes first: nothing but the admission waits on Redis. Admissions asked for in the same turn of the
+event loop go out together, in one pipeline: one write and one read for a burst of requests rather
+than one round trip (and one pooled connection) each.
 
 Redis unreachable: requests are counted in this process (as without Redis) and Redis is asked again
 every few seconds.
@@ -147,6 +149,9 @@ class RedisLimiter:
         self._tasks: list[asyncio.Task[None]] = []
         self._outage_logged = -OUTAGE_LOG_SECONDS
         self._down_until = 0.0
+        # Admissions waiting to go out in the next pipeline: (keys, args, the caller's future).
+        self._queued: list[tuple[list[str], list[Any], asyncio.Future[Any]]] = []
+        self._sender: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
         loop = asyncio.get_running_loop()
@@ -163,6 +168,8 @@ class RedisLimiter:
         # awaits a reply can be swallowed by it, leaving the task running.
         self._closing.set()
         self._wake.set()
+        if self._sender is not None and not self._sender.done():
+            await asyncio.wait([self._sender], timeout=CLOSE_SECONDS)
         if self._tasks:
             _, stuck = await asyncio.wait(self._tasks, timeout=CLOSE_SECONDS)
             for task in stuck:
@@ -187,9 +194,9 @@ class RedisLimiter:
         minute = f"{self._prefix}:key:{key.key_id}:minute"
         limits = (key.rpm, key.concurrency, app_limit)
         try:
-            which, wait_ms = await self._admit(
-                keys=[minute, key_slots, app_slots, *(s for s, _ in given_back)],
-                args=[slot_id, self._ttl_ms, *limits, WINDOW_MS, *(m for _, m in given_back)],
+            which, wait_ms = await self._admission(
+                [minute, key_slots, app_slots, *(s for s, _ in given_back)],
+                [slot_id, self._ttl_ms, *limits, WINDOW_MS, *(m for _, m in given_back)],
             )
         except BaseException as exc:
             # The call may or may not have run: remove what it may have taken, and what it carried.
@@ -212,6 +219,64 @@ class RedisLimiter:
             return NO_SLOT
         self._held[slot_id] = sets
         return _RedisSlot(self, slot_id)
+
+    def _admission(self, keys: list[str], args: list[Any]) -> asyncio.Future[Any]:
+        """The admission script's reply, sent with the others asked for in this turn of the loop."""
+        loop = asyncio.get_running_loop()
+        reply: asyncio.Future[Any] = loop.create_future()
+        self._queued.append((keys, args, reply))
+        if self._sender is None or self._sender.done():
+            self._sender = loop.create_task(self._send_admissions(), name="limits-admit")
+        return reply
+
+    async def _send_admissions(self) -> None:
+        await asyncio.sleep(0)  # every admission asked for in this turn of the loop joins
+        while self._queued:
+            batch, self._queued = self._queued[:BATCH], self._queued[BATCH:]
+            waiting = [(keys, args, reply) for keys, args, reply in batch if not reply.done()]
+            if not waiting:
+                continue
+            try:
+                replies = await self._pipelined(waiting)
+            except BaseException as exc:
+                for _, _, reply in waiting:
+                    if reply.done():
+                        continue
+                    if isinstance(exc, Exception):
+                        reply.set_exception(exc)
+                    else:
+                        reply.cancel()
+                if not isinstance(exc, Exception):
+                    raise
+                continue
+            for (_, _, reply), answer in zip(waiting, replies, strict=True):
+                if reply.done():
+                    continue
+                if isinstance(answer, BaseException):
+                    reply.set_exception(answer)
+                else:
+                    reply.set_result(answer)
+
+    async def _pipelined(self, batch: list[tuple[list[str], list[Any], asyncio.Future[Any]]]) -> list[Any]:
+        """One pipeline of admission scripts; a Redis that lost the script (restarted, flushed) gets
+        it again and those admissions are asked once more."""
+        from redis.exceptions import NoScriptError
+
+        if len(batch) == 1:  # alone: no pipeline to set up
+            keys, args, _ = batch[0]
+            try:
+                return [await self._admit(keys=keys, args=args)]
+            except self._errors as exc:
+                return [exc]
+        async with self._redis.pipeline(transaction=False) as pipe:
+            for keys, args, _ in batch:
+                pipe.evalsha(self._admit.sha, len(keys), *keys, *args)
+            replies: list[Any] = await pipe.execute(raise_on_error=False)
+        for i, answer in enumerate(replies):
+            if isinstance(answer, NoScriptError):
+                keys, args, _ = batch[i]
+                replies[i] = await self._admit(keys=keys, args=args)  # loads the script, then runs it
+        return replies
 
     def _give_back(self, slot_id: str) -> None:
         sets = self._held.pop(slot_id, None)
