@@ -193,7 +193,10 @@ def _load_and_serve(args: argparse.Namespace) -> int:
     if taken is not None:
         print(f"error: {taken}", file=sys.stderr)
         return 1
-    # The database migrates in a child while this process loads the server.
+    # The database migrates in a child while this process loads the server. SQLAlchemy is loaded
+    # first, so that the child shares it rather than loading it again.
+    from difychat.server.store import db  # noqa: F401
+
     migration = _migrate_apart(settings.resolved_database_url())
     import uvicorn
 
