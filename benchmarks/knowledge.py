@@ -6,11 +6,17 @@
 For each database: a dataset of ``--chunks`` segments (about 90 words each, drawn from a Zipf
 vocabulary, so common words are common) is written, then indexed twice through the server's
 ``SearchIndexer``: keywords only (economy), and with embeddings from a fast fake
-OpenAI-compatible ``/embeddings`` endpoint on loopback (384 dimensions, a seeded random vector
-per text). Then ``--queries`` searches per method (keyword, vector, hybrid), each a few words of
-a random segment, through ``KnowledgeSearch.search`` (what ``/retrieve`` and a chat turn call:
-candidates, visibility, the segments' rows); p50/p99 in milliseconds. The vectors' memory is
-the held arrays against their raw size.
+OpenAI-compatible ``/embeddings`` endpoint on loopback (384 dimensions; ``--embeddings random``:
+a seeded random vector per text, ``words``: a bag of hashed words as the tests' fake model
+makes them, so a query is near the segments sharing its words). Then ``--queries`` searches per
+method (keyword, vector, hybrid), each a few words of a random segment, through
+``KnowledgeSearch.search`` (what ``/retrieve`` and a chat turn call: candidates, visibility,
+the segments' rows); p50/p99 in milliseconds and the process's CPU time per search. Vector and
+hybrid search are timed twice on the same index: with the exact scan, and with the vectors held
+``approximate`` (one-bit codes first, an exact re-rank of a pool). The bare scans are timed
+too (no database, no embedding call), and the approximate scan's recall against the exact one
+(the top 4, and the 20 candidates a search with top_k 4 asks for). The vectors' memory is the
+held arrays against their raw size.
 """
 
 from __future__ import annotations
@@ -21,6 +27,7 @@ import contextlib
 import hashlib
 import multiprocessing
 import os
+import re
 import socket
 import statistics
 import tempfile
@@ -40,6 +47,7 @@ from difychat.server.domain.retrieval import RetrievalModel, SearchPlan
 from difychat.server.providers.embeddings import OpenAICompatibleEmbeddings
 from difychat.server.services.retrieval.models import KnowledgeModels
 from difychat.server.services.retrieval.service import KnowledgeSearch
+from difychat.server.services.retrieval.vectors import VectorCache
 from difychat.server.store import datasets as dataset_store
 from difychat.server.store import db
 from difychat.server.store import segments as segment_store
@@ -51,6 +59,8 @@ OWNER = "6ad1c0de-0000-4000-8000-000000000001"
 SYLLABLES = [a + b for a in "bcdfghjklmnprstvwz" for b in ("a", "e", "i", "o", "u", "ai", "ou")]
 DOCUMENT_SIZE = 1000  # segments per document
 INDEX_BATCH = 1000  # segments handed to the indexer at once (one document's worth)
+TOP_K = 4
+CANDIDATES = 20  # what a search with top_k 4 asks each side for (engine.MIN_CANDIDATES)
 
 
 # --- the corpus ----------------------------------------------------------------------------------
@@ -91,7 +101,18 @@ def queries(texts: Sequence[str], count: int, seed: int = 11) -> list[str]:
 # --- a fast fake embedding endpoint ----------------------------------------------------------------
 
 
-def fake_vector(text: str) -> np.ndarray:
+# What the fake endpoint answers with: "random" or "words" (set before its process starts).
+EMBEDDINGS = {"kind": "random"}
+WORD = re.compile(r"\w+")
+
+
+def fake_vector(text: str, kind: str | None = None) -> np.ndarray:
+    if (kind or EMBEDDINGS["kind"]) == "words":
+        # as tests/fakes/upstream.py: each lower-case word adds 1 to a dimension its hash picks
+        vector = np.zeros(DIMENSIONS, dtype=np.float32)
+        for word in WORD.findall(text.lower()):
+            vector[int(hashlib.sha256(word.encode()).hexdigest(), 16) % DIMENSIONS] += 1.0
+        return vector
     seed = int.from_bytes(hashlib.blake2b(text.encode(), digest_size=8).digest(), "little")
     return np.random.default_rng(seed).standard_normal(DIMENSIONS).astype(np.float32)
 
@@ -142,14 +163,20 @@ class FakeEmbeddings:
 class Result:
     database: str
     chunks: int
+    embeddings: str = "random"
     keyword_index_rate: float = 0.0
     embedded_index_rate: float = 0.0
-    latency: dict[str, tuple[float, float]] = field(default_factory=dict)
-    held_mib: float = 0.0
-    raw_mib: float = 0.0
-    # The machine's load average (1 minute) while the searches ran: on a shared machine the
-    # latencies follow it.
-    load: float = 0.0
+    # label -> (p50 ms, p99 ms, CPU ms a search)
+    latency: dict[str, tuple[float, float, float]] = field(default_factory=dict)
+    # The bare scans (held vectors only): label -> (p50 ms, p99 ms)
+    scans: dict[str, tuple[float, float]] = field(default_factory=dict)
+    # The approximate scan's results against the exact scan's: top 4, and 20 candidates.
+    recall: dict[str, float] = field(default_factory=dict)
+    # mode -> (held MiB, raw MiB)
+    memory: dict[str, tuple[float, float]] = field(default_factory=dict)
+    # The machine's load average (1 minute) before and after the searches: on a shared machine
+    # the latencies follow it.
+    load: tuple[float, float] = (0.0, 0.0)
 
 
 async def _seed(engine: Any, dataset_id: str, texts: Sequence[str]) -> list[list[Any]]:
@@ -236,10 +263,61 @@ def _percentiles(samples: list[float]) -> tuple[float, float]:
     return statistics.median(ordered) * 1000, p99 * 1000
 
 
+def _plan(dataset: DatasetRecord, method: str) -> SearchPlan:
+    model = RetrievalModel.model_validate(
+        {
+            "search_method": method,
+            "top_k": TOP_K,
+            "reranking_mode": "weighted_score",
+            "weights": {
+                "vector_setting": {"vector_weight": 0.7},
+                "keyword_setting": {"keyword_weight": 0.3},
+            },
+        }
+    )
+    return SearchPlan.of(model, embeds=dataset.indexing_technique == "high_quality")
+
+
+async def _time(
+    search: KnowledgeSearch, dataset: DatasetRecord, method: str, asked: Sequence[str]
+) -> tuple[float, float, float]:
+    plan = _plan(dataset, method)
+    await search.search(dataset, asked[0], plan)  # warm: vectors loaded, statements prepared
+    samples = []
+    cpu = time.process_time()
+    for query in asked:
+        started = time.perf_counter()
+        await search.search(dataset, query, plan)
+        samples.append(time.perf_counter() - started)
+    cpu_ms = (time.process_time() - cpu) * 1000 / len(asked)
+    return (*_percentiles(samples), cpu_ms)
+
+
+def _scans(exact: Any, approximate: Any, asked: Sequence[str], result: Result) -> None:
+    """The bare scans' latency, and the approximate scan's recall against the exact one."""
+    from difychat.server.services.retrieval.matrices import unit_rows
+
+    vectors = unit_rows(np.stack([fake_vector(q) for q in asked]))
+    found: dict[str, list[float]] = {"exact": [], "approximate": []}
+    hits = {TOP_K: 0, CANDIDATES: 0}
+    for row in vectors:
+        for label, held in (("exact", exact), ("approximate", approximate)):
+            started = time.perf_counter()
+            held.search(row, CANDIDATES)
+            found[label].append(time.perf_counter() - started)
+        for k in hits:
+            truth = {s for s, _ in exact.search(row, k)}
+            hits[k] += len(truth & {s for s, _ in approximate.search(row, k)})
+    for label, samples in found.items():
+        result.scans[label] = _percentiles(samples)
+    for k, hit in hits.items():
+        result.recall[f"recall@{k}"] = hit / (k * len(vectors))
+
+
 async def run(url: str, database: str, chunks: int, query_count: int, log: Any = print) -> Result:
     texts = corpus(chunks)
     asked = queries(texts, query_count)
-    result = Result(database, chunks)
+    result = Result(database, chunks, EMBEDDINGS["kind"])
     fake = FakeEmbeddings().start()
     engine = db.create_engine(url, pool_size=4)
     session = aiohttp.ClientSession()
@@ -247,7 +325,8 @@ async def run(url: str, database: str, chunks: int, query_count: int, log: Any =
         embeddings = OpenAICompatibleEmbeddings(
             session, model="fake-384", base_url=f"http://127.0.0.1:{fake.port}/v1", api_key=None, timeout=60
         )
-        search = KnowledgeSearch(engine, KnowledgeModels(embeddings=embeddings))
+        models = KnowledgeModels(embeddings=embeddings)
+        search = KnowledgeSearch(engine, models)
         economy = await _dataset(engine, "economy", "economy")
         quality = await _dataset(engine, "quality", "high_quality")
         for dataset in (economy, quality):
@@ -262,40 +341,31 @@ async def run(url: str, database: str, chunks: int, query_count: int, log: Any =
                 result.embedded_index_rate = rate
             log(f"{database}: indexed {chunks} chunks ({dataset.indexing_technique}) at {rate:.0f}/s")
         await search.indexer.remove(economy.id, [])  # nothing: a no-op write path check
-        methods = {
-            "keyword (economy)": (economy, "keyword_search"),
-            "full text": (quality, "full_text_search"),
-            "vector": (quality, "semantic_search"),
-            "hybrid (weighted)": (quality, "hybrid_search"),
+        approximate = KnowledgeSearch(engine, models, VectorCache(approximate=True))
+        runs = {
+            "keyword (economy)": (search, economy, "keyword_search"),
+            "full text": (search, quality, "full_text_search"),
+            "vector, exact": (search, quality, "semantic_search"),
+            "vector, approximate": (approximate, quality, "semantic_search"),
+            "hybrid (weighted 0.7 / 0.3), exact": (search, quality, "hybrid_search"),
+            "hybrid (weighted 0.7 / 0.3), approximate": (approximate, quality, "hybrid_search"),
         }
-        for label, (dataset, method) in methods.items():
-            model = RetrievalModel.model_validate(
-                {
-                    "search_method": method,
-                    "top_k": 4,
-                    "reranking_mode": "weighted_score",
-                    "weights": {
-                        "vector_setting": {"vector_weight": 0.7},
-                        "keyword_setting": {"keyword_weight": 0.3},
-                    },
-                }
-            )
-            plan = SearchPlan.of(model, embeds=dataset.indexing_technique == "high_quality")
-            await search.search(dataset, asked[0], plan)  # warm: vectors loaded, statements prepared
-            samples = []
-            for query in asked:
-                started = time.perf_counter()
-                await search.search(dataset, query, plan)
-                samples.append(time.perf_counter() - started)
-            result.latency[label] = _percentiles(samples)
-            p50, p99 = result.latency[label]
-            log(f"{database}: {label}: p50 {p50:.1f} ms, p99 {p99:.1f} ms")
-        result.load = os.getloadavg()[0]
-        held = search.vectors.held(quality.id)
-        if held is not None:
-            result.held_mib = held.held_bytes / 2**20
-            result.raw_mib = held.raw_bytes / 2**20
+        before = os.getloadavg()[0]
+        for label, (searcher, dataset, method) in runs.items():
+            result.latency[label] = await _time(searcher, dataset, method, asked)
+            p50, p99, cpu = result.latency[label]
+            log(f"{database}: {label}: p50 {p50:.1f} ms, p99 {p99:.1f} ms, CPU {cpu:.1f} ms a search")
+        result.load = (before, os.getloadavg()[0])
+        for mode, searcher in (("exact", search), ("approximate", approximate)):
+            held = searcher.vectors.held(quality.id)
+            if held is not None:
+                result.memory[mode] = (held.held_bytes / 2**20, held.raw_bytes / 2**20)
+        exact_held, approximate_held = search.vectors.held(quality.id), approximate.vectors.held(quality.id)
+        if exact_held is not None and approximate_held is not None:
+            _scans(exact_held.frozen(), approximate_held.frozen(), asked, result)
+            log(f"{database}: scans {result.scans}, {result.recall}")
         await search.close()
+        await approximate.close()
     finally:
         await session.close()
         await engine.dispose()
@@ -310,25 +380,40 @@ def report(results: Sequence[Result], note: str) -> str:
         note,
         "",
         "| database | chunks | keyword indexing (chunks/s) | indexing with embeddings (chunks/s) | "
-        "search | p50 ms | p99 ms |",
-        "|---|---|---|---|---|---|---|",
+        "search | p50 ms | p99 ms | CPU ms a search |",
+        "|---|---|---|---|---|---|---|---|",
     ]
     for r in results:
-        for i, (label, (p50, p99)) in enumerate(r.latency.items()):
+        for i, (label, (p50, p99, cpu)) in enumerate(r.latency.items()):
             first = i == 0
             lines.append(
                 f"| {r.database if first else ''} | {r.chunks if first else ''} | "
                 f"{f'{r.keyword_index_rate:.0f}' if first else ''} | "
-                f"{f'{r.embedded_index_rate:.0f}' if first else ''} | {label} | {p50:.1f} | {p99:.1f} |"
+                f"{f'{r.embedded_index_rate:.0f}' if first else ''} | {label} | {p50:.1f} | {p99:.1f} | "
+                f"{cpu:.1f} |"
             )
     lines += [
         "",
-        "| database | vectors held (MiB) | raw vectors (MiB) | ratio | load average during the searches |",
-        "|---|---|---|---|---|",
+        "| database | embeddings | exact scan p50 / p99 ms | approximate scan p50 / p99 ms | "
+        f"recall@{TOP_K} | recall@{CANDIDATES} | held / raw MiB (exact) | held / raw MiB (approximate) | "
+        "load average (before, after) |",
+        "|---|---|---|---|---|---|---|---|---|",
     ]
     for r in results:
-        ratio = r.held_mib / r.raw_mib if r.raw_mib else 0.0
-        lines.append(f"| {r.database} | {r.held_mib:.1f} | {r.raw_mib:.1f} | {ratio:.3f} | {r.load:.1f} |")
+
+        def scan(mode: str, r: Result = r) -> str:
+            p50, p99 = r.scans.get(mode, (0.0, 0.0))
+            return f"{p50:.1f} / {p99:.1f}"
+
+        def memory(mode: str, r: Result = r) -> str:
+            held, raw = r.memory.get(mode, (0.0, 0.0))
+            return f"{held:.1f} / {raw:.1f} ({held / raw if raw else 0.0:.3f}x)"
+
+        lines.append(
+            f"| {r.database} | {r.embeddings} | {scan('exact')} | {scan('approximate')} | "
+            f"{r.recall.get(f'recall@{TOP_K}', 0.0):.3f} | {r.recall.get(f'recall@{CANDIDATES}', 0.0):.3f} | "
+            f"{memory('exact')} | {memory('approximate')} | {r.load[0]:.1f}, {r.load[1]:.1f} |"
+        )
     return "\n".join(lines) + "\n"
 
 
@@ -357,8 +442,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--chunks", type=int, default=10_000)
     parser.add_argument("--queries", type=int, default=300)
     parser.add_argument("--db", action="append", choices=("sqlite", "postgres"))
+    parser.add_argument("--embeddings", choices=("random", "words"), default="random")
     parser.add_argument("--out", type=Path)
     args = parser.parse_args(argv)
+    EMBEDDINGS["kind"] = args.embeddings
     results = []
     for database in args.db or ["sqlite"]:
         if database == "sqlite":
@@ -370,7 +457,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     note = (
         f"{args.chunks} chunks of 60-120 words, {args.queries} queries of 4 words per search method, "
         "top_k 4; latency of `KnowledgeSearch.search` in process (candidates, fusion, visibility, "
-        f"the segments' rows). Embeddings: {DIMENSIONS} dimensions from a fake endpoint on loopback."
+        f"the segments' rows). Embeddings: {DIMENSIONS} dimensions ({args.embeddings}) from a fake endpoint "
+        "on loopback."
     )
     text = report(results, note)
     print(text)
