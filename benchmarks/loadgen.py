@@ -443,8 +443,7 @@ class LoadGen:
         per_pid = bool(self.spec.get("per_pid")) and "sut" in watch
         pg_db = self.spec.get("watch_pg_db")
         cpu0 = {k: procstat.cpu_seconds(pid) for k, pid in watch.items()}
-        if pg_db:
-            cpu0["postgres"] = _pg_backends_cpu(pg_db)
+        backends0 = _pg_backends_cpu(pg_db) if pg_db else {}
         pids0 = _cpu_by_pid(watch["sut"]) if per_pid else {}
         busy0 = _machine_ticks()
         ru0 = resource.getrusage(resource.RUSAGE_SELF)
@@ -454,7 +453,10 @@ class LoadGen:
         ru1 = resource.getrusage(resource.RUSAGE_SELF)
         cpu = {k: procstat.cpu_seconds(pid) - cpu0[k] for k, pid in watch.items()}
         if pg_db:
-            cpu["postgres"] = _pg_backends_cpu(pg_db) - cpu0["postgres"]
+            # Backends that left meanwhile take their time with them (a slight undercount); those
+            # that came count from their start.
+            backends1 = _pg_backends_cpu(pg_db)
+            cpu["postgres"] = sum(v - backends0.get(pid, 0.0) for pid, v in backends1.items())
         busy1 = _machine_ticks()
         extra: dict[str, Any] = {}
         if per_pid:
@@ -487,9 +489,9 @@ def _cpu_by_pid(pid: int) -> dict[int, float]:
     return out
 
 
-def _pg_backends_cpu(database: str) -> float:
-    """CPU seconds of the live PostgreSQL backends serving ``database`` (their titles name it)."""
-    total = 0.0
+def _pg_backends_cpu(database: str) -> dict[int, float]:
+    """CPU seconds of each live PostgreSQL backend serving ``database`` (their titles name it)."""
+    out: dict[int, float] = {}
     marker = f" {database} ".encode()
     for entry in os.listdir("/proc"):
         if not entry.isdigit():
@@ -502,8 +504,8 @@ def _pg_backends_cpu(database: str) -> float:
         if title.startswith(b"postgres: ") and marker in title:
             fields = procstat._stat_fields(int(entry))
             if fields is not None:
-                total += (int(fields[11]) + int(fields[12])) / procstat._TICKS
-    return total
+                out[int(entry)] = (int(fields[11]) + int(fields[12])) / procstat._TICKS
+    return out
 
 
 def _machine_ticks() -> tuple[int, int] | None:
