@@ -16,6 +16,7 @@ LOADED_ON_USE = (
     "alembic",  # migrations run in a short-lived child of `difychat serve`
     "mako",
     "bs4",  # the webscraper tool's HTML reader
+    "numpy",  # vector search, on its first use
     "pypdf",
     "docx",
     "openpyxl",
