@@ -86,6 +86,12 @@ _SHOWN = (
 )
 
 
+def _any_row(condition: sa.ColumnElement[bool]) -> sa.ColumnElement[bool]:
+    """Whether a row meets ``condition``, probed through its index for each message of the page.
+    (PostgreSQL may run a plain ``EXISTS`` as one hashed scan of the whole table instead.)"""
+    return sa.select(sa.literal(1)).where(condition).limit(1).scalar_subquery().is_not(None)
+
+
 def _history_statement(*, after_cursor: bool) -> sa.Select[Any]:
     """The history page as one statement, built once: bound ``conversation_id``, ``end_user_id``,
     ``limit`` and, ``after_cursor``, ``first_id``."""
@@ -102,8 +108,8 @@ def _history_statement(*, after_cursor: bool) -> sa.Select[Any]:
         )
         .scalar_subquery()
     )
-    has_files = sa.exists().where(message_files.c.message_id == m.id)
-    has_thoughts = sa.exists().where(message_agent_thoughts.c.message_id == m.id)
+    has_files = _any_row(message_files.c.message_id == m.id)
+    has_thoughts = _any_row(message_agent_thoughts.c.message_id == m.id)
     owned = sa.exists().where(
         conversations.c.id == conversation_id, conversations.c.end_user_id == end_user_id
     )
