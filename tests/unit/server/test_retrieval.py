@@ -211,3 +211,24 @@ def test_an_entry_of_another_model_is_held_as_zeros_and_never_comes_first() -> N
     held = _load(stored)
     assert held.search(matrix[3], 1)[0][0] != ids[3]
     assert [s for s, _ in held.search(matrix[7], 1)] == [ids[7]]
+
+
+def test_rows_written_in_place_are_merged_into_a_few_blocks_and_stay_exact() -> None:
+    matrix = _random(TAIL_ROWS * 12 + 77, 16, seed=4)
+    ids = [str(uuid.UUID(int=i + 1)) for i in range(matrix.shape[0])]
+    held = DatasetVectors(16, version=1)
+    # written a few hundred rows at a time, the last batch's seqs before the one ahead of it
+    order = list(range(0, matrix.shape[0], 300))
+    order[-2], order[-1] = order[-1], order[-2]
+    for start in order:
+        rows = range(start, min(start + 300, matrix.shape[0]))
+        held.add([i + 1 for i in rows], [ids[i] for i in rows], matrix[rows.start : rows.stop])
+    frozen = held.frozen()
+    assert len(frozen.blocks) <= 4 and frozen.rows == matrix.shape[0]
+    query = unit_rows(np.random.default_rng(8).normal(size=(1, 16)))[0]
+    expected = [ids[i] for i in np.argsort(-(matrix @ query))[:10]]
+    assert [s for s, _ in held.search(query, 10)] == expected
+    # removing rows finds them in merged blocks, whatever their order
+    held.remove([int(np.argmax(matrix @ query)) + 1, matrix.shape[0]])
+    assert [s for s, _ in held.search(query, 9)] == expected[1:10]
+    assert ids[-1] not in [s for s, _ in held.search(matrix[-1], 3)]

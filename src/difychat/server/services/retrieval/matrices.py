@@ -231,6 +231,21 @@ def _pooled(block: Block, query: Matrix, k: int) -> tuple[npt.NDArray[np.intp], 
     return pool[top], sims[top]
 
 
+def _merged(first: Block, second: Block) -> Block:
+    """One block holding both blocks' rows, in order (removed rows still marked)."""
+    out = Block(
+        np.concatenate([first.vectors, second.vectors]),
+        np.concatenate([first.seqs, second.seqs]),
+        np.concatenate([first.ids, second.ids]),
+        np.concatenate([first.dead, second.dead + first.rows]).astype(np.intp),
+    )
+    if first.codes is not None and second.codes is not None:
+        assert first.scale is not None and second.scale is not None
+        codes = np.ascontiguousarray(np.concatenate([first.codes, second.codes], axis=1))
+        out = replace(out, codes=codes, scale=np.concatenate([first.scale, second.scale]))
+    return out
+
+
 @dataclass(slots=True)
 class DatasetVectors:
     """One dataset's vectors in one process."""
@@ -297,6 +312,10 @@ class DatasetVectors:
             code, scale = _codes(vectors, self.centre)
             block = replace(block, codes=code, scale=scale)
         self.blocks.append(block)
+        # Blocks written here are merged as they grow (each at least twice the size of the next):
+        # a few blocks however many writes, and each row copied a few times at most.
+        while len(self.blocks) >= 2 and self.blocks[-2].rows <= 2 * self.blocks[-1].rows:
+            self.blocks[-2:] = [_merged(self.blocks[-2], self.blocks[-1])]
 
     def add(self, seqs: Sequence[int], segment_ids: Sequence[str], vectors: Matrix) -> None:
         for seq, segment_id, row in zip(seqs, segment_ids, vectors, strict=True):
@@ -316,10 +335,8 @@ class DatasetVectors:
             gone -= {seq for seq, _, _ in in_tail}
         wanted = np.fromiter(gone, dtype=np.int64, count=len(gone))
         for number, block in enumerate(self.blocks):
-            # seqs grow within a block: each is found by bisection
-            at = np.searchsorted(block.seqs, wanted)
-            inside = at < block.rows
-            hit = at[inside][block.seqs[at[inside]] == wanted[inside]]
+            # (two writes of this process may append their rows out of seq order)
+            hit = np.flatnonzero(np.isin(block.seqs, wanted))
             if hit.shape[0]:
                 dead = np.union1d(block.dead, hit.astype(np.intp))
                 self.blocks[number] = replace(block, dead=dead)
