@@ -178,3 +178,66 @@ async def test_a_long_answer_is_checkpointed_while_it_streams(server: RunningSer
     # A second after the start, the text so far reached the database, before the answer ended.
     assert seen_while_running == [("first second", "running")]
     assert (row.answer, row.status) == ("first second", "stopped")
+
+
+async def test_events_wait_for_the_turns_rows_and_then_arrive_in_order(server: RunningServer) -> None:
+    async with database(server) as engine:
+        ids = await owner(server, engine)
+        writes = GroupWriter(engine)
+        message_id = new_id()
+        generation = Generation(
+            task_id=new_id(),
+            message_id=message_id,
+            conversation_id=str(ids["conversation_id"]),
+            app_id="a",
+            end_user_id=str(ids["end_user_id"]),
+            created_at=utcnow(),
+            queue=None,
+        )
+        seen: list[GenerationEvent] = []
+        generation.subscribe(seen.append)
+        rows: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        source = ScriptedSource(TextDelta("a"), TextDelta("b"), 0.2, TextDelta("c"))
+        GenerationRegistry().start(
+            generation, TurnRunner(writes, max_seconds=30).run(generation, source, rows=rows)
+        )
+        await asyncio.sleep(0.1)
+        assert seen == []  # the source has produced two deltas: held until the rows are saved
+        await writes.write(message({k: str(v) for k, v in ids.items()}, "q", id=message_id))
+        rows.set_result(None)
+        ended = await generation.ended()
+        await writes.close()
+        async with engine.connect() as conn:
+            row = (await conn.execute(sa.select(messages).where(messages.c.id == message_id))).one()
+    assert [e.text for e in seen if isinstance(e, TextDelta)] == ["a", "b", "c"]
+    assert isinstance(ended, MessageEnded) and seen[-1] is ended
+    assert row.answer == "abc" and row.status == "normal"
+
+
+async def test_a_turn_whose_rows_cannot_be_saved_fails_without_showing_its_answer(
+    server: RunningServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    async with database(server) as engine:
+        writes = GroupWriter(engine)
+        generation = Generation(
+            task_id=new_id(),
+            message_id=new_id(),
+            conversation_id=new_id(),
+            app_id="a",
+            end_user_id=new_id(),
+            created_at=utcnow(),
+            queue=None,
+        )
+        seen: list[GenerationEvent] = []
+        generation.subscribe(seen.append)
+        # A message of a conversation that does not exist: its insert fails.
+        orphan = message({"app_id": "a", "conversation_id": new_id(), "end_user_id": new_id()}, "q")
+        rows = writes.queue(orphan)
+        source = ScriptedSource(TextDelta("never"), 0.05, TextDelta("shown"))
+        GenerationRegistry().start(
+            generation, TurnRunner(writes, max_seconds=30).run(generation, source, rows=rows)
+        )
+        ended = await generation.ended()
+        await writes.close()
+    assert seen == [ended] and isinstance(ended, GenerationFailed) and ended.status == 500
+    assert "saving the turn" in caplog.text

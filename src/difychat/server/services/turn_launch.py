@@ -94,7 +94,9 @@ class TurnLauncher:
         answer_of: Callable[[str], str] | None = None,
         retriever_resources: Citations = (),
     ) -> StartedTurn:
-        await self._writer.write(*self._rows(turn))
+        # The rows are committed while the model is asked: the runner emits nothing and saves
+        # nothing before they are (see TurnRunner.run's ``rows``).
+        rows = self._writer.queue(*self._rows(turn))
         generation = Generation(
             task_id=turn.task_id,
             message_id=turn.message_id,
@@ -119,6 +121,7 @@ class TurnLauncher:
                 finishers=finishers,
                 answer_of=answer_of,
                 retriever_resources=retriever_resources,
+                rows=rows,
             ),
         )
         assert generation.task is not None

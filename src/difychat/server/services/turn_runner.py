@@ -18,6 +18,7 @@ that must happen exactly once per turn happens here.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from collections.abc import AsyncIterator, Callable
@@ -67,6 +68,58 @@ class AnswerSource(Protocol):
         ...
 
 
+class _NotSaved(Exception):
+    """The turn's rows were not written."""
+
+
+class _RowsGate:
+    """Holds a turn's events back until its rows are committed, then lets them through in order.
+
+    The rows' commit runs while the source starts (the model's first token takes longer than a
+    commit), so waiting here costs nothing in the usual case; the source is never paused for it,
+    so nothing it has buffered is lost to a connection that breaks meanwhile.
+    """
+
+    def __init__(self, rows: asyncio.Future[None] | None, generation: Generation) -> None:
+        self._rows = rows
+        self._generation = generation
+        self._held: list[GenerationEvent] = []
+        self.saved = rows is None
+        self.failed = False
+        if rows is not None:
+            rows.add_done_callback(self._settle)
+
+    def _settle(self, rows: asyncio.Future[None]) -> None:
+        if self.saved or self.failed:  # settled already (``settled`` may come first)
+            return
+        problem = None if rows.cancelled() else rows.exception()
+        if rows.cancelled() or problem is not None:
+            self.failed = True
+            self._held.clear()
+            logger.error("saving the turn %s failed", self._generation.task_id, exc_info=problem)
+            return
+        self.saved = True
+        for event in self._held:
+            self._generation.emit(event)
+        self._held.clear()
+
+    def emit(self, event: GenerationEvent) -> None:
+        if self.saved:
+            self._generation.emit(event)
+        elif not self.failed:
+            self._held.append(event)
+
+    async def settled(self) -> bool:
+        """Wait for the commit (if it is still under way); whether the rows were saved."""
+        if self._rows is not None:
+            if not self._rows.done():
+                with contextlib.suppress(Exception):
+                    await asyncio.shield(self._rows)
+            # Done, but its callback may not have run yet.
+            self._settle(self._rows)
+        return self.saved
+
+
 # A finishing step sees the complete answer and may replace it (output moderation).
 Finisher = Callable[[str], str | None]
 
@@ -87,13 +140,18 @@ class TurnRunner:
         finishers: tuple[Finisher, ...] = (),
         retriever_resources: tuple[dict[str, Any], ...] | Callable[[], tuple[dict[str, Any], ...]] = (),
         answer_of: Callable[[str], str] | None = None,
+        rows: asyncio.Future[None] | None = None,
     ) -> None:
         """Produce, finish, save once, then emit exactly one final event.
 
         ``answer_of`` makes the answer to save from the text streamed (an agent joins its rounds'
         texts, or keeps only its final answer); by default the answer is the text streamed.
         ``retriever_resources`` may be known only at the end (an agent's retrieval calls).
+        ``rows``: the commit of the turn's conversation and message rows, still under way while
+        the source starts. Nothing is emitted or saved before it is done; if it fails, the turn
+        fails without an answer (there is no row to save one in).
         """
+        gate = _RowsGate(rows, generation)
         started = time.perf_counter()
         first_at: float | None = None
         next_checkpoint = started + self._checkpoint_seconds
@@ -106,6 +164,8 @@ class TurnRunner:
         try:
             async with asyncio.timeout(self._max_seconds):
                 async for event in source.events():
+                    if gate.failed:
+                        break
                     if type(event) is TextDelta:
                         now = time.perf_counter()
                         if first_at is None:
@@ -121,7 +181,7 @@ class TurnRunner:
                                     generation.message_id, "".join((*chunks, *parts)), utcnow()
                                 )
                             )
-                    generation.emit(event)
+                    gate.emit(event)
         except asyncio.CancelledError:
             if not generation.stop_requested:
                 generation.emit(INTERNAL_FAILURE)
@@ -147,10 +207,15 @@ class TurnRunner:
             for finish in finishers:
                 replaced = finish(answer)
                 if replaced is not None:
-                    generation.emit(AnswerReplaced(replaced))
+                    gate.emit(AnswerReplaced(replaced))
                     answer = replaced
         status = "error" if failure else ("stopped" if stopped else "normal")
+        saved = await gate.settled()
+        if not saved:
+            failure = INTERNAL_FAILURE  # no row to save an answer in
         try:
+            if not saved:
+                raise _NotSaved
             await self._writer.write(
                 writer.finish_message(
                     generation.message_id,
@@ -163,6 +228,8 @@ class TurnRunner:
                     updated_at=utcnow(),
                 )
             )
+        except _NotSaved:
+            pass
         except Exception:
             logger.exception("saving the answer of %s failed", generation.message_id)
             failure = INTERNAL_FAILURE

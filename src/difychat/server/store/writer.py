@@ -197,6 +197,10 @@ class GroupWriter:
         """Queue ``writes`` (applied in one transaction, in kind order) and wait for their commit."""
         await asyncio.shield(self._enqueue(writes))
 
+    def queue(self, *writes: Write) -> asyncio.Future[None]:
+        """Queue ``writes`` now; the future is done once they are committed (await it shielded)."""
+        return self._enqueue(writes)
+
     def submit(self, *writes: Write) -> None:
         """Queue ``writes`` without waiting (a checkpoint): a later ``write`` commits after them.
 
