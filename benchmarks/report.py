@@ -197,6 +197,8 @@ TITLES = {
         "`per process CPU %` is each process of the side (the workers, then the supervisor); `machine "
         "busy %` is all cores' busy share (200 % = 2 cores) over every process, the load generator's "
         "and the upstream's included, and `load avg` the 1-minute load average at the end of the load. "
+        "`blocking, same c per worker` gives each of several workers as many connections as the one "
+        "worker had (its `× 1 worker` is over the one-worker blocking figure). "
         "`all CPU ms/req` adds up the CPU a request costs in every process it passes through: the side, "
         "the load generator, the fake upstream, the database's backends (PostgreSQL) and Redis; the "
         "machine's cores divided by it is what no number of workers can exceed on this machine.",

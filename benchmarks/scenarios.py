@@ -63,6 +63,8 @@ class Sizes:
     # The blocking load again with this max_active_requests on the app (never reached: every turn is
     # admitted through Redis); 0 leaves it out.
     workers_app_limit: int = 10000
+    # With several workers, the blocking load again at the concurrency times the workers.
+    workers_per_worker_load: bool = True
     # 8. continuing conversations: blocking turns on conversations made beforehand.
     continue_concurrency: int = 32
     continue_duration: float = 15.0
@@ -615,6 +617,10 @@ def workers(
                 t = Target(f"difychat-w{w}", "dify", svc.port, svc)
                 load(t, w, "blocking", *blocking)
                 load(t, w, "streaming", *streaming)
+                if w > 1 and sz.workers_per_worker_load:
+                    # As many connections per worker as one worker had: what the split itself costs.
+                    mode, c, cfg = blocking
+                    load(t, w, "blocking, same c per worker", mode, c * w, cfg)
                 # The stopped turns continue one conversation: a new one each would leave a title call
                 # behind (as slow as a whole answer here), which shutdown then waits for.
                 services.configure_upstream(port, ttft_ms=0, gap_ms=0, tokens=sz.tokens)
@@ -652,9 +658,10 @@ def workers(
                     svc.stop()
     finally:
         services.configure_upstream(port, ttft_ms=sz.ttft_ms, gap_ms=sz.gap_ms, tokens=sz.tokens)
-    for label in ("blocking", "streaming", "blocking, app limit"):
+    for label in ("blocking", "streaming", "blocking, app limit", "blocking, same c per worker"):
         cell = [r for r in rows if r.get("load") == label]
-        base = next((r for r in cell if r["workers"] == 1), None)
+        base_label = "blocking" if label == "blocking, same c per worker" else label
+        base = next((r for r in rows if r.get("load") == base_label and r["workers"] == 1), None)
         for r in cell:
             r["rps_vs_1w"] = _ratio(r["rps"], base["rps"]) if base else None
     return rows

@@ -133,6 +133,7 @@ def check_workers(rows: list[dict[str, Any]]) -> None:
         ("streaming", 2),
         ("blocking, app limit", 1),
         ("blocking, app limit", 2),
+        ("blocking, same c per worker", 2),
     }
     for r in loads:
         assert r["rps_vs_1w"] is not None and r["worker_cpu_pct"], r
