@@ -140,12 +140,15 @@ class EndUsers:
 
     async def find(self, app: App, user: str | None) -> str | None:
         """The end user's id if it was ever seen (reads never create users)."""
-        session = user or DEFAULT_USER
-        cached = self._cache.get((app.id, session))
+        key = (app.id, user or DEFAULT_USER)
+        cached = self._cache.get(key)
         if cached is not None:
             return cached
         async with self._engine.connect() as conn:
-            return await app_store.end_user_id(conn, app.id, session)
+            found = await app_store.end_user_id(conn, *key)
+        if found is not None:  # one never seen is asked again: it may be created meanwhile
+            self._remember(key, found)
+        return found
 
     async def _ensure(self, app_id: str, session: str, *, anonymous: bool) -> str:
         key = (app_id, session)
@@ -155,7 +158,10 @@ class EndUsers:
             return cached
         async with self._engine.begin() as conn:
             user_id = await app_store.ensure_end_user(conn, app_id, session, anonymous)
+        self._remember(key, user_id)
+        return user_id
+
+    def _remember(self, key: tuple[str, str], user_id: str) -> None:
         self._cache[key] = user_id
         if len(self._cache) > self._cache_size:
             self._cache.popitem(last=False)
-        return user_id
