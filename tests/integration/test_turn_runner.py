@@ -61,6 +61,22 @@ class ScriptedSource:
         return Usage(prompt_tokens=7, completion_tokens=len(answer), latency=timing.ended - timing.started)
 
 
+def watched(message_id: str, ids: dict[str, Any]) -> tuple[Generation, list[GenerationEvent]]:
+    """A generation of the message ``message_id`` (no stream queue) and the list its events go to."""
+    generation = Generation(
+        task_id=new_id(),
+        message_id=message_id,
+        conversation_id=str(ids["conversation_id"]),
+        app_id="a",
+        end_user_id=str(ids["end_user_id"]),
+        created_at=utcnow(),
+        queue=None,
+    )
+    seen: list[GenerationEvent] = []
+    generation.subscribe(seen.append)
+    return generation, seen
+
+
 async def run(
     server: RunningServer,
     engine: AsyncEngine,
@@ -74,17 +90,7 @@ async def run(
     writes = GroupWriter(engine)
     message_id = new_id()
     await writes.write(message({k: str(v) for k, v in ids.items()}, "q", id=message_id))
-    generation = Generation(
-        task_id=new_id(),
-        message_id=message_id,
-        conversation_id=str(ids["conversation_id"]),
-        app_id="a",
-        end_user_id=str(ids["end_user_id"]),
-        created_at=utcnow(),
-        queue=None,
-    )
-    seen: list[GenerationEvent] = []
-    generation.subscribe(seen.append)
+    generation, seen = watched(message_id, ids)
     registry = GenerationRegistry()
     registry.start(
         generation, TurnRunner(writes, max_seconds=30).run(generation, source, finishers=finishers)
@@ -185,17 +191,7 @@ async def test_events_wait_for_the_turns_rows_and_then_arrive_in_order(server: R
         ids = await owner(server, engine)
         writes = GroupWriter(engine)
         message_id = new_id()
-        generation = Generation(
-            task_id=new_id(),
-            message_id=message_id,
-            conversation_id=str(ids["conversation_id"]),
-            app_id="a",
-            end_user_id=str(ids["end_user_id"]),
-            created_at=utcnow(),
-            queue=None,
-        )
-        seen: list[GenerationEvent] = []
-        generation.subscribe(seen.append)
+        generation, seen = watched(message_id, ids)
         rows: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         source = ScriptedSource(TextDelta("a"), TextDelta("b"), 0.2, TextDelta("c"))
         GenerationRegistry().start(
@@ -219,19 +215,10 @@ async def test_a_turn_whose_rows_cannot_be_saved_fails_without_showing_its_answe
 ) -> None:
     async with database(server) as engine:
         writes = GroupWriter(engine)
-        generation = Generation(
-            task_id=new_id(),
-            message_id=new_id(),
-            conversation_id=new_id(),
-            app_id="a",
-            end_user_id=new_id(),
-            created_at=utcnow(),
-            queue=None,
-        )
-        seen: list[GenerationEvent] = []
-        generation.subscribe(seen.append)
         # A message of a conversation that does not exist: its insert fails.
-        orphan = message({"app_id": "a", "conversation_id": new_id(), "end_user_id": new_id()}, "q")
+        ids = {"app_id": "a", "conversation_id": new_id(), "end_user_id": new_id()}
+        generation, seen = watched(new_id(), ids)
+        orphan = message(ids, "q")
         rows = writes.queue(orphan)
         source = ScriptedSource(TextDelta("never"), 0.05, TextDelta("shown"))
         GenerationRegistry().start(
