@@ -111,19 +111,17 @@ class Retriever:
         wanted = max(plan.top_k * OVERFETCH, MIN_CANDIDATES)
         use_vectors = method in ("semantic_search", "hybrid_search")
         use_keywords = method in ("keyword_search", "full_text_search", "hybrid_search")
-        if use_vectors and query_vector is None:
-            assert target.embeddings is not None
-            query_vector = await self.embed_query(target.embeddings, query)
         semantic: dict[str, float] = {}
         keyword: dict[str, float] = {}
-        if use_vectors and query_vector is not None and use_keywords:
-            # Hybrid: the vector scan (a worker thread for a big dataset) beside the keyword queries.
+        if use_vectors and use_keywords:
+            # Hybrid: the query's embedding call, then the vector scan (a worker thread for a big
+            # dataset), beside the keyword queries.
             semantic, keyword = await asyncio.gather(
-                self._semantic(target.dataset_id, query_vector, wanted),
+                self._semantic_of(target, query, query_vector, wanted),
                 self._keyword(target.dataset_id, query, wanted),
             )
-        elif use_vectors and query_vector is not None:
-            semantic = await self._semantic(target.dataset_id, query_vector, wanted)
+        elif use_vectors:
+            semantic = await self._semantic_of(target, query, query_vector, wanted)
         elif use_keywords:
             keyword = await self._keyword(target.dataset_id, query, wanted)
         candidates = list(dict.fromkeys([*semantic, *keyword]))
@@ -143,6 +141,14 @@ class Retriever:
         if rerank is not None and rerank_texts:
             scored = await _rerank(rerank, query, scored, rerank_texts)
         return finish(scored, plan)
+
+    async def _semantic_of(
+        self, target: SearchTarget, query: str, query_vector: Matrix | None, wanted: int
+    ) -> dict[str, float]:
+        if query_vector is None:
+            assert target.embeddings is not None
+            query_vector = await self.embed_query(target.embeddings, query)
+        return await self._semantic(target.dataset_id, query_vector, wanted)
 
     async def _semantic(self, dataset_id: str, query_vector: Matrix, wanted: int) -> dict[str, float]:
         fresh, held = self._vectors.recent(dataset_id)
