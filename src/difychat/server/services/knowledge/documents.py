@@ -273,10 +273,12 @@ class DocumentService:
                 max_attempts=self._max_attempts,
                 now=now,
             )
+        # The document as submitted (waiting), read before the worker is told to take it.
+        submitted = await self.view(dataset.id, document_id)
         self._wake()
         if replaced_file is not None:
             await self._drop_files([replaced_file])
-        return Submitted(await self.view(dataset.id, document_id), batch)
+        return Submitted(submitted, batch)
 
     def _dataset_changes(self, current: DatasetRecord, options: DocumentOptions) -> dict[str, Any]:
         changes: dict[str, Any] = {}
