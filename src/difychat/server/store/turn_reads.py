@@ -9,14 +9,25 @@ from difychat.server.domain.records import Conversation
 from difychat.server.store.conversations import conversation_of
 from difychat.server.store.schema import conversations, messages
 
+# Built once: a statement made per call costs more than the lookup itself.
+_OWNED = sa.select(conversations).where(
+    conversations.c.id == sa.bindparam("conversation_id"),
+    conversations.c.end_user_id == sa.bindparam("end_user_id"),
+)
+_MEMORY = (
+    sa.select(messages.c.query, messages.c.answer)
+    .where(
+        messages.c.conversation_id == sa.bindparam("conversation_id"),
+        messages.c.status.in_(("normal", "stopped")),
+    )
+    .order_by(messages.c.created_at.desc(), messages.c.id.desc())
+    .limit(sa.bindparam("limit"))
+)
+
 
 def owned_conversation(conn: Connection, conversation_id: str, end_user_id: str) -> Conversation | None:
     """The conversation if ``end_user_id`` owns it (end users belong to one app)."""
-    row = conn.execute(
-        sa.select(conversations).where(
-            conversations.c.id == conversation_id, conversations.c.end_user_id == end_user_id
-        )
-    ).first()
+    row = conn.execute(_OWNED, {"conversation_id": conversation_id, "end_user_id": end_user_id}).first()
     return None if row is None else conversation_of(row)
 
 
@@ -24,12 +35,7 @@ def memory(conn: Connection, conversation_id: str, limit: int) -> list[tuple[str
     """The latest ``limit`` finished turns, newest first, as (query, answer)."""
     if limit <= 0:
         return []
-    rows = conn.execute(
-        sa.select(messages.c.query, messages.c.answer)
-        .where(messages.c.conversation_id == conversation_id, messages.c.status.in_(("normal", "stopped")))
-        .order_by(messages.c.created_at.desc(), messages.c.id.desc())
-        .limit(limit)
-    )
+    rows = conn.execute(_MEMORY, {"conversation_id": conversation_id, "limit": limit})
     return [(query, answer) for query, answer in rows]
 
 
