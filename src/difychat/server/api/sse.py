@@ -35,7 +35,7 @@ logger = logging.getLogger("difychat.sse")
 
 PING = b"event: ping\n\n"
 # Events already waiting are joined into one write up to about this many bytes.
-COALESCE_BYTES = 16 * 1024
+COALESCE_BYTES = 4 * 1024
 MEDIA_TYPE = "text/event-stream; charset=utf-8"
 
 
