@@ -16,6 +16,8 @@ import sys
 from difychat.server.documents import bounded
 from difychat.server.documents.bounded import Caps, DocumentError
 
+CHILD_EXIT_SECONDS = 5.0
+
 
 async def extract_in_child(
     data: bytes, extension: str, caps: Caps, *, timeout: float, memory_bytes: int
@@ -39,7 +41,10 @@ async def extract_in_child(
         if proc.returncode is None:
             with contextlib.suppress(ProcessLookupError):
                 proc.kill()
-            await proc.wait()
+            # Killed, it exits at once; the bound keeps a lost exit notice from holding up a
+            # shutdown (the kernel reaps it with this process).
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(proc.wait(), CHILD_EXIT_SECONDS)
     try:
         answer = json.loads(out)
     except ValueError:

@@ -91,6 +91,10 @@ class _Failed(Exception):
     """A failure that trying again would repeat (an unreadable file, a cap)."""
 
 
+# How long a shutdown waits for the running jobs to stop.
+STOP_SECONDS = 10.0
+
+
 class IndexingWorker:
     def __init__(
         self, engine: AsyncEngine, storage: FileStorage, indexer: SegmentIndexer, settings: IndexingSettings
@@ -123,9 +127,9 @@ class IndexingWorker:
         tasks = [t for t in (self._loop_task, *self._running) if t is not None]
         for task in tasks:
             task.cancel()
-        for task in tasks:
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await task
+        if tasks:
+            # A run that does not end within the bound is left behind (its job goes back below).
+            await asyncio.wait(tasks, timeout=STOP_SECONDS)
         with contextlib.suppress(Exception):
             async with self._engine.begin() as conn:
                 await job_store.release(conn, self.worker_id, utcnow())
