@@ -41,15 +41,17 @@ def cursor_of(conversation: Conversation, sort_field: SortField) -> Cursor:
     return Cursor(value, conversation.id)
 
 
+# The conversation if its end user is the one asking (end users belong to one app); built once.
+OWNED = sa.select(conversations).where(
+    conversations.c.id == sa.bindparam("conversation_id"),
+    conversations.c.end_user_id == sa.bindparam("end_user_id"),
+)
+
+
 async def owned(conn: AsyncConnection, conversation_id: str, end_user_id: str) -> Conversation | None:
     """The conversation if ``end_user_id`` owns it (end users belong to one app)."""
-    row = (
-        await conn.execute(
-            sa.select(conversations).where(
-                conversations.c.id == conversation_id, conversations.c.end_user_id == end_user_id
-            )
-        )
-    ).first()
+    params = {"conversation_id": conversation_id, "end_user_id": end_user_id}
+    row = (await conn.execute(OWNED, params)).first()
     return None if row is None else conversation_of(row)
 
 

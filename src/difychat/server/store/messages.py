@@ -172,20 +172,6 @@ async def history_page(
     )
 
 
-async def history_for_memory(conn: AsyncConnection, conversation_id: str, *, limit: int) -> list[Record]:
-    """The latest finished turns, newest first, for the model's memory."""
-    query = (
-        sa.select(messages.c.query, messages.c.answer)
-        .where(
-            messages.c.conversation_id == conversation_id,
-            messages.c.status.in_(("normal", "stopped")),
-        )
-        .order_by(messages.c.created_at.desc(), messages.c.id.desc())
-        .limit(limit)
-    )
-    return list(await conn.execute(query))
-
-
 async def by_task(conn: AsyncConnection, task_id: str) -> Record | None:
     return (
         await conn.execute(

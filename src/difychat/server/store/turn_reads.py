@@ -6,14 +6,10 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from difychat.server.domain.records import Conversation
-from difychat.server.store.conversations import conversation_of
-from difychat.server.store.schema import conversations, messages
+from difychat.server.store.conversations import OWNED, conversation_of
+from difychat.server.store.schema import messages
 
 # Built once: a statement made per call costs more than the lookup itself.
-_OWNED = sa.select(conversations).where(
-    conversations.c.id == sa.bindparam("conversation_id"),
-    conversations.c.end_user_id == sa.bindparam("end_user_id"),
-)
 _MEMORY = (
     sa.select(messages.c.query, messages.c.answer)
     .where(
@@ -27,7 +23,7 @@ _MEMORY = (
 
 def owned_conversation(conn: Connection, conversation_id: str, end_user_id: str) -> Conversation | None:
     """The conversation if ``end_user_id`` owns it (end users belong to one app)."""
-    row = conn.execute(_OWNED, {"conversation_id": conversation_id, "end_user_id": end_user_id}).first()
+    row = conn.execute(OWNED, {"conversation_id": conversation_id, "end_user_id": end_user_id}).first()
     return None if row is None else conversation_of(row)
 
 
