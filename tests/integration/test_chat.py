@@ -192,16 +192,23 @@ async def test_pre_prompt_and_history_reach_the_model(server: RunningServer) -> 
     assert sent[0].body["stream_options"] == {"include_usage": True}
 
 
+async def one_conversation(client: httpx.AsyncClient, turns: int) -> str:
+    """Asks "question 0", "question 1", ... in one conversation; its id."""
+    conversation_id = None
+    for index in range(turns):
+        body = chat_body(
+            f"question {index}", **({"conversation_id": conversation_id} if conversation_id else {})
+        )
+        conversation_id = (await client.post("/chat-messages", json=body)).json()["conversation_id"]
+    assert conversation_id is not None
+    return str(conversation_id)
+
+
 async def test_memory_is_bounded_by_its_budget(make_server: ServerFactory, tmp_path: Any) -> None:
     server = await make_server()
     server.upstream.behaviour.chunks = ["x" * 400]  # about 100 tokens per answer
     async with server.client() as client:
-        conversation_id = None
-        for index in range(30):
-            body = chat_body(
-                f"question {index}", **({"conversation_id": conversation_id} if conversation_id else {})
-            )
-            conversation_id = (await client.post("/chat-messages", json=body)).json()["conversation_id"]
+        await one_conversation(client, 30)
     last = server.upstream.chat_requests(stream=True)[-1].body["messages"]
     # The default budget is 2000 tokens: the newest turns only, never the oldest.
     assert last[-1] == {"role": "user", "content": "question 29"}
@@ -214,12 +221,7 @@ async def test_a_conversation_keeps_the_memory_window_of_the_config_it_began_wit
 ) -> None:
     first = await make_server()
     async with first.client() as client:
-        conversation_id = None
-        for index in range(3):
-            body = chat_body(
-                f"question {index}", **({"conversation_id": conversation_id} if conversation_id else {})
-            )
-            conversation_id = (await client.post("/chat-messages", json=body)).json()["conversation_id"]
+        conversation_id = await one_conversation(client, 3)
     # The apps file changes: Plain now shows the model one earlier turn.
     changed = apps_file(first.upstream)
     for app in changed["apps"]:
