@@ -169,7 +169,7 @@ class ChatService:
                 if self._knowledge is not None and config.dataset_configs is not None:
                     # Each of the app's datasets is a retrieval tool the agent may call.
                     dataset_tools, cited = await agent_tools.for_turn(
-                        self._knowledge, config.dataset_configs, message_id
+                        self._knowledge, config.dataset_configs, message_id, self._writer
                     )
                 source = agent = await agents.source(
                     app,

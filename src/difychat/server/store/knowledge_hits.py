@@ -15,7 +15,7 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from difychat.server.domain.knowledge import SegmentRecord
-from difychat.server.store.schema import datasets, document_segments, documents, messages
+from difychat.server.store.schema import datasets, document_segments, documents
 from difychat.server.store.segments import segment_of
 
 _CHUNK = 500
@@ -139,10 +139,3 @@ async def count_hits(conn: AsyncConnection, segment_ids: Sequence[str], *, by: i
             .where(document_segments.c.id.in_(ids))
             .values(hit_count=document_segments.c.hit_count + by)
         )
-
-
-async def cite(conn: AsyncConnection, message_id: str, citations: list[dict[str, Any]]) -> None:
-    """Keep ``citations`` with the message (an agent's, as its retrieval calls end)."""
-    await conn.execute(
-        sa.update(messages).where(messages.c.id == message_id).values(retriever_resources=citations)
-    )

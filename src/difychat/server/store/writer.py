@@ -53,9 +53,11 @@ class Kind(IntEnum):
     # An agent round's row, then its later states (after the model, after the tools).
     NEW_AGENT_THOUGHT = 5
     UPDATE_AGENT_THOUGHT = 6
-    CHECKPOINT_MESSAGE = 7
-    FINISH_MESSAGE = 8
-    NAME_CONVERSATION = 9
+    # An agent's citations, as its retrieval calls end.
+    CITE_MESSAGE = 7
+    CHECKPOINT_MESSAGE = 8
+    FINISH_MESSAGE = 9
+    NAME_CONVERSATION = 10
 
 
 # The columns of an agent round that change after it is created.
@@ -86,6 +88,9 @@ STATEMENTS: dict[Kind, sa.Executable] = {
     Kind.UPDATE_AGENT_THOUGHT: message_agent_thoughts.update()
     .where(message_agent_thoughts.c.id == sa.bindparam("w_id"))
     .values({name: sa.bindparam(f"w_{name}") for name in THOUGHT_STATE}),
+    Kind.CITE_MESSAGE: messages.update()
+    .where(messages.c.id == sa.bindparam("w_id"))
+    .values(retriever_resources=sa.bindparam("w_retriever_resources")),
     # The answer so far of a message still running; a finished one is never overwritten.
     Kind.CHECKPOINT_MESSAGE: messages.update()
     .where(messages.c.id == sa.bindparam("w_id"), messages.c.status == "running")
@@ -132,6 +137,10 @@ def update_agent_thought(thought_id: str, state: dict[str, Any]) -> Write:
     return Write(
         Kind.UPDATE_AGENT_THOUGHT, {"w_id": thought_id, **{f"w_{k}": state[k] for k in THOUGHT_STATE}}
     )
+
+
+def cite_message(message_id: str, citations: list[dict[str, Any]]) -> Write:
+    return Write(Kind.CITE_MESSAGE, {"w_id": message_id, "w_retriever_resources": citations})
 
 
 def checkpoint_message(message_id: str, answer: str, when: Any) -> Write:

@@ -16,8 +16,6 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy.ext.asyncio import AsyncEngine
-
 from difychat.server.domain.agent import ToolEntry
 from difychat.server.domain.knowledge import DatasetRecord
 from difychat.server.domain.retrieval import DatasetConfigs
@@ -29,8 +27,9 @@ from difychat.server.services.retrieval.chat import (
     own_settings,
 )
 from difychat.server.services.retrieval.service import KnowledgeSearch, Scored
-from difychat.server.store import knowledge_hits
+from difychat.server.store import writer
 from difychat.server.store.common import new_id, utcnow
+from difychat.server.store.writer import GroupWriter
 from difychat.server.tools.base import (
     TextOutput,
     ToolContext,
@@ -54,7 +53,7 @@ def tool_name(dataset_id: str) -> str:
 class CitationLog:
     """One answer's citations across its tool calls, saved with its message after each call."""
 
-    engine: AsyncEngine
+    writes: GroupWriter
     message_id: str
     created_at: int
     retriever_from: str = "api"
@@ -86,8 +85,8 @@ class CitationLog:
         ]
 
     async def save(self) -> None:
-        async with self.engine.begin() as conn:
-            await knowledge_hits.cite(conn, self.message_id, self.stored())
+        # Through the group writer: committed after the message's own row, whenever that lands.
+        await self.writes.write(writer.cite_message(self.message_id, self.stored()))
 
 
 @dataclass(slots=True)
@@ -110,11 +109,11 @@ class DatasetTool:
 
 
 async def for_turn(
-    knowledge: ChatKnowledge, configs: DatasetConfigs, message_id: str
+    knowledge: ChatKnowledge, configs: DatasetConfigs, message_id: str, writes: GroupWriter
 ) -> tuple[list[BoundTool], CitationLog]:
     """One bound tool per dataset the agent app names that exists, and the answer's citations."""
     search = knowledge.search
-    log = CitationLog(knowledge.engine, message_id, seconds(utcnow()))
+    log = CitationLog(writes, message_id, seconds(utcnow()))
     out: list[BoundTool] = []
     for dataset in await knowledge.datasets(configs):
         name = tool_name(dataset.id)
