@@ -3,6 +3,7 @@ filters and counts they feed, their refusals, and what a key limited to named da
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from typing import Any
 
@@ -493,3 +494,27 @@ async def test_metadata_refusals(make_server: ServerFactory) -> None:
         mixed["operation_data"].append({"document_id": UNKNOWN, "metadata_list": []})
         assert error(await client.post(url, json=mixed))[0] == 404
         assert (await ok(client.get(f"{base}/documents/{document_id}")))["doc_metadata"] is None
+
+
+async def test_huge_id_lists_are_refused_and_concurrent_bindings_all_succeed(
+    make_server: ServerFactory,
+) -> None:
+    server = await make_server(**FAST)
+    async with server.client(await knowledge_key(server)) as client:
+        dataset = await make_dataset(client, "Docs")
+        tag = await ok(client.post("/datasets/tags", json={"name": "guide"}))
+        many = [str(uuid.uuid4()) for _ in range(40_000)]  # more than one statement may bind
+        for path, body in (
+            ("/datasets/tags/binding", {"tag_ids": many, "target_id": dataset["id"]}),
+            ("/datasets/tags/unbinding", {"tag_ids": many, "target_id": dataset["id"]}),
+            (
+                f"/datasets/{dataset['id']}/documents/metadata",
+                {"operation_data": [{"document_id": d, "metadata_list": []} for d in many]},
+            ),
+        ):
+            assert error(await client.post(path, json=body))[:2] == (400, "invalid_param"), path
+        same = {"tag_ids": [tag["id"]], "target_id": dataset["id"]}
+        results = await asyncio.gather(*(client.post("/datasets/tags/binding", json=same) for _ in range(8)))
+        assert [r.status_code for r in results] == [204] * 8
+        tags = await ok(client.get(f"/datasets/{dataset['id']}/tags"))
+    assert tags["total"] == 1 and tags["data"][0]["id"] == tag["id"]

@@ -9,6 +9,7 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from difychat.server.domain.knowledge import TagRecord
+from difychat.server.store.common import insert_ignoring_conflicts
 from difychat.server.store.schema import knowledge_tag_bindings, knowledge_tags
 
 _bindings = knowledge_tag_bindings.c
@@ -97,13 +98,12 @@ async def bind(
     present = {str(r.tag_id) for r in rows}
     missing = [t for t in dict.fromkeys(tag_ids) if t not in present]
     if missing:
-        await conn.execute(
-            knowledge_tag_bindings.insert(),
-            [
-                {"tag_id": t, "dataset_id": dataset_id, "created_by": created_by, "created_at": created_at}
-                for t in missing
-            ],
-        )
+        # A binding made meanwhile by a concurrent request is left as it is.
+        new: list[dict[str, object]] = [
+            {"tag_id": t, "dataset_id": dataset_id, "created_by": created_by, "created_at": created_at}
+            for t in missing
+        ]
+        await conn.execute(insert_ignoring_conflicts(conn, knowledge_tag_bindings, new))
 
 
 async def unbind(conn: AsyncConnection, tag_ids: Sequence[str], dataset_id: str) -> None:

@@ -7,6 +7,7 @@ from typing import Any, Literal
 from pydantic import (
     BaseModel,
     ConfigDict,
+    Field,
     StrictFloat,
     StrictInt,
     StrictStr,
@@ -116,8 +117,14 @@ class TagDelete(_Body):
     tag_id: str
 
 
+# The most ids one request may list (each becomes a bound parameter of one statement), and the
+# most documents (and values per document) one metadata request may set.
+MAX_IDS = 1000
+MAX_OPERATIONS = 100
+
+
 class TagBinding(_Body):
-    tag_ids: list[str]
+    tag_ids: list[str] = Field(max_length=MAX_IDS)
     target_id: str
 
     @field_validator("tag_ids")
@@ -132,7 +139,7 @@ class TagUnbinding(_Body):
     """Dify's ``tag_id``; a list in ``tag_ids`` is taken as well."""
 
     tag_id: str | None = None
-    tag_ids: list[str] | None = None
+    tag_ids: list[str] | None = Field(default=None, max_length=MAX_IDS)
     target_id: str
 
     @model_validator(mode="after")
@@ -162,12 +169,12 @@ class MetadataItem(_Body):
 
 class DocumentMetadataOperation(_Body):
     document_id: str
-    metadata_list: list[MetadataItem]
+    metadata_list: list[MetadataItem] = Field(max_length=MAX_OPERATIONS)
     partial_update: bool = False
 
 
 class DocumentsMetadata(_Body):
-    operation_data: list[DocumentMetadataOperation]
+    operation_data: list[DocumentMetadataOperation] = Field(max_length=MAX_OPERATIONS)
 
 
 def options_of(data: dict[str, Any]) -> DocumentOptions:
