@@ -246,6 +246,26 @@ async def test_retrieve_refuses_bad_requests_as_the_contract_says(
         assert (await anonymous.post(url, json={"query": "x"})).status_code == 401
 
 
+async def test_a_failing_embedding_call_fails_vector_and_hybrid_search_with_the_contracts_error(
+    make_server: ServerFactory, tmp_path: Path, upstream: FakeUpstream, rerank: FakeRerank
+) -> None:
+    server = await _server(make_server, tmp_path, upstream, rerank)
+    async with server.client(await knowledge_key(server)) as client:
+        dataset = await _manual(client, "high_quality")
+        upstream.behaviour.aux_status = 500  # the query's embedding call fails from now on
+        answers = {}
+        for method in ("semantic_search", "hybrid_search", "keyword_search"):
+            answers[method] = await client.post(
+                f"/datasets/{dataset['id']}/retrieve",
+                json={"query": "how do I reset my password", "retrieval_model": _model(method)},
+            )
+    for method in ("semantic_search", "hybrid_search"):
+        body = answers[method].json()
+        assert 400 <= answers[method].status_code < 500, (method, body)
+        assert list(body) == ["code", "message", "status"] and body["code"] != "internal_server_error"
+    assert answers["keyword_search"].status_code == 200  # no embedding asked for
+
+
 async def test_a_high_quality_dataset_without_an_embedding_model_says_so(
     make_server: ServerFactory, tmp_path: Path, upstream: FakeUpstream
 ) -> None:

@@ -116,10 +116,14 @@ class Retriever:
         if use_vectors and use_keywords:
             # Hybrid: the query's embedding call, then the vector scan (a worker thread for a big
             # dataset), beside the keyword queries.
-            semantic, keyword = await asyncio.gather(
-                self._semantic_of(target, query, query_vector, wanted),
-                self._keyword(target.dataset_id, query, wanted),
-            )
+            # A task group: if one side fails (the embedding call, say), the other is cancelled.
+            try:
+                async with asyncio.TaskGroup() as both:
+                    by_vector = both.create_task(self._semantic_of(target, query, query_vector, wanted))
+                    by_keyword = both.create_task(self._keyword(target.dataset_id, query, wanted))
+            except BaseExceptionGroup as failed:
+                raise failed.exceptions[0] from None
+            semantic, keyword = by_vector.result(), by_keyword.result()
         elif use_vectors:
             semantic = await self._semantic_of(target, query, query_vector, wanted)
         elif use_keywords:
