@@ -48,3 +48,22 @@ async def test_titles_beyond_the_backlog_are_not_asked_for_and_the_rest_are_writ
             )
     assert len(server.upstream.chat_requests(stream=False)) - before == 2
     assert [names[i] == "A fake title" for i in ids] == [True, True, False, False]
+
+
+async def test_a_closed_queue_drops_the_titles_not_asked_for_yet(server: RunningServer) -> None:
+    before = len(server.upstream.chat_requests(stream=False))
+    async with database(server) as engine, aiohttp.ClientSession() as session:
+        registry = GenerationRegistry()
+        writes = GroupWriter(engine)
+        model = build_openai_compatible(
+            session, model="fake-model", base_url=server.upstream.base_url, api_key="k", timeout=10
+        )
+        titles = TitleQueue(registry, writes, concurrency=1)
+        titles.request("a", model, "first")
+        titles.request("b", model, "second")
+        titles.close()  # shutdown: the caller spawned above finds nothing left to ask
+        titles.request("c", model, "third")
+        assert titles.backlog() == []
+        await registry.drain(timeout=10)
+        await writes.close()
+    assert len(server.upstream.chat_requests(stream=False)) == before

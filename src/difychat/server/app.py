@@ -467,6 +467,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
         finally:
             await knowledge.worker.stop()
             await search.close()
+            app.state.services.chat.close()
             await registry.drain(timeout=10)
             if sampler is not None:
                 await sampler.close()

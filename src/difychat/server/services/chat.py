@@ -103,6 +103,10 @@ class ChatService:
         # instead of opening as many upstream requests beside the answers being streamed.
         self._titles = TitleQueue(registry, writes, concurrency=TITLE_CONCURRENCY)
 
+    def close(self) -> None:
+        """At shutdown: no more title calls."""
+        self._titles.close()
+
     async def start(self, app: App, end_user_id: str, turn: ChatTurn, slot: Slot) -> StartedTurn:
         """Everything that can fail is checked before the rows are written and the model is called.
 

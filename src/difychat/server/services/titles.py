@@ -43,10 +43,13 @@ class TitleQueue:
         self._concurrency = concurrency
         self._waiting: deque[tuple[str, ChatModel, str]] = deque()
         self._callers = 0
+        self._closed = False
         registry.add_backlog(self.backlog)
 
     def request(self, conversation_id: str, model: ChatModel, query: str) -> None:
         """Name ``conversation_id`` after ``query`` once a title call is free."""
+        if self._closed:
+            return
         if len(self._waiting) >= self._max_waiting:
             self.skipped += 1
             if self.skipped == 1 or self.skipped % 1000 == 0:
@@ -56,6 +59,12 @@ class TitleQueue:
         if self._callers < self._concurrency:
             self._callers += 1
             self._registry.spawn(self._call_until_done(), JOB_NAME)
+
+    def close(self) -> None:
+        """At shutdown: titles not asked for yet are dropped (their conversations keep the name they
+        were created with); the calls under way finish."""
+        self._closed = True
+        self._waiting.clear()
 
     def backlog(self) -> list[str]:
         """One name per title not asked yet (the background-jobs gauge counts them)."""
