@@ -87,3 +87,12 @@ async def test_a_blocking_generation_has_no_queue_but_still_reaches_its_subscrib
     ended = MessageEnded("x", Usage())
     generation.emit(ended)
     assert await waiter is ended and seen == [TextDelta("x"), ended] and generation.closed
+
+
+async def test_a_reader_waiting_when_its_stream_is_detached_ends_at_once() -> None:
+    generation = make()
+    reader = asyncio.ensure_future(generation.take(timeout=30))
+    await asyncio.sleep(0)
+    generation.detach()  # the reader fell too far behind, say
+    assert await asyncio.wait_for(reader, 1) is END_OF_STREAM
+    assert await generation.take() is END_OF_STREAM

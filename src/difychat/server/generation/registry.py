@@ -153,8 +153,10 @@ class Generation:
 
     def detach(self) -> None:
         """The stream's reader left (or fell too far behind): drop its queue and further events."""
-        self.queue = None
+        queue, self.queue = self.queue, None
         self.unread_bytes = 0
+        if queue is not None:
+            queue.put_nowait(END_OF_STREAM)  # a reader waiting on it ends now, not at its next ping
 
     def request_stop(self) -> bool:
         if not self.stoppable or self.finished or self.stop_requested or self.task is None:
