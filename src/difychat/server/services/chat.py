@@ -7,7 +7,7 @@ from typing import Any, Literal
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from difychat.server.domain.apps import App, AppConfig, MemorySettings
+from difychat.server.domain.apps import App, AppConfig
 from difychat.server.errors import CONVERSATION_NOT_EXISTS, NotFound
 from difychat.server.generation.limits import Slot
 from difychat.server.generation.registry import DEFAULT_MAX_UNREAD_BYTES, GenerationRegistry
@@ -119,7 +119,7 @@ class ChatService:
         if turn.conversation_id is not None:
             # One read for the conversation and its latest turns, with the live config's memory
             # window; a conversation pinned to a config version with another window reads again.
-            window = _memory_window(app.config.memory)
+            window = _memory_window(app.config)
             found, turns = await self._reads.run(
                 turn_reads.continued, turn.conversation_id, end_user_id, window
             )
@@ -127,10 +127,10 @@ class ChatService:
                 raise NotFound(CONVERSATION_NOT_EXISTS)
             conversation = found
             config_id = str(conversation.app_config_id)
-            memory = (await self._models.config(app, config_id)).memory
-            if _memory_window(memory) != window:
-                turns = await self._reads.run(turn_reads.memory, turn.conversation_id, _memory_window(memory))
-            history = select_memory(turns, memory)
+            pinned = await self._models.config(app, config_id)
+            if _memory_window(pinned) != window:
+                turns = await self._reads.run(turn_reads.memory, turn.conversation_id, _memory_window(pinned))
+            history = select_memory(turns, pinned.memory)
         config = await self._models.config(app, config_id)
         inputs = clean_inputs(config.form_variables(), turn.inputs)
         # Attached files: validated here, shown to the model, saved with the message.
@@ -233,9 +233,12 @@ class ChatService:
         return started
 
 
-def _memory_window(memory: MemorySettings) -> int:
-    """How many of a conversation's latest turns the model may be shown (0: none)."""
-    return memory.max_messages if memory.enabled else 0
+def _memory_window(config: AppConfig) -> int:
+    """How many of a conversation's latest turns the chat model may be shown (0: none; an agent
+    reads its memory with its tool calls itself)."""
+    if config.is_agent or not config.memory.enabled:
+        return 0
+    return config.memory.max_messages
 
 
 def shown_citations(config: AppConfig, retrieved: Retrieved | None, cited: CitationLog | None) -> Citations:

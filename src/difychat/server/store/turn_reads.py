@@ -21,7 +21,7 @@ _MEMORY = (
 )
 
 
-def owned_conversation(conn: Connection, conversation_id: str, end_user_id: str) -> Conversation | None:
+def owned(conn: Connection, conversation_id: str, end_user_id: str) -> Conversation | None:
     """The conversation if ``end_user_id`` owns it (end users belong to one app)."""
     row = conn.execute(OWNED, {"conversation_id": conversation_id, "end_user_id": end_user_id}).first()
     return None if row is None else conversation_of(row)
@@ -39,5 +39,5 @@ def continued(
     conn: Connection, conversation_id: str, end_user_id: str, memory_limit: int
 ) -> tuple[Conversation | None, list[tuple[str, str]]]:
     """The caller's conversation and, if it is theirs, its latest ``memory_limit`` turns."""
-    found = owned_conversation(conn, conversation_id, end_user_id)
+    found = owned(conn, conversation_id, end_user_id)
     return found, memory(conn, conversation_id, memory_limit) if found is not None else []
