@@ -124,6 +124,19 @@ async def set_doc_metadata(conn: AsyncConnection, document_id: str, values: dict
     await conn.execute(documents.update().where(documents.c.id == document_id).values(doc_metadata=values))
 
 
+_SET_DOC_METADATA = (
+    documents.update()
+    .where(documents.c.id == sa.bindparam("w_id"))
+    .values(doc_metadata=sa.bindparam("w_doc_metadata"))
+)
+
+
+async def set_docs_metadata(conn: AsyncConnection, changes: Sequence[tuple[str, dict[str, Any]]]) -> None:
+    """Several documents' ``doc_metadata`` in one statement (executed once per row by the driver)."""
+    if changes:
+        await conn.execute(_SET_DOC_METADATA, [{"w_id": i, "w_doc_metadata": v} for i, v in changes])
+
+
 async def rename_field(
     conn: AsyncConnection, metadata_id: str, name: str, *, updated_by: str, updated_at: datetime
 ) -> None:

@@ -101,10 +101,12 @@ class MetadataService:
                     raise InvalidParam(NAME_TAKEN)
                 if name != found.name:
                     await store.rename_field(conn, found.id, name, updated_by=OWNER_ID, updated_at=utcnow())
+                    changes = []
                     for document_id, stored in await store.bound_documents(conn, found.id):
                         values = dict(stored) if isinstance(stored, dict) else {}
                         values[name] = values.pop(found.name, None)
-                        await store.set_doc_metadata(conn, document_id, values)
+                        changes.append((document_id, values))
+                    await store.set_docs_metadata(conn, changes)
         except IntegrityError:
             raise InvalidParam(NAME_TAKEN) from None
         return MetadataField(found.id, dataset_id, found.type, name)
@@ -113,10 +115,12 @@ class MetadataService:
         """The field, and its value in every document that carried it."""
         async with self._engine.begin() as conn:
             found = await self._field(conn, dataset_id, metadata_id)
+            changes = []
             for document_id, stored in await store.bound_documents(conn, found.id):
                 values = dict(stored) if isinstance(stored, dict) else {}
                 values.pop(found.name, None)
-                await store.set_doc_metadata(conn, document_id, values)
+                changes.append((document_id, values))
+            await store.set_docs_metadata(conn, changes)
             await store.delete_field(conn, found.id)
 
     async def set_built_in(self, dataset_id: str, enabled: bool) -> None:
