@@ -22,7 +22,7 @@ from difychat.server.domain.events import (
 )
 from difychat.server.domain.usage import Usage
 from difychat.server.errors import ProviderError
-from difychat.server.generation.registry import Generation, GenerationRegistry
+from difychat.server.generation.registry import Generation, GenerationRegistry, event_size
 from difychat.server.services.turn_runner import Finisher, Timing, TurnRunner
 from difychat.server.store.common import new_id, utcnow
 from difychat.server.store.schema import messages
@@ -228,3 +228,60 @@ async def test_a_turn_whose_rows_cannot_be_saved_fails_without_showing_its_answe
         await writes.close()
     assert seen == [ended] and isinstance(ended, GenerationFailed) and ended.status == 500
     assert "saving the turn" in caplog.text
+
+
+class CountingSource(ScriptedSource):
+    """Yields ``n`` deltas of ``size`` characters at once, counting what it has produced."""
+
+    def __init__(self, n: int, size: int) -> None:
+        super().__init__()
+        self.n, self.size, self.produced = n, size, 0
+
+    async def events(self) -> AsyncIterator[GenerationEvent]:
+        for i in range(self.n):
+            self.produced += 1
+            yield TextDelta(chr(ord("a") + i % 26) * self.size)
+
+
+async def test_a_slow_commit_pauses_the_source_once_a_streams_worth_of_events_is_held(
+    server: RunningServer,
+) -> None:
+    async with database(server) as engine:
+        ids = await owner(server, engine)
+        writes = GroupWriter(engine)
+        message_id = new_id()
+        generation, seen = watched(message_id, ids)
+        rows: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        # 2 MiB of answer, far more than a stream may leave unread (256 KiB).
+        source = CountingSource(2048, 1024)
+        GenerationRegistry().start(
+            generation, TurnRunner(writes, max_seconds=30).run(generation, source, rows=rows)
+        )
+        await asyncio.sleep(0.2)
+        held = source.produced
+        assert seen == []
+        # The source was read until the held events passed the bound, then left waiting.
+        per_event = event_size(TextDelta("x" * 1024))
+        assert (
+            generation.max_unread_bytes // per_event <= held <= generation.max_unread_bytes // per_event + 2
+        )
+        await writes.write(message({k: str(v) for k, v in ids.items()}, "q", id=message_id))
+        rows.set_result(None)
+        ended = await generation.ended()
+        await writes.close()
+        async with engine.connect() as conn:
+            row = (await conn.execute(sa.select(messages).where(messages.c.id == message_id))).one()
+    texts = [e.text for e in seen if isinstance(e, TextDelta)]
+    assert len(texts) == 2048 and texts[0] == "a" * 1024 and texts[26] == "a" * 1024
+    assert isinstance(ended, MessageEnded) and len(row.answer) == 2048 * 1024 and row.status == "normal"
+
+
+async def test_a_timeout_inside_the_source_fails_the_turn_rather_than_stopping_it(
+    server: RunningServer,
+) -> None:
+    # A statement timing out in a source (a stuck database under a retrieval, say) is not the
+    # turn's own deadline: the turn fails, it is not reported as stopped.
+    async with database(server) as engine:
+        seen, row, _ = await run(server, engine, ScriptedSource(TextDelta("x"), TimeoutError()))
+    assert isinstance(seen[-1], GenerationFailed) and seen[-1].status == 500
+    assert (row.answer, row.status) == ("x", "error")

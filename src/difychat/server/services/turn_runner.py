@@ -34,7 +34,7 @@ from difychat.server.domain.events import (
 )
 from difychat.server.domain.usage import Usage
 from difychat.server.errors import AppError
-from difychat.server.generation.registry import Generation
+from difychat.server.generation.registry import Generation, event_size
 from difychat.server.store import writer
 from difychat.server.store.common import utcnow
 from difychat.server.store.writer import GroupWriter
@@ -76,14 +76,17 @@ class _RowsGate:
     """Holds a turn's events back until its rows are committed, then lets them through in order.
 
     The rows' commit runs while the source starts (the model's first token takes longer than a
-    commit), so waiting here costs nothing in the usual case; the source is never paused for it,
-    so nothing it has buffered is lost to a connection that breaks meanwhile.
+    commit), so waiting here costs nothing in the usual case, and the source is not paused for it,
+    so nothing it has buffered is lost to a connection that breaks meanwhile. Held events count
+    like a stream's unread ones: past the generation's ``max_unread_bytes`` (a slow commit under a
+    fast model) the runner waits for the commit before it reads the source on.
     """
 
     def __init__(self, rows: asyncio.Future[None] | None, generation: Generation) -> None:
         self._rows = rows
         self._generation = generation
         self._held: list[GenerationEvent] = []
+        self._held_bytes = 0
         self.saved = rows is None
         self.failed = False
         if rows is not None:
@@ -96,18 +99,26 @@ class _RowsGate:
         if rows.cancelled() or problem is not None:
             self.failed = True
             self._held.clear()
+            self._held_bytes = 0
             logger.error("saving the turn %s failed", self._generation.task_id, exc_info=problem)
             return
         self.saved = True
         for event in self._held:
             self._generation.emit(event)
         self._held.clear()
+        self._held_bytes = 0
 
     def emit(self, event: GenerationEvent) -> None:
         if self.saved:
             self._generation.emit(event)
         elif not self.failed:
             self._held.append(event)
+            self._held_bytes += event_size(event)
+
+    @property
+    def full(self) -> bool:
+        """Whether the events held wait on more bytes than a stream may leave unread."""
+        return self._held_bytes > self._generation.max_unread_bytes
 
     async def settled(self) -> bool:
         """Wait for the commit (if it is still under way); whether the rows were saved."""
@@ -162,7 +173,7 @@ class TurnRunner:
         stopped = False
         failure: GenerationFailed | None = None
         try:
-            async with asyncio.timeout(self._max_seconds):
+            async with asyncio.timeout(self._max_seconds) as deadline:
                 async for event in source.events():
                     if gate.failed:
                         break
@@ -182,6 +193,8 @@ class TurnRunner:
                                 )
                             )
                     gate.emit(event)
+                    if gate.full and not await gate.settled():
+                        break
         except asyncio.CancelledError:
             if not generation.stop_requested:
                 generation.emit(INTERNAL_FAILURE)
@@ -191,7 +204,11 @@ class TurnRunner:
                 current.uncancel()
             stopped = True
         except TimeoutError:
-            stopped = True
+            if deadline.expired():
+                stopped = True
+            else:  # a timeout of the source's own (a statement's, say) is its failure
+                logger.exception("generation %s failed", generation.task_id)
+                failure = INTERNAL_FAILURE
         except AppError as exc:
             failure = GenerationFailed(exc.code, exc.status, exc.message)
         except Exception:

@@ -21,13 +21,28 @@ def is_sqlite(url: str) -> bool:
     return url.startswith("sqlite")
 
 
-def create_engine(url: str, *, pool_size: int = 20) -> AsyncEngine:
+# How long one statement may wait or run: SQLite's busy timeout (a write waiting for the lock),
+# PostgreSQL's command timeout (a query or commit, a lock wait included). Past it the statement
+# fails, so a stuck database fails the requests and turns that wait on it instead of holding them.
+STATEMENT_TIMEOUT = 30.0
+
+
+def create_engine(
+    url: str, *, pool_size: int = 20, statement_timeout: float = STATEMENT_TIMEOUT
+) -> AsyncEngine:
     """An async engine tuned per backend: SQLite in WAL mode, PostgreSQL with a pool."""
     if is_sqlite(url):
-        engine = create_async_engine(url, connect_args={"timeout": 30})
+        # sqlite3's ``timeout`` is the connection's busy timeout.
+        engine = create_async_engine(url, connect_args={"timeout": statement_timeout})
         sa.event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
         return engine
-    return create_async_engine(url, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=False)
+    return create_async_engine(
+        url,
+        pool_size=pool_size,
+        max_overflow=pool_size,
+        pool_pre_ping=False,
+        connect_args={"command_timeout": statement_timeout},
+    )
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
@@ -36,7 +51,6 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.execute("PRAGMA foreign_keys=ON")
-    cursor.execute("PRAGMA busy_timeout=30000")
     cursor.close()
 
 
