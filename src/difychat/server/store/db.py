@@ -28,12 +28,17 @@ STATEMENT_TIMEOUT = 30.0
 
 
 def create_engine(
-    url: str, *, pool_size: int = 20, statement_timeout: float = STATEMENT_TIMEOUT
+    url: str, *, pool_size: int = 20, statement_timeout: float | None = STATEMENT_TIMEOUT
 ) -> AsyncEngine:
-    """An async engine tuned per backend: SQLite in WAL mode, PostgreSQL with a pool."""
+    """An async engine tuned per backend: SQLite in WAL mode, PostgreSQL with a pool.
+
+    ``statement_timeout=None`` lets PostgreSQL statements run unbounded (migrations: a long index
+    build, or the wait for another host's migration); SQLite then keeps the default busy timeout.
+    """
     if is_sqlite(url):
         # sqlite3's ``timeout`` is the connection's busy timeout.
-        engine = create_async_engine(url, connect_args={"timeout": statement_timeout})
+        busy = STATEMENT_TIMEOUT if statement_timeout is None else statement_timeout
+        engine = create_async_engine(url, connect_args={"timeout": busy})
         sa.event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
         return engine
     return create_async_engine(

@@ -33,7 +33,7 @@ def _run(connection: Connection) -> None:
 async def _run_async() -> None:
     url = config.get_main_option("sqlalchemy.url")
     assert url
-    engine = create_engine(url, pool_size=1)
+    engine = create_engine(url, pool_size=1, statement_timeout=None)
     try:
         async with engine.connect() as connection:
             await connection.run_sync(_run)
