@@ -72,3 +72,31 @@ async def test_a_long_backlog_read_while_it_grows_keeps_its_order() -> None:
     while not queue.empty():
         read.append(await queue.get())
     assert read == list(range(1000)) and len(queue) == 0
+
+
+async def test_a_timeout_counts_from_the_start_of_each_wait_even_with_one_timer_for_all() -> None:
+    # Items arriving faster than the timeout never time a wait out, however long they go on;
+    # a wait that then finds nothing gives up a whole timeout after it began, not earlier.
+    queue: EventQueue[int] = EventQueue()
+    loop = asyncio.get_running_loop()
+
+    async def feed() -> None:
+        for n in range(30):
+            await asyncio.sleep(0.01)
+            queue.put_nowait(n)
+
+    feeder = asyncio.ensure_future(feed())
+    got = [await queue.get(0.1) for _ in range(30)]
+    await feeder
+    assert got == list(range(30))
+    started = loop.time()
+    with pytest.raises(TimeoutError):
+        await queue.get(0.1)
+    assert 0.09 <= loop.time() - started < 0.5
+    # A wait without a timeout is not woken by a timer left from an earlier wait.
+    waiting = asyncio.ensure_future(queue.get())
+    await asyncio.sleep(0.2)
+    assert not waiting.done()
+    queue.put_nowait(99)
+    assert await waiting == 99
+

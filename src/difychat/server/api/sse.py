@@ -195,19 +195,21 @@ class EventStreamResponse(Response):
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         loop = asyncio.get_running_loop()
+        watch = _SendWatch(loop, self.send_timeout)
         try:
-            # One deadline for the whole response, armed only while a send is in progress.
+            # One deadline for the whole response, expired by the watch once a send has waited
+            # ``send_timeout`` seconds; a send only notes when it began.
             async with asyncio.timeout(None) as deadline:
-                deadline.reschedule(loop.time() + self.send_timeout)
+                watch.start(deadline)
+                watch.since = loop.time()
                 await send(
                     {"type": "http.response.start", "status": self.status_code, "headers": self.raw_headers}
                 )
-                deadline.reschedule(None)
                 async for chunk in self.body_iterator:
-                    deadline.reschedule(loop.time() + self.send_timeout)
+                    watch.since = loop.time()
                     await send({"type": "http.response.body", "body": chunk, "more_body": True})
-                    deadline.reschedule(None)
-                deadline.reschedule(loop.time() + self.send_timeout)
+                    watch.since = None
+                watch.since = loop.time()
                 await send({"type": "http.response.body", "body": b"", "more_body": False})
         except TimeoutError:
             logger.warning("an event stream's client read nothing for %.0f s; closing it", self.send_timeout)
@@ -215,6 +217,42 @@ class EventStreamResponse(Response):
             # Servers on ASGI 2.4 raise once the client has gone; there is no one left to answer.
             pass
         finally:
+            watch.stop()
             aclose = getattr(self.body_iterator, "aclose", None)
             if aclose is not None:
                 await aclose()
+
+
+class _SendWatch:
+    """One timer per response that cuts a send waiting ``limit`` seconds on a client that reads
+    nothing. Each send sets ``since`` (loop time; None between sends); the timer is re-armed only
+    when it fires, for the deadline of the send under way then, so a fast stream arms one timer
+    per ``limit`` seconds rather than one per write."""
+
+    __slots__ = ("_deadline", "_limit", "_loop", "_timer", "since")
+
+    def __init__(self, loop: asyncio.AbstractEventLoop, limit: float) -> None:
+        self._loop = loop
+        self._limit = limit
+        self._timer: asyncio.TimerHandle | None = None
+        self._deadline: asyncio.Timeout | None = None
+        self.since: float | None = None
+
+    def start(self, deadline: asyncio.Timeout) -> None:
+        self._deadline = deadline
+        self._timer = self._loop.call_later(self._limit, self._check)
+
+    def stop(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+
+    def _check(self) -> None:
+        now = self._loop.time()
+        since = self.since
+        if since is not None and now - since >= self._limit - 0.001 and self._deadline is not None:
+            self._timer = None
+            self._deadline.reschedule(now)  # expires: the waiting send is cancelled
+            return
+        self._timer = self._loop.call_at((now if since is None else since) + self._limit, self._check)
+

@@ -5,6 +5,11 @@ unfinished-task counter for any number of producers and consumers. A generation 
 one producer (its runner) and one reader (its HTTP stream), and thousands of streams can be
 open at once: this holds one list (a deque starts at a block of 64 slots) and, while the
 reader waits, one future.
+
+A wait's timeout (the stream's ping interval) is one timer per queue that is moved on lazily:
+a wait that ends before it fires leaves it armed, and when it fires it only looks at the wait
+under way then (waking it, or re-arming for that wait's own deadline). A stream whose events
+come every few milliseconds arms one timer per interval, not one per event.
 """
 
 from __future__ import annotations
@@ -14,6 +19,9 @@ from typing import Generic, TypeVar
 
 T = TypeVar("T")
 
+# A timer may fire this early (the event loop's clock resolution): that counts as on time.
+_EARLY = 0.001
+
 
 def _wake(waiter: asyncio.Future[None]) -> None:
     if not waiter.done():
@@ -21,13 +29,17 @@ def _wake(waiter: asyncio.Future[None]) -> None:
 
 
 class EventQueue(Generic[T]):
-    __slots__ = ("_head", "_items", "_waiter")
+    __slots__ = ("_deadline", "_head", "_items", "_timer", "_waiter")
 
     def __init__(self) -> None:
         # Items from ``_head`` on are unread; the read ones are dropped in bulk (``_pop``).
         self._items: list[T] = []
         self._head = 0
         self._waiter: asyncio.Future[None] | None = None
+        # The wait under way gives up at ``_deadline`` (loop time; None: it waits for ever);
+        # ``_timer`` fires at or before it.
+        self._deadline: float | None = None
+        self._timer: asyncio.TimerHandle | None = None
 
     def __len__(self) -> int:
         return len(self._items) - self._head
@@ -56,16 +68,37 @@ class EventQueue(Generic[T]):
                 raise RuntimeError("an EventQueue has one reader")
             loop = asyncio.get_running_loop()
             waiter = self._waiter = loop.create_future()
-            timer = loop.call_later(timeout, _wake, waiter) if timeout is not None else None
+            if timeout is None:
+                self._deadline = None
+            else:
+                self._deadline = deadline = loop.time() + timeout
+                # An armed timer fires no later than this wait's deadline (deadlines only move on).
+                if self._timer is None:
+                    self._timer = loop.call_at(deadline, self._on_timer)
             try:
                 await waiter
             finally:
                 self._waiter = None
-                if timer is not None:
-                    timer.cancel()
             if self.empty():
                 raise TimeoutError
         return self._pop()
+
+    def close(self) -> None:
+        """Disarm the timer (the reader is gone)."""
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+
+    def _on_timer(self) -> None:
+        self._timer = None
+        waiter, deadline = self._waiter, self._deadline
+        if waiter is None or deadline is None:
+            return  # no wait under way, or one without a timeout
+        loop = asyncio.get_running_loop()
+        if loop.time() >= deadline - _EARLY:
+            _wake(waiter)
+        else:
+            self._timer = loop.call_at(deadline, self._on_timer)
 
     def _pop(self) -> T:
         items = self._items

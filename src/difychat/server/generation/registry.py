@@ -157,6 +157,7 @@ class Generation:
         self.unread_bytes = 0
         if queue is not None:
             queue.put_nowait(END_OF_STREAM)  # a reader waiting on it ends now, not at its next ping
+            queue.close()
 
     def request_stop(self) -> bool:
         if not self.stoppable or self.finished or self.stop_requested or self.task is None:
