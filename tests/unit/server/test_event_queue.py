@@ -99,4 +99,3 @@ async def test_a_timeout_counts_from_the_start_of_each_wait_even_with_one_timer_
     assert not waiting.done()
     queue.put_nowait(99)
     assert await waiting == 99
-

@@ -255,4 +255,3 @@ class _SendWatch:
             self._deadline.reschedule(now)  # expires: the waiting send is cancelled
             return
         self._timer = self._loop.call_at((now if since is None else since) + self._limit, self._check)
-
