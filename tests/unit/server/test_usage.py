@@ -18,6 +18,11 @@ def test_unpriced_usage_reports_zero_prices_as_dify_does() -> None:
     usage = Usage(prompt_tokens=4, completion_tokens=2).to_wire()
     assert [usage[k] for k in ("prompt_unit_price", "prompt_price", "total_price")] == ["0.0", "0.0", "0.0"]
     assert usage["time_to_first_token"] is None
+    # The same keys in the same order as a priced usage, every price "0.0", currency USD.
+    priced = Usage(1, 1, Price(Decimal("0.001"), Decimal("0.001"), "EUR"), None).to_wire()
+    assert list(usage) == list(priced)
+    prices = [v for k, v in usage.items() if "price" in k]
+    assert prices == ["0.0"] * 7 and usage["currency"] == "USD" and usage["total_tokens"] == 6
 
 
 def test_decimal_text_never_uses_exponents() -> None:

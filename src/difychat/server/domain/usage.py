@@ -38,6 +38,8 @@ class Usage:
 
     def to_wire(self) -> dict[str, Any]:
         """The ``usage`` object, keys in the contract's order."""
+        if self.prompt_price is None and self.completion_price is None:
+            return self._unpriced()
         prompt_amount = _amount(self.prompt_tokens, self.prompt_price)
         completion_amount = _amount(self.completion_tokens, self.completion_price)
         priced = self.prompt_price is not None
@@ -54,6 +56,25 @@ class Usage:
             "total_tokens": self.total_tokens,
             "total_price": decimal_str(total) if priced else _NO_PRICE,
             "currency": self.prompt_price.currency if self.prompt_price else "USD",
+            "latency": round(self.latency, 6),
+            "time_to_first_token": _seconds(self.time_to_first_token),
+            "time_to_generate": _seconds(self.time_to_generate),
+        }
+
+    def _unpriced(self) -> dict[str, Any]:
+        """``to_wire`` for a model without pricing (the usual case): no decimal arithmetic."""
+        return {
+            "prompt_tokens": self.prompt_tokens,
+            "prompt_unit_price": _NO_PRICE,
+            "prompt_price_unit": _NO_PRICE,
+            "prompt_price": _NO_PRICE,
+            "completion_tokens": self.completion_tokens,
+            "completion_unit_price": _NO_PRICE,
+            "completion_price_unit": _NO_PRICE,
+            "completion_price": _NO_PRICE,
+            "total_tokens": self.total_tokens,
+            "total_price": _NO_PRICE,
+            "currency": "USD",
             "latency": round(self.latency, 6),
             "time_to_first_token": _seconds(self.time_to_first_token),
             "time_to_generate": _seconds(self.time_to_generate),
