@@ -126,10 +126,8 @@ SILENCE = Silence()
 async def next_event(generation: Generation, timeout: float) -> GenerationEvent | Silence | None:
     """The generation's next event, ``SILENCE`` after ``timeout`` seconds without one, or
     ``None`` (``END_OF_STREAM``) once the stream is over or the reader was detached."""
-    try:
+    if generation.has_next():
         return generation.take_nowait()
-    except asyncio.QueueEmpty:
-        pass
     try:
         return await generation.take(timeout)
     except TimeoutError:
@@ -154,11 +152,8 @@ async def event_stream(
                 # larger writes, and the bytes on the wire are the same.
                 frames = [encoder.encode(event)]
                 size = len(frames[0])
-                while size < COALESCE_BYTES:
-                    try:
-                        event = generation.take_nowait()
-                    except asyncio.QueueEmpty:
-                        break
+                while size < COALESCE_BYTES and generation.has_next():
+                    event = generation.take_nowait()
                     if event is None:
                         yield b"".join(frames)
                         return

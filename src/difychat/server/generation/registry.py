@@ -121,6 +121,11 @@ class Generation:
             return
         self.queue.put_nowait(event)
 
+    def has_next(self) -> bool:
+        """Whether ``take_nowait`` has something to give (an event, or the end once detached)."""
+        queue = self.queue
+        return queue is None or not queue.empty()
+
     def take_nowait(self) -> GenerationEvent | None:
         """The stream reader's next event (``END_OF_STREAM`` when detached); ``QueueEmpty`` if none yet."""
         if self.queue is None:
