@@ -31,11 +31,14 @@ from difychat.server.api.web.routes import web_routes
 
 
 def build_routes() -> list[BaseRoute]:
+    """Every route. A request is matched against each route in turn, so the busiest come first
+    (``/v1``, and chat turns within it): they match no path that another route matches. Where two
+    routes do (``/datasets/tags`` and ``/datasets/{dataset_id}``), the literal one comes first."""
     v1 = [
-        Route("/", index.welcome, methods=["GET"]),
-        Route("/openapi.json", openapi.openapi_json, methods=["GET"]),
         Route("/chat-messages", chat.create_chat_message, methods=["POST"]),
         Route("/chat-messages/{task_id}/stop", chat.stop_chat_message, methods=["POST"]),
+        Route("/", index.welcome, methods=["GET"]),
+        Route("/openapi.json", openapi.openapi_json, methods=["GET"]),
         Route("/completion-messages", completion.create_completion_message, methods=["POST"]),
         Route("/completion-messages/{task_id}/stop", completion.stop_completion_message, methods=["POST"]),
         Route("/messages", messages.list_messages, methods=["GET"]),
@@ -73,11 +76,11 @@ def build_routes() -> list[BaseRoute]:
     ]
     v1.extend(knowledge_routes())
     return [
+        Mount("/v1", routes=v1),
         Route("/health", index.health, methods=["GET"]),
         Route("/files/{file_id}/file-preview", files.signed_file, methods=["GET"]),
         Route("/mcp/server/{server_code}/mcp", mcp_server.mcp_message, methods=["POST"]),
         Route("/files/tools/{name}", tool_files.tool_file, methods=["GET"]),
-        Mount("/v1", routes=v1),
         *web_routes(),
     ]
 
