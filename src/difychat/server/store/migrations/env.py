@@ -19,15 +19,22 @@ MIGRATION_LOCK = 0x646966796368  # "difych"
 
 
 def _run(connection: Connection) -> None:
+    sqlite = connection.dialect.name == "sqlite"
     if connection.dialect.name == "postgresql":
         connection.exec_driver_sql(f"SELECT pg_advisory_xact_lock({MIGRATION_LOCK})")
-    context.configure(
-        connection=connection,
-        target_metadata=metadata,
-        render_as_batch=connection.dialect.name == "sqlite",
-    )
+    if sqlite:
+        # SQLite alters a table by copying it and dropping the old one; with foreign keys
+        # enforced, that drop would delete every row that refers to it (ON DELETE CASCADE).
+        # Off for the migrations (before their transaction: the pragma is ignored inside one),
+        # and every reference checked once they have run.
+        connection.exec_driver_sql("PRAGMA foreign_keys=OFF")
+    context.configure(connection=connection, target_metadata=metadata, render_as_batch=sqlite)
     with context.begin_transaction():
         context.run_migrations()
+        if sqlite:
+            broken = connection.exec_driver_sql("PRAGMA foreign_key_check").fetchall()
+            if broken:
+                raise RuntimeError(f"the migrations left rows that refer to missing rows: {broken[:5]}")
 
 
 async def _run_async() -> None:
