@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -10,7 +11,7 @@ import pytest
 import sqlalchemy as sa
 import yaml
 
-from difychat.server.store.schema import end_users
+from difychat.server.store.schema import conversations, end_users
 from tests.fakes.upstream import FakeUpstream
 from tests.integration.conftest import (
     OTHER_APP_KEY,
@@ -357,3 +358,31 @@ async def _end_user_id(server: RunningServer, session: str) -> str:
         rows = (await conn.execute(sa.select(end_users.c.id).where(end_users.c.session_id == session))).all()
     assert len(rows) == 1, rows
     return str(rows[0].id)
+
+
+async def test_a_burst_of_first_requests_makes_one_end_user_each(server: RunningServer) -> None:
+    # Forty new users at once, and ten requests at once from one more new user: every turn is
+    # answered, each user is made once, and the ten share that one user's id.
+    async with server.client() as client:
+        answers = await asyncio.gather(
+            *(chat(client, f"burst-{n}", auto_generate_name=False) for n in range(40)),
+            *(chat(client, "burst-same", auto_generate_name=False) for _ in range(10)),
+        )
+    assert len(answers) == 50
+    async with database(server) as engine, engine.connect() as conn:
+        rows = (
+            await conn.execute(
+                sa.select(end_users.c.session_id, sa.func.count())
+                .where(end_users.c.session_id.like("burst-%"))
+                .group_by(end_users.c.session_id)
+            )
+        ).all()
+        owners = (
+            await conn.execute(
+                sa.select(conversations.c.end_user_id)
+                .distinct()
+                .where(conversations.c.id.in_([a["conversation_id"] for a in answers[40:]]))
+            )
+        ).all()
+    assert len(rows) == 41 and all(count == 1 for _, count in rows)
+    assert len(owners) == 1

@@ -410,7 +410,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
                 default_rpm=settings.key_rpm,
                 default_concurrency=settings.key_concurrency,
             ),
-            end_users=EndUsers(engine),
+            end_users=EndUsers(reads, writes),
             chat=ChatService(
                 engine,
                 writes,

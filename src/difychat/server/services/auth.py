@@ -15,7 +15,10 @@ from difychat.server.generation.limits import InProcessLimiter, KeyLimits, Limit
 from difychat.server.services.key_usage import KeyUsage
 from difychat.server.services.keys import hash_key
 from difychat.server.store import apps as app_store
-from difychat.server.store.common import utcnow
+from difychat.server.store import writer
+from difychat.server.store.common import new_id, utcnow
+from difychat.server.store.reader import Reader
+from difychat.server.store.writer import GroupWriter
 
 DEFAULT_USER = "DEFAULT-USER"
 MAX_CACHED_KEYS = 10_000
@@ -124,8 +127,9 @@ class Authenticator:
 class EndUsers:
     """Resolves ``user`` strings to end-user ids, per app; ids never change, so they are cached."""
 
-    def __init__(self, engine: AsyncEngine, cache_size: int = 65536) -> None:
-        self._engine = engine
+    def __init__(self, reads: Reader, writes: GroupWriter, cache_size: int = 65536) -> None:
+        self._reads = reads
+        self._writes = writes
         self._cache: OrderedDict[tuple[str, str], str] = OrderedDict()
         self._cache_size = cache_size
 
@@ -144,8 +148,7 @@ class EndUsers:
         cached = self._cache.get(key)
         if cached is not None:
             return cached
-        async with self._engine.connect() as conn:
-            found = await app_store.end_user_id(conn, *key)
+        found = await self._reads.run(app_store.end_user_of_session, *key)
         if found is not None:  # one never seen is asked again: it may be created meanwhile
             self._remember(key, found)
         return found
@@ -156,10 +159,19 @@ class EndUsers:
         if cached is not None:
             self._cache.move_to_end(key)
             return cached
-        async with self._engine.begin() as conn:
-            user_id = await app_store.ensure_end_user(conn, app_id, session, anonymous)
-        self._remember(key, user_id)
-        return user_id
+        found = await self._reads.run(app_store.end_user_of_session, app_id, session)
+        if found is None:
+            # A new end user is one more row for the group writer: a burst of new users then
+            # shares its commits with the turns' rows instead of queueing for the database's
+            # write lock one transaction each. Whoever wrote first (another request, another
+            # worker) wins; the id is read back.
+            row = {"app_id": app_id, "session_id": session, "is_anonymous": anonymous}
+            await self._writes.write(writer.new_end_user(id=new_id(), created_at=utcnow(), **row))
+            found = await self._reads.run(app_store.end_user_of_session, app_id, session)
+            if found is None:  # pragma: no cover - the row was just committed
+                raise RuntimeError("the new end user was not found after its commit")
+        self._remember(key, found)
+        return found
 
     def _remember(self, key: tuple[str, str], user_id: str) -> None:
         self._cache[key] = user_id

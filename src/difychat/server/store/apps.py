@@ -6,6 +6,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from difychat.server.domain.records import EndUser
@@ -196,14 +197,19 @@ async def count_active_keys(conn: AsyncConnection, app_id: str) -> int:
 # --- End users ------------------------------------------------------------------------------
 
 
+_END_USER_OF_SESSION = sa.select(end_users.c.id).where(
+    end_users.c.app_id == sa.bindparam("app_id"), end_users.c.session_id == sa.bindparam("session_id")
+)
+
+
 async def end_user_id(conn: AsyncConnection, app_id: str, session_id: str) -> str | None:
-    row = (
-        await conn.execute(
-            sa.select(end_users.c.id).where(
-                end_users.c.app_id == app_id, end_users.c.session_id == session_id
-            )
-        )
-    ).first()
+    row = (await conn.execute(_END_USER_OF_SESSION, {"app_id": app_id, "session_id": session_id})).first()
+    return None if row is None else str(row.id)
+
+
+def end_user_of_session(conn: Connection, app_id: str, session_id: str) -> str | None:
+    """``end_user_id`` on a blocking connection (``Reader``)."""
+    row = conn.execute(_END_USER_OF_SESSION, {"app_id": app_id, "session_id": session_id}).first()
     return None if row is None else str(row.id)
 
 

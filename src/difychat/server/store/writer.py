@@ -1,10 +1,11 @@
 """Group commit: the chat path's writes from many requests share one transaction.
 
 Each chat turn writes a few rows (its conversation, its message, later the answer, a
-title). Committing them one transaction each costs a round of statements per request;
-under load the writer instead takes every write queued since its last commit and applies
-them together: one transaction, one ``executemany`` per kind of statement. A caller's
-``write()`` returns once its rows are committed, so what a response reports is on disk.
+title; its end user, the first time one is seen). Committing them one transaction each
+costs a round of statements per request; under load the writer instead takes every write
+queued since its last commit and applies them together: one transaction, one
+``executemany`` per kind of statement. A caller's ``write()`` returns once its rows are
+committed, so what a response reports is on disk.
 
 The kinds run in a fixed order within a batch (conversations before their messages, a
 message before its answer), which is the order any one turn writes them in. A batch
@@ -27,12 +28,14 @@ from enum import IntEnum
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from difychat.server.store import db
 from difychat.server.store.schema import (
     conversations,
+    end_users,
     message_agent_thoughts,
     message_files,
     messages,
@@ -45,19 +48,21 @@ logger = logging.getLogger("difychat.store.writer")
 class Kind(IntEnum):
     """What a write does; a batch applies the kinds in this order."""
 
-    NEW_CONVERSATION = 0
-    TOUCH_CONVERSATION = 1
-    NEW_MESSAGE = 2
-    NEW_TOOL_FILE = 3
-    NEW_MESSAGE_FILE = 4
+    # An end user seen for the first time (one already there is left as it is).
+    NEW_END_USER = 0
+    NEW_CONVERSATION = 1
+    TOUCH_CONVERSATION = 2
+    NEW_MESSAGE = 3
+    NEW_TOOL_FILE = 4
+    NEW_MESSAGE_FILE = 5
     # An agent round's row, then its later states (after the model, after the tools).
-    NEW_AGENT_THOUGHT = 5
-    UPDATE_AGENT_THOUGHT = 6
+    NEW_AGENT_THOUGHT = 6
+    UPDATE_AGENT_THOUGHT = 7
     # An agent's citations, as its retrieval calls end.
-    CITE_MESSAGE = 7
-    CHECKPOINT_MESSAGE = 8
-    FINISH_MESSAGE = 9
-    NAME_CONVERSATION = 10
+    CITE_MESSAGE = 8
+    CHECKPOINT_MESSAGE = 9
+    FINISH_MESSAGE = 10
+    NAME_CONVERSATION = 11
 
 
 # The columns of an agent round that change after it is created.
@@ -102,10 +107,28 @@ STATEMENTS: dict[Kind, sa.Executable] = {
 }
 
 
+# Statements in each dialect's own words: INSERT ... ON CONFLICT DO NOTHING.
+DIALECT_STATEMENTS: dict[Kind, dict[str, sa.Executable]] = {
+    Kind.NEW_END_USER: {
+        "sqlite": sqlite.insert(end_users).on_conflict_do_nothing(),
+        "postgresql": postgresql.insert(end_users).on_conflict_do_nothing(),
+    },
+}
+
+
+def _statement(kind: Kind, dialect: str) -> sa.Executable:
+    found = STATEMENTS.get(kind)
+    return found if found is not None else DIALECT_STATEMENTS[kind][dialect]
+
+
 @dataclass(frozen=True, slots=True)
 class Write:
     kind: Kind
     params: dict[str, Any]
+
+
+def new_end_user(**values: Any) -> Write:
+    return Write(Kind.NEW_END_USER, values)
 
 
 def new_conversation(**values: Any) -> Write:
@@ -167,17 +190,19 @@ def _apply(conn: Connection, groups: Sequence[Sequence[Write]]) -> None:
     for writes in groups:
         for write in writes:
             by_kind.setdefault(write.kind, []).append(write.params)
+    dialect = conn.dialect.name
     for kind in sorted(by_kind):
         rows = by_kind[kind]
+        statement = _statement(kind, dialect)
         if kind is Kind.FINISH_MESSAGE:
             # executemany needs one shape: split finishes by the columns they set.
             shapes: dict[tuple[str, ...], list[dict[str, Any]]] = {}
             for row in rows:
                 shapes.setdefault(tuple(row), []).append(row)
             for same in shapes.values():
-                conn.execute(STATEMENTS[kind], same)
+                conn.execute(statement, same)
         else:
-            conn.execute(STATEMENTS[kind], rows)
+            conn.execute(statement, rows)
 
 
 class GroupWriter:
