@@ -44,6 +44,8 @@ S3_COLS = [
     ("ok", "ok"),
     ("errors", "err"),
     ("max_open", "held"),
+    ("ttft_p50_ms", "TTFT p50"),
+    ("ttft_p99_ms", "TTFT p99"),
     ("gap_p50_ms", "gap p50"),
     ("gap_p99_ms", "gap p99"),
     ("added_gap_p99_ms", "+gap p99"),
@@ -165,7 +167,9 @@ TITLES = {
     "open_streams": (
         "3. Open streams",
         S3_COLS,
-        "N slow streams held at once. Gaps are between text events (ms); `+gap p99` is over the "
+        "N slow streams held at once, opened within a second, each by a user of its own (most of "
+        "them new to the side: a burst of new users). TTFT is to each stream's first text (ms; the "
+        "upstream's own is 100 ms). Gaps are between text events (ms); `+gap p99` is over the "
         "direct gap p99. Memory per stream = (peak − idle) ÷ N over the side's process tree "
         "(RSS counts shared pages per process; PSS splits them).",
     ),
