@@ -400,6 +400,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
         knowledge = knowledge_services(settings, engine, search.indexer)
         if settings.knowledge_workers > 0:
             knowledge.worker.start()
+        end_users = EndUsers(reads, writes)
         app.state.services = Services(
             authenticator=Authenticator(
                 engine,
@@ -410,7 +411,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
                 default_rpm=settings.key_rpm,
                 default_concurrency=settings.key_concurrency,
             ),
-            end_users=EndUsers(reads, writes),
+            end_users=end_users,
             chat=ChatService(
                 engine,
                 writes,
@@ -452,7 +453,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
             agents=agents,
             knowledge=knowledge,
             retrieval=search,
-            web_sites=WebSites(engine, catalog, settings.resolved_secret_key(), limiter),
+            web_sites=WebSites(engine, catalog, settings.resolved_secret_key(), limiter, end_users=end_users),
             web_conversations=WebConversationService(engine),
         )
         app.state.mcp_server = _mcp_server(settings, configs, catalog, app.state.services, limiter)

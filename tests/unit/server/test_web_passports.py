@@ -18,7 +18,10 @@ from difychat.server.domain.config_keys import unknown_keys
 from difychat.server.errors import Unauthorized
 from difychat.server.generation.limits import InProcessLimiter
 from difychat.server.services import web_tokens
+from difychat.server.services.auth import EndUsers
 from difychat.server.services.web_sites import Passport, WebSites, derived_code, sign_user_id, site_code
+from difychat.server.store.reader import Reader
+from difychat.server.store.writer import GroupWriter
 
 KEY = b"k" * 32
 
@@ -94,7 +97,9 @@ def _app(name: str, code: str | None = None) -> App:
 
 def _sites(apps: dict[str, App], **kwargs: Any) -> WebSites:
     # The engine is never connected to by what these tests call.
-    return WebSites(create_async_engine("sqlite+aiosqlite://"), apps, "secret", InProcessLimiter(), **kwargs)
+    engine = create_async_engine("sqlite+aiosqlite://")
+    users = EndUsers(Reader(engine), GroupWriter(engine))
+    return WebSites(engine, apps, "secret", InProcessLimiter(), end_users=users, **kwargs)
 
 
 def test_a_passport_is_renewed_past_half_its_life() -> None:

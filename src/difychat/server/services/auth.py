@@ -137,10 +137,10 @@ class EndUsers:
         if user is None or user == "":
             if required:
                 raise InvalidParam("Arg user must be provided.")
-            return await self._ensure(app.id, DEFAULT_USER, anonymous=True)
+            return await self.ensure(app.id, DEFAULT_USER, anonymous=True)
         if len(user) > 255 or "\x00" in user:
             raise InvalidParam("user must be at most 255 characters, without NUL characters.")
-        return await self._ensure(app.id, user, anonymous=False)
+        return await self.ensure(app.id, user, anonymous=False)
 
     async def find(self, app: App, user: str | None) -> str | None:
         """The end user's id if it was ever seen (reads never create users)."""
@@ -153,7 +153,8 @@ class EndUsers:
             self._remember(key, found)
         return found
 
-    async def _ensure(self, app_id: str, session: str, *, anonymous: bool) -> str:
+    async def ensure(self, app_id: str, session: str, *, anonymous: bool) -> str:
+        """The end user of ``session`` in the app, made the first time it is seen."""
         key = (app_id, session)
         cached = self._cache.get(key)
         if cached is not None:

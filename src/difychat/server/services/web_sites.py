@@ -29,6 +29,7 @@ from difychat.server.domain.apps import App, AppConfig
 from difychat.server.errors import BadRequest, InvalidParam, NotFound, Unauthorized
 from difychat.server.generation.limits import KeyLimits, Limiter, Slot
 from difychat.server.services import web_tokens
+from difychat.server.services.auth import EndUsers
 from difychat.server.store import apps as app_store
 
 SUBJECT = "Web API Passport"
@@ -96,10 +97,12 @@ class WebSites:
         secret_key: str,
         limiter: Limiter,
         *,
+        end_users: EndUsers,
         lifetime: int = DEFAULT_LIFETIME,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self._engine = engine
+        self._end_users = end_users
         self._catalog = catalog
         self._secret = secret_key
         self._key = hmac.new(secret_key.encode(), b"difychat web passport", hashlib.sha256).digest()
@@ -147,8 +150,7 @@ class WebSites:
             if current is not None:
                 return self._mint(app, code, current.end_user_id)
             session = SESSION_PREFIX + str(uuid.uuid4())
-        async with self._engine.begin() as conn:
-            end_user_id = await app_store.ensure_end_user(conn, app.id, session, True)
+        end_user_id = await self._end_users.ensure(app.id, session, anonymous=True)
         self._remember(app.id, end_user_id)
         return self._mint(app, code, end_user_id)
 
