@@ -143,7 +143,7 @@ def create_sync_engine(url: str | sa.URL, *, pool_size: int = 1) -> sa.Engine:
     """A blocking engine on the same SQLite file, for work done in threads of its own (see
     store/writer.py and store/reader.py)."""
     engine = sa.create_engine(
-        url, connect_args={"timeout": 30, "check_same_thread": False}, pool_size=pool_size
+        url, connect_args={"timeout": STATEMENT_TIMEOUT, "check_same_thread": False}, pool_size=pool_size
     )
     sa.event.listen(engine, "connect", _sqlite_pragmas)
     return engine
