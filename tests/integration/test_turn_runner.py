@@ -186,25 +186,40 @@ async def test_a_long_answer_is_checkpointed_while_it_streams(server: RunningSer
     assert (row.answer, row.status) == ("first second", "stopped")
 
 
+async def run_with_rows_pending(
+    server: RunningServer,
+    engine: AsyncEngine,
+    source: ScriptedSource,
+    while_held: Callable[[Generation, list[GenerationEvent]], Awaitable[None]],
+) -> tuple[list[GenerationEvent], GenerationEvent, Any]:
+    """A turn whose rows are still being committed: ``while_held`` looks at it meanwhile, then the
+    rows are saved. The events seen, the final one, and the message's row."""
+    ids = await owner(server, engine)
+    writes = GroupWriter(engine)
+    message_id = new_id()
+    generation, seen = watched(message_id, ids)
+    rows: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+    GenerationRegistry().start(
+        generation, TurnRunner(writes, max_seconds=30).run(generation, source, rows=rows)
+    )
+    await while_held(generation, seen)
+    await writes.write(message({k: str(v) for k, v in ids.items()}, "q", id=message_id))
+    rows.set_result(None)
+    ended = await generation.ended()
+    await writes.close()
+    async with engine.connect() as conn:
+        row = (await conn.execute(sa.select(messages).where(messages.c.id == message_id))).one()
+    return seen, ended, row
+
+
 async def test_events_wait_for_the_turns_rows_and_then_arrive_in_order(server: RunningServer) -> None:
-    async with database(server) as engine:
-        ids = await owner(server, engine)
-        writes = GroupWriter(engine)
-        message_id = new_id()
-        generation, seen = watched(message_id, ids)
-        rows: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        source = ScriptedSource(TextDelta("a"), TextDelta("b"), 0.2, TextDelta("c"))
-        GenerationRegistry().start(
-            generation, TurnRunner(writes, max_seconds=30).run(generation, source, rows=rows)
-        )
+    async def held(generation: Generation, seen: list[GenerationEvent]) -> None:
         await asyncio.sleep(0.1)
         assert seen == []  # the source has produced two deltas: held until the rows are saved
-        await writes.write(message({k: str(v) for k, v in ids.items()}, "q", id=message_id))
-        rows.set_result(None)
-        ended = await generation.ended()
-        await writes.close()
-        async with engine.connect() as conn:
-            row = (await conn.execute(sa.select(messages).where(messages.c.id == message_id))).one()
+
+    source = ScriptedSource(TextDelta("a"), TextDelta("b"), 0.2, TextDelta("c"))
+    async with database(server) as engine:
+        seen, ended, row = await run_with_rows_pending(server, engine, source, held)
     assert [e.text for e in seen if isinstance(e, TextDelta)] == ["a", "b", "c"]
     assert isinstance(ended, MessageEnded) and seen[-1] is ended
     assert row.answer == "abc" and row.status == "normal"
@@ -246,31 +261,18 @@ class CountingSource(ScriptedSource):
 async def test_a_slow_commit_pauses_the_source_once_a_streams_worth_of_events_is_held(
     server: RunningServer,
 ) -> None:
-    async with database(server) as engine:
-        ids = await owner(server, engine)
-        writes = GroupWriter(engine)
-        message_id = new_id()
-        generation, seen = watched(message_id, ids)
-        rows: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        # 2 MiB of answer, far more than a stream may leave unread (256 KiB).
-        source = CountingSource(2048, 1024)
-        GenerationRegistry().start(
-            generation, TurnRunner(writes, max_seconds=30).run(generation, source, rows=rows)
-        )
+    # 2 MiB of answer, far more than a stream may leave unread (256 KiB).
+    source = CountingSource(2048, 1024)
+
+    async def held(generation: Generation, seen: list[GenerationEvent]) -> None:
         await asyncio.sleep(0.2)
-        held = source.produced
         assert seen == []
         # The source was read until the held events passed the bound, then left waiting.
-        per_event = event_size(TextDelta("x" * 1024))
-        assert (
-            generation.max_unread_bytes // per_event <= held <= generation.max_unread_bytes // per_event + 2
-        )
-        await writes.write(message({k: str(v) for k, v in ids.items()}, "q", id=message_id))
-        rows.set_result(None)
-        ended = await generation.ended()
-        await writes.close()
-        async with engine.connect() as conn:
-            row = (await conn.execute(sa.select(messages).where(messages.c.id == message_id))).one()
+        fits = generation.max_unread_bytes // event_size(TextDelta("x" * 1024))
+        assert fits <= source.produced <= fits + 2
+
+    async with database(server) as engine:
+        seen, ended, row = await run_with_rows_pending(server, engine, source, held)
     texts = [e.text for e in seen if isinstance(e, TextDelta)]
     assert len(texts) == 2048 and texts[0] == "a" * 1024 and texts[26] == "a" * 1024
     assert isinstance(ended, MessageEnded) and len(row.answer) == 2048 * 1024 and row.status == "normal"
