@@ -91,3 +91,20 @@ async def test_a_stalled_client_is_disconnected_and_its_long_answer_still_saved(
     # What was in flight (the kernel's socket buffers, which grow under load, and the server's
     # write buffer) is far less than the answer: the rest was never sent.
     assert len(received) < len(CHUNK) * CHUNKS // 2
+
+
+async def test_a_reader_waiting_on_a_silent_model_is_not_cut_by_the_send_timeout(
+    make_server: ServerFactory,
+) -> None:
+    # The send timeout is for a client that reads nothing while a send waits; a stream whose
+    # model is silent between tokens for longer than that (and no ping due) is not stalled.
+    server = await make_server(stream_send_timeout=0.3, ping_interval=5.0)
+    server.upstream.behaviour.chunks = ["one", " two", " three"]
+    server.upstream.behaviour.gap = 0.6
+    async with server.client() as client:
+        body = {"query": "slow", "inputs": {}, "user": "patient", "response_mode": "streaming"}
+        async with client.stream("POST", "/chat-messages", json=body) as response:
+            text = (await response.aread()).decode()
+    events = [json.loads(line[6:]) for line in text.splitlines() if line.startswith("data: ")]
+    assert response.status_code == 200 and events[-1]["event"] == "message_end"
+    assert "".join(e["answer"] for e in events if e["event"] == "message") == "one two three"

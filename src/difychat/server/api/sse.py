@@ -200,6 +200,7 @@ class EventStreamResponse(Response):
                 await send(
                     {"type": "http.response.start", "status": self.status_code, "headers": self.raw_headers}
                 )
+                watch.since = None  # waiting for the next event is not a send waiting
                 async for chunk in self.body_iterator:
                     watch.since = loop.time()
                     await send({"type": "http.response.body", "body": chunk, "more_body": True})
