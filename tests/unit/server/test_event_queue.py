@@ -99,3 +99,18 @@ async def test_a_timeout_counts_from_the_start_of_each_wait_even_with_one_timer_
     assert not waiting.done()
     queue.put_nowait(99)
     assert await waiting == 99
+
+
+async def test_a_shorter_timeout_after_a_longer_one_is_kept() -> None:
+    queue: EventQueue[int] = EventQueue()
+    queue.put_nowait(1)
+    assert await queue.get(5) == 1
+    waiting = asyncio.ensure_future(queue.get(5))
+    await asyncio.sleep(0)
+    queue.put_nowait(2)
+    assert await waiting == 2  # a timer for this 5 s wait is still armed
+    loop = asyncio.get_running_loop()
+    started = loop.time()
+    with pytest.raises(TimeoutError):
+        await queue.get(0.05)
+    assert loop.time() - started < 1

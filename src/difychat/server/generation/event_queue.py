@@ -72,8 +72,13 @@ class EventQueue(Generic[T]):
                 self._deadline = None
             else:
                 self._deadline = deadline = loop.time() + timeout
-                # An armed timer fires no later than this wait's deadline (deadlines only move on).
-                if self._timer is None:
+                # A timer armed for an earlier wait is kept if it fires no later than this deadline
+                # (with one timeout for every wait, as a stream's, it always does).
+                timer = self._timer
+                if timer is not None and timer.when() > deadline:
+                    timer.cancel()
+                    timer = None
+                if timer is None:
                     self._timer = loop.call_at(deadline, self._on_timer)
             try:
                 await waiter
