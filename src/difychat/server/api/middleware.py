@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable
 from urllib.parse import parse_qsl, urlencode
 
 from starlette.types import ASGIApp, Receive, Scope, Send
@@ -19,7 +20,9 @@ class NulFreeRequests:
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+    def __call__(self, scope: Scope, receive: Receive, send: Send) -> Awaitable[None]:
+        # Not a coroutine: the inner app's awaitable is handed back, so this layer holds no frame
+        # for as long as the request runs (an open stream, say).
         if scope["type"] == "http":
             query: bytes = scope.get("query_string", b"")
             path: str = scope["path"]
@@ -29,4 +32,4 @@ class NulFreeRequests:
                 clean = [(name.replace("\x00", ""), value.replace("\x00", "")) for name, value in pairs]
                 scope["query_string"] = urlencode(clean).encode("ascii")
                 scope["path"] = path.replace("\x00", "")
-        await self.app(scope, receive, send)
+        return self.app(scope, receive, send)
