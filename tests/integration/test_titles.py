@@ -7,6 +7,7 @@ import pytest
 import sqlalchemy as sa
 
 from difychat.server.generation.registry import GenerationRegistry
+from difychat.server.providers.base import ChatModel
 from difychat.server.providers.openai_compatible import build_openai_compatible
 from difychat.server.services.titles import TitleQueue
 from difychat.server.store.schema import conversations
@@ -15,6 +16,12 @@ from tests.integration.conftest import RunningServer
 from tests.integration.helpers import chat, database
 
 pytestmark = pytest.mark.anyio
+
+
+def fake_model(server: RunningServer, session: aiohttp.ClientSession) -> ChatModel:
+    return build_openai_compatible(
+        session, model="fake-model", base_url=server.upstream.base_url, api_key="k", timeout=10
+    )
 
 
 async def test_titles_beyond_the_backlog_are_not_asked_for_and_the_rest_are_written(
@@ -27,9 +34,7 @@ async def test_titles_beyond_the_backlog_are_not_asked_for_and_the_rest_are_writ
     async with database(server) as engine, aiohttp.ClientSession() as session:
         registry = GenerationRegistry()
         writes = GroupWriter(engine)
-        model = build_openai_compatible(
-            session, model="fake-model", base_url=server.upstream.base_url, api_key="k", timeout=10
-        )
+        model = fake_model(server, session)
         titles = TitleQueue(registry, writes, concurrency=1, max_waiting=2)
         for conversation_id in ids:
             titles.request(conversation_id, model, "a question")
@@ -55,9 +60,7 @@ async def test_a_closed_queue_drops_the_titles_not_asked_for_yet(server: Running
     async with database(server) as engine, aiohttp.ClientSession() as session:
         registry = GenerationRegistry()
         writes = GroupWriter(engine)
-        model = build_openai_compatible(
-            session, model="fake-model", base_url=server.upstream.base_url, api_key="k", timeout=10
-        )
+        model = fake_model(server, session)
         titles = TitleQueue(registry, writes, concurrency=1)
         titles.request("a", model, "first")
         titles.request("b", model, "second")

@@ -68,10 +68,6 @@ class AnswerSource(Protocol):
         ...
 
 
-class _NotSaved(Exception):
-    """The turn's rows were not written."""
-
-
 class _RowsGate:
     """Holds a turn's events back until its rows are committed, then lets them through in order.
 
@@ -230,26 +226,23 @@ class TurnRunner:
         saved = await gate.settled()
         if not saved:
             failure = INTERNAL_FAILURE  # no row to save an answer in
-        try:
-            if not saved:
-                raise _NotSaved
-            await self._writer.write(
-                writer.finish_message(
-                    generation.message_id,
-                    answer=answer,
-                    status=status,
-                    error=failure.message if failure else None,
-                    prompt_tokens=usage.prompt_tokens,
-                    completion_tokens=usage.completion_tokens,
-                    usage=usage.to_wire(),
-                    updated_at=utcnow(),
+        else:
+            try:
+                await self._writer.write(
+                    writer.finish_message(
+                        generation.message_id,
+                        answer=answer,
+                        status=status,
+                        error=failure.message if failure else None,
+                        prompt_tokens=usage.prompt_tokens,
+                        completion_tokens=usage.completion_tokens,
+                        usage=usage.to_wire(),
+                        updated_at=utcnow(),
+                    )
                 )
-            )
-        except _NotSaved:
-            pass
-        except Exception:
-            logger.exception("saving the answer of %s failed", generation.message_id)
-            failure = INTERNAL_FAILURE
+            except Exception:
+                logger.exception("saving the answer of %s failed", generation.message_id)
+                failure = INTERNAL_FAILURE
         generation.emit(
             failure
             or MessageEnded(

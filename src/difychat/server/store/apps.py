@@ -10,7 +10,7 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from difychat.server.domain.records import EndUser
-from difychat.server.store.common import Record, insert_ignoring_conflicts, new_id, utcnow
+from difychat.server.store.common import Record, new_id, utcnow
 from difychat.server.store.schema import api_keys, app_configs, apps, end_users
 
 
@@ -202,34 +202,10 @@ _END_USER_OF_SESSION = sa.select(end_users.c.id).where(
 )
 
 
-async def end_user_id(conn: AsyncConnection, app_id: str, session_id: str) -> str | None:
-    row = (await conn.execute(_END_USER_OF_SESSION, {"app_id": app_id, "session_id": session_id})).first()
-    return None if row is None else str(row.id)
-
-
 def end_user_of_session(conn: Connection, app_id: str, session_id: str) -> str | None:
-    """``end_user_id`` on a blocking connection (``Reader``)."""
+    """The id of the end user of ``session_id`` in the app, if there is one (a ``Reader`` read)."""
     row = conn.execute(_END_USER_OF_SESSION, {"app_id": app_id, "session_id": session_id}).first()
     return None if row is None else str(row.id)
-
-
-async def ensure_end_user(conn: AsyncConnection, app_id: str, session_id: str, anonymous: bool) -> str:
-    """The end user of ``session_id`` in this app, created on first sight (race-safe)."""
-    found = await end_user_id(conn, app_id, session_id)
-    if found is not None:
-        return found
-    await conn.execute(
-        insert_ignoring_conflicts(
-            conn,
-            end_users,
-            dict(
-                id=new_id(), app_id=app_id, session_id=session_id, is_anonymous=anonymous, created_at=utcnow()
-            ),
-        )
-    )
-    created = await end_user_id(conn, app_id, session_id)
-    assert created is not None
-    return created
 
 
 async def end_user_in_app(conn: AsyncConnection, app_id: str, end_user_id: str) -> EndUser | None:

@@ -48,13 +48,17 @@ def new_id() -> str:
     return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
 
 
+def ignoring_conflicts(dialect: str, table: sa.Table) -> Any:
+    """INSERT ... ON CONFLICT DO NOTHING into ``table``, in ``dialect`` (rows given when executed)."""
+    if dialect == "postgresql":
+        return postgresql.insert(table).on_conflict_do_nothing()
+    if dialect == "sqlite":
+        return sqlite.insert(table).on_conflict_do_nothing()
+    raise NotImplementedError(dialect)  # pragma: no cover
+
+
 def insert_ignoring_conflicts(
     conn: AsyncConnection, table: sa.Table, values: dict[str, Any] | list[dict[str, Any]]
 ) -> Any:
     """INSERT ... ON CONFLICT DO NOTHING, in the dialect of ``conn``; one row, or several."""
-    dialect = conn.dialect.name
-    if dialect == "postgresql":
-        return postgresql.insert(table).values(values).on_conflict_do_nothing()
-    if dialect == "sqlite":
-        return sqlite.insert(table).values(values).on_conflict_do_nothing()
-    raise NotImplementedError(dialect)  # pragma: no cover
+    return ignoring_conflicts(conn.dialect.name, table).values(values)

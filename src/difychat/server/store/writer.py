@@ -28,11 +28,11 @@ from enum import IntEnum
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from difychat.server.store import db
+from difychat.server.store.common import ignoring_conflicts
 from difychat.server.store.schema import (
     conversations,
     end_users,
@@ -109,10 +109,7 @@ STATEMENTS: dict[Kind, sa.Executable] = {
 
 # Statements in each dialect's own words: INSERT ... ON CONFLICT DO NOTHING.
 DIALECT_STATEMENTS: dict[Kind, dict[str, sa.Executable]] = {
-    Kind.NEW_END_USER: {
-        "sqlite": sqlite.insert(end_users).on_conflict_do_nothing(),
-        "postgresql": postgresql.insert(end_users).on_conflict_do_nothing(),
-    },
+    Kind.NEW_END_USER: {d: ignoring_conflicts(d, end_users) for d in ("sqlite", "postgresql")},
 }
 
 
