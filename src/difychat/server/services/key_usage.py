@@ -34,6 +34,7 @@ class KeyUsage:
         self._known: set[str] = set()
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
+        self._closing = False
 
     def touch(self, key_id: str) -> None:
         """The key was used now (no I/O)."""
@@ -46,14 +47,16 @@ class KeyUsage:
         self._task = asyncio.get_running_loop().create_task(self._every_interval(), name="key-usage")
 
     async def close(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+        """Write what is left. A flush under way finishes rather than being cut off mid-write."""
+        self._closing = True
+        self._wake.set()
         # Best effort: a shutdown never waits long on a busy database for a last-used time.
         try:
             async with asyncio.timeout(SHUTDOWN_FLUSH_SECONDS):
-                await self.flush()
+                if self._task is not None:
+                    await self._task  # its last round writes what is left
+                else:
+                    await self.flush()
         except TimeoutError:
             logger.warning("recording when API keys were last used did not finish before shutdown")
 
@@ -74,8 +77,9 @@ class KeyUsage:
             logger.exception("recording when %d API keys were last used failed", len(used))
 
     async def _every_interval(self) -> None:
-        while True:
+        while not self._closing:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), self._interval)
             self._wake.clear()
             await self.flush()
+        await self.flush()  # what was noted while the last round wrote

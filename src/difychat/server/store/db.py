@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import sqlite3
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -38,7 +39,7 @@ def create_engine(
     if is_sqlite(url):
         # sqlite3's ``timeout`` is the connection's busy timeout.
         busy = STATEMENT_TIMEOUT if statement_timeout is None else statement_timeout
-        engine = create_async_engine(url, connect_args={"timeout": busy})
+        engine = create_async_engine(url, connect_args={"timeout": busy, "factory": SqliteConnection})
         sa.event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
         return engine
     return create_async_engine(
@@ -48,6 +49,24 @@ def create_engine(
         pool_pre_ping=False,
         connect_args={"command_timeout": statement_timeout},
     )
+
+
+class SqliteConnection(sqlite3.Connection):
+    """A SQLite connection that ends its transaction when it closes.
+
+    ``sqlite3``'s ``close()`` leaves a connection that still has a statement in use (a cursor
+    that is still referenced) open as a "zombie" until that statement is finalized, and the
+    zombie keeps its transaction, and with it the database's one write lock. A task cancelled
+    during a write (a shutdown, a timeout) has its connection closed that way, with the cursor
+    held by the cancelled frames until the garbage collector frees them: every other write
+    waited out its busy timeout meanwhile. Rolling back first releases the lock at once.
+    """
+
+    def close(self) -> None:
+        if self.in_transaction:
+            with contextlib.suppress(sqlite3.Error):
+                self.rollback()
+        super().close()
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
@@ -143,7 +162,9 @@ def create_sync_engine(url: str | sa.URL, *, pool_size: int = 1) -> sa.Engine:
     """A blocking engine on the same SQLite file, for work done in threads of its own (see
     store/writer.py and store/reader.py)."""
     engine = sa.create_engine(
-        url, connect_args={"timeout": STATEMENT_TIMEOUT, "check_same_thread": False}, pool_size=pool_size
+        url,
+        connect_args={"timeout": STATEMENT_TIMEOUT, "check_same_thread": False, "factory": SqliteConnection},
+        pool_size=pool_size,
     )
     sa.event.listen(engine, "connect", _sqlite_pragmas)
     return engine
