@@ -5,12 +5,12 @@ from __future__ import annotations
 import contextlib
 import sqlite3
 import sys
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 import sqlalchemy as sa
-from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
 if TYPE_CHECKING:  # alembic (and mako under it) loads only when migrations are looked at
     from alembic.config import Config
@@ -49,6 +49,23 @@ def create_engine(
         pool_pre_ping=False,
         connect_args={"command_timeout": statement_timeout},
     )
+
+
+@contextlib.asynccontextmanager
+async def write_transaction(engine: AsyncEngine) -> AsyncIterator[AsyncConnection]:
+    """A transaction that reads, decides and writes: what it has read stays true until it commits.
+
+    On SQLite the ``sqlite3`` module begins a transaction only at the first write, so the reads
+    before it each see what was committed at their own moment, and another writer may commit
+    between a read and the write (``FOR UPDATE`` means nothing there). This one takes the
+    database's write lock as it begins (``BEGIN IMMEDIATE``): such transactions run one at a time.
+    On PostgreSQL it is a plain transaction, whose reads lock the rows they decide on
+    (``FOR UPDATE``, ``FOR SHARE``).
+    """
+    async with engine.begin() as conn:
+        if conn.dialect.name == "sqlite":
+            await conn.exec_driver_sql("BEGIN IMMEDIATE")
+        yield conn
 
 
 class SqliteConnection(sqlite3.Connection):

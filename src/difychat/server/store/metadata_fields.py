@@ -57,25 +57,35 @@ async def fields(conn: AsyncConnection, dataset_ids: Sequence[str]) -> dict[str,
     return found
 
 
-async def field(conn: AsyncConnection, dataset_id: str, metadata_id: str) -> MetadataField | None:
-    row = (
-        await conn.execute(
-            sa.select(dataset_metadata_fields).where(
-                _fields.id == metadata_id, _fields.dataset_id == dataset_id
-            )
-        )
-    ).first()
+async def field(
+    conn: AsyncConnection, dataset_id: str, metadata_id: str, *, lock: bool = False
+) -> MetadataField | None:
+    """The field; ``lock``: locked until the transaction ends (a rename or a delete)."""
+    query = sa.select(dataset_metadata_fields).where(
+        _fields.id == metadata_id, _fields.dataset_id == dataset_id
+    )
+    if lock:
+        query = query.with_for_update()
+    row = (await conn.execute(query)).first()
     return None if row is None else field_of(row)
 
 
-async def by_ids(conn: AsyncConnection, dataset_id: str, ids: Iterable[str]) -> dict[str, MetadataField]:
+async def by_ids(
+    conn: AsyncConnection, dataset_id: str, ids: Iterable[str], *, share: bool = False
+) -> dict[str, MetadataField]:
+    """The dataset's fields among ``ids``; ``share``: locked against a rename or a delete until the
+    transaction ends (values being set under a field's name), in id order."""
     wanted = list(dict.fromkeys(ids))
     if not wanted:
         return {}
-    rows = await conn.execute(
-        sa.select(dataset_metadata_fields).where(_fields.dataset_id == dataset_id, _fields.id.in_(wanted))
+    query = (
+        sa.select(dataset_metadata_fields)
+        .where(_fields.dataset_id == dataset_id, _fields.id.in_(wanted))
+        .order_by(_fields.id)
     )
-    return {str(row.id): field_of(row) for row in rows}
+    if share:
+        query = query.with_for_update(read=True)
+    return {str(row.id): field_of(row) for row in await conn.execute(query)}
 
 
 async def name_taken(

@@ -5,6 +5,11 @@ A field belongs to one dataset and has a type (``string``, ``number`` or ``time`
 unique in the dataset that is not a built-in field's. A document's values live in its
 ``doc_metadata`` object under the fields' names; renaming or deleting a field rewrites the
 documents that carry it in the same transaction, so no stale key is left behind.
+
+Those transactions and the one that sets values read, decide and write (``write_transaction``),
+and take their locks in one order, fields before documents: a value set while its field is
+renamed or deleted is written under the name the field has once the rename commits, or refused
+if the field is gone, never left under the old name.
 """
 
 from __future__ import annotations
@@ -23,6 +28,7 @@ from difychat.server.services.knowledge import OWNER_ID
 from difychat.server.store import datasets as dataset_store
 from difychat.server.store import metadata_fields as store
 from difychat.server.store.common import new_id, utcnow
+from difychat.server.store.db import write_transaction
 
 NAME_MAX = 255
 METADATA_NOT_FOUND = "Metadata not found."
@@ -95,7 +101,7 @@ class MetadataService:
     async def rename(self, dataset_id: str, metadata_id: str, name: object) -> MetadataField:
         name = check_name(name)
         try:
-            async with self._engine.begin() as conn:
+            async with write_transaction(self._engine) as conn:
                 found = await self._field(conn, dataset_id, metadata_id)
                 if await store.name_taken(conn, dataset_id, name, other_than=found.id):
                     raise InvalidParam(NAME_TAKEN)
@@ -113,7 +119,7 @@ class MetadataService:
 
     async def delete(self, dataset_id: str, metadata_id: str) -> None:
         """The field, and its value in every document that carried it."""
-        async with self._engine.begin() as conn:
+        async with write_transaction(self._engine) as conn:
             found = await self._field(conn, dataset_id, metadata_id)
             changes = []
             for document_id, stored in await store.bound_documents(conn, found.id):
@@ -129,14 +135,15 @@ class MetadataService:
 
     async def update_documents(self, dataset_id: str, changes: Sequence[DocumentChange]) -> None:
         """Set documents' values, all or none: an unknown document or field changes nothing."""
-        async with self._engine.begin() as conn:
+        async with write_transaction(self._engine) as conn:
             document_ids = [parse_uuid(c.document_id) for c in changes]
+            metadata_ids = [parse_uuid(v.metadata_id) for c in changes for v in c.values]
+            # Fields first, then documents: the order a rename or a delete takes its locks in.
+            fields = await store.by_ids(conn, dataset_id, [m for m in metadata_ids if m], share=True)
             found = await store.documents_for_update(conn, dataset_id, [d for d in document_ids if d])
             documents = {d.id: d for d in found}
             if any(d is None or d not in documents for d in document_ids):
                 raise NotFound(DOCUMENT_NOT_FOUND)
-            metadata_ids = [parse_uuid(v.metadata_id) for c in changes for v in c.values]
-            fields = await store.by_ids(conn, dataset_id, [m for m in metadata_ids if m])
             if any(m is None or m not in fields for m in metadata_ids):
                 raise NotFound(METADATA_NOT_FOUND)
             now = utcnow()
@@ -166,7 +173,7 @@ class MetadataService:
 
     @staticmethod
     async def _field(conn: AsyncConnection, dataset_id: str, metadata_id: str) -> MetadataField:
-        found = await store.field(conn, dataset_id, metadata_id)
+        found = await store.field(conn, dataset_id, metadata_id, lock=True)
         if found is None:
             raise NotFound(METADATA_NOT_FOUND)
         return found

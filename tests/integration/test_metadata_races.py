@@ -1,0 +1,119 @@
+"""Metadata values set while their field is renamed or deleted: each document ends up with its
+values under the names its fields have, and nothing under a name no field has."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from difychat.server.errors import NotFound
+from difychat.server.services.knowledge.metadata import DocumentChange, MetadataService, ValueChange
+from difychat.server.store import db
+from difychat.server.store.schema import dataset_metadata_bindings, dataset_metadata_fields, documents
+from tests.integration import knowledge_seed as seed
+
+pytestmark = pytest.mark.anyio
+
+DOCUMENTS = 24
+
+
+async def dataset_with_documents(engine: AsyncEngine) -> tuple[str, list[str]]:
+    dataset_id = await seed.dataset(engine, "races")
+    ids = []
+    for n in range(DOCUMENTS):
+        segments = await seed.document(engine, dataset_id, f"doc {n}", [f"text {n}"])
+        ids.append(segments[0].document_id)
+    return dataset_id, ids
+
+
+Stored = tuple[dict[str, str], dict[str, Any], set[tuple[str, str]]]
+
+
+async def stored(engine: AsyncEngine, dataset_id: str) -> Stored:
+    """The fields (id: name), each document's values, and the (document, field) bindings."""
+    async with engine.connect() as conn:
+        fields = {
+            str(r.id): r.name
+            for r in await conn.execute(
+                sa.select(dataset_metadata_fields).where(dataset_metadata_fields.c.dataset_id == dataset_id)
+            )
+        }
+        d = documents.c
+        values = {
+            str(r.id): r.doc_metadata
+            for r in await conn.execute(sa.select(d.id, d.doc_metadata).where(d.dataset_id == dataset_id))
+        }
+        bindings = {
+            (str(r.document_id), str(r.metadata_id))
+            for r in await conn.execute(sa.select(dataset_metadata_bindings))
+        }
+    return fields, values, bindings
+
+
+def assert_consistent(fields: dict[str, str], values: dict[str, Any], bindings: set[tuple[str, str]]) -> None:
+    for document_id, carried in values.items():
+        bound = {fields[m] for d, m in bindings if d == document_id and m in fields}
+        assert set(carried or {}) == bound, f"document {document_id}: values {carried}, fields {bound}"
+    assert all(m in fields for _, m in bindings), "a binding to a field that is gone"
+
+
+async def test_values_set_while_their_field_is_renamed_end_up_under_its_last_name(database_url: str) -> None:
+    engine = db.create_engine(database_url)
+    try:
+        dataset_id, document_ids = await dataset_with_documents(engine)
+        service = MetadataService(engine)
+        field = await service.create(dataset_id, "string", "author")
+
+        async def set_value(document_id: str) -> None:
+            value = ValueChange(field.id, f"by {document_id[:4]}")
+            change = DocumentChange(document_id, [value], partial=True)
+            await service.update_documents(dataset_id, [change])
+
+        async def rename(n: int) -> None:
+            await asyncio.sleep(0.002 * n)
+            await service.rename(dataset_id, field.id, f"author {n}")
+
+        await asyncio.gather(*(set_value(d) for d in document_ids), *(rename(n) for n in range(8)))
+        fields, values, bindings = await stored(engine, dataset_id)
+        assert_consistent(fields, values, bindings)
+        last = fields[field.id]
+        assert all(values[d] == {last: f"by {d[:4]}"} for d in document_ids)
+    finally:
+        await engine.dispose()
+
+
+async def test_values_set_while_their_field_is_deleted_are_refused_or_removed(database_url: str) -> None:
+    engine = db.create_engine(database_url)
+    try:
+        dataset_id, document_ids = await dataset_with_documents(engine)
+        service = MetadataService(engine)
+        kept = await service.create(dataset_id, "string", "kept")
+        doomed = await service.create(dataset_id, "number", "doomed")
+        outcomes: list[str] = []
+
+        async def set_values(document_id: str) -> None:
+            change = DocumentChange(document_id, [ValueChange(kept.id, "k"), ValueChange(doomed.id, 1)])
+            try:
+                await service.update_documents(dataset_id, [change])
+            except NotFound:
+                outcomes.append("refused")  # the field was gone: nothing of the change is written
+            else:
+                outcomes.append("set")
+
+        async def delete() -> None:
+            await asyncio.sleep(0.01)
+            await service.delete(dataset_id, doomed.id)
+
+        await asyncio.gather(*(set_values(d) for d in document_ids), delete())
+        fields, values, bindings = await stored(engine, dataset_id)
+        assert fields == {kept.id: "kept"}
+        assert_consistent(fields, values, bindings)
+        assert len(outcomes) == DOCUMENTS
+        for document_id in document_ids:
+            assert values[document_id] in (None, {}, {"kept": "k"})
+    finally:
+        await engine.dispose()
