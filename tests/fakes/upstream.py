@@ -57,6 +57,7 @@ class Behaviour:
     aux_status: int | None = None  # answer the auxiliary endpoints with this HTTP error
     transcript: str = "Hello from the fake transcriber."
     speech_gap: float = 0.0  # seconds between the two halves of a speech answer
+    embedding_delay: float = 0.0  # seconds before an embeddings answer
 
 
 def fake_embedding(text: str, dimensions: int = 64) -> list[float]:
@@ -142,6 +143,7 @@ class FakeUpstream:
         self.aux_requests.append(("embeddings", {**body, "authorization": authorization}))
         if (error := self._aux_error()) is not None:
             return error
+        await asyncio.sleep(self.behaviour.embedding_delay)
         texts = body["input"] if isinstance(body["input"], list) else [body["input"]]
         data = [
             {"object": "embedding", "index": i, "embedding": fake_embedding(t)} for i, t in enumerate(texts)

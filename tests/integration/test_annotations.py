@@ -302,6 +302,36 @@ async def test_embedding_model_matches_through_the_upstream(server: RunningServe
     assert len(server.upstream.aux("embeddings")) == 3
 
 
+async def test_an_annotation_edited_while_it_is_embedded_keeps_no_vector_of_its_old_question(
+    server: RunningServer,
+) -> None:
+    async with server.client(EMBEDDED_KEY) as client:
+        item = await create(client, "refund policy for damaged goods", "Full refund within 30 days.")
+        server.upstream.behaviour.embedding_delay = 0.5
+        body = {**REPLY_BODY, "score_threshold": 0.85}
+        started = await client.post("/apps/annotation-reply/enable", json=body)
+        assert started.status_code == 200
+
+        async def embedding_asked() -> bool:
+            return bool(server.upstream.aux("embeddings"))
+
+        assert await poll(embedding_asked)
+        edited = {"question": "shipping times for international orders", "answer": "Two weeks."}
+        assert (await client.put(f"/apps/annotations/{item['id']}", json=edited)).status_code == 200
+        job_id = started.json()["job_id"]
+
+        async def job_done() -> bool:
+            status = await client.get(f"/apps/annotation-reply/enable/status/{job_id}")
+            return bool(status.json()["job_status"] == "completed")
+
+        assert await poll(job_done)
+        server.upstream.behaviour.embedding_delay = 0.0
+        hit = (await chat(client, "International orders: shipping times?")).json()
+    # Matched on the edited question: the old question's vector, computed before the edit, was dropped.
+    assert hit["metadata"]["annotation_reply"]["id"] == item["id"]
+    assert hit["answer"] == "Two weeks."
+
+
 async def test_embedding_failure_falls_back_to_text_similarity(server: RunningServer) -> None:
     async with server.client(EMBEDDED_KEY) as client:
         await create(client, "what time do you open", "At nine.")

@@ -248,9 +248,9 @@ class AnnotationService:
         vectors = await model.embed([query, *(row.question for row in missing)])
         query_vector, fresh = vectors[0], dict(zip((str(r.id) for r in missing), vectors[1:], strict=True))
         if fresh:
+            embedded = [(str(r.id), r.question, fresh[str(r.id)]) for r in missing]
             async with self._engine.begin() as conn:
-                for annotation_id, vector in fresh.items():
-                    await annotation_store.set_embedding(conn, annotation_id, vector, model.name)
+                await annotation_store.set_embeddings(conn, embedded, model.name)
         return [(row, cosine(query_vector, fresh.get(str(row.id)) or row.embedding)) for row in rows]
 
     async def _embed_missing(self, app_id: str, model: EmbeddingModel) -> None:
@@ -259,6 +259,6 @@ class AnnotationService:
         for start in range(0, len(rows), EMBED_BATCH):
             batch = rows[start : start + EMBED_BATCH]
             vectors = await model.embed([row.question for row in batch])
+            embedded = [(str(r.id), r.question, v) for r, v in zip(batch, vectors, strict=True)]
             async with self._engine.begin() as conn:
-                for row, vector in zip(batch, vectors, strict=True):
-                    await annotation_store.set_embedding(conn, str(row.id), vector, model.name)
+                await annotation_store.set_embeddings(conn, embedded, model.name)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import sqlalchemy as sa
@@ -139,14 +140,23 @@ async def without_embedding(conn: AsyncConnection, app_id: str, model: str) -> l
     )
 
 
-async def set_embedding(
-    conn: AsyncConnection, annotation_id: str, embedding: list[float] | None, model: str | None
+async def set_embeddings(
+    conn: AsyncConnection, embedded: Sequence[tuple[str, str, list[float]]], model: str
 ) -> None:
-    await conn.execute(
-        annotations_t.update()
-        .where(annotations_t.c.id == annotation_id)
-        .values(embedding=embedding, embedding_model=model)
-    )
+    """Store each ``(annotation id, question, vector)``, unless the question was edited since it
+    was read: an edit clears the embedding, and a vector of the old question must not replace it."""
+    if embedded:
+        await conn.execute(
+            _SET_EMBEDDING,
+            [{"w_id": i, "w_question": q, "w_embedding": v, "w_model": model} for i, q, v in embedded],
+        )
+
+
+_SET_EMBEDDING = (
+    annotations_t.update()
+    .where(annotations_t.c.id == sa.bindparam("w_id"), annotations_t.c.question == sa.bindparam("w_question"))
+    .values(embedding=sa.bindparam("w_embedding"), embedding_model=sa.bindparam("w_model"))
+)
 
 
 async def clear_embeddings(conn: AsyncConnection, app_id: str) -> None:
