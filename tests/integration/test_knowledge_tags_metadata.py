@@ -202,6 +202,38 @@ async def test_tag_refusals(make_server: ServerFactory) -> None:
         assert error(await anonymous.post("/datasets/tags", json={"name": "x"}))[:2] == (401, "unauthorized")
 
 
+async def test_a_limited_key_never_deletes_a_tag_bound_meanwhile_to_a_dataset_out_of_its_reach(
+    make_server: ServerFactory,
+) -> None:
+    server = await make_server(**FAST)
+    async with server.client(await knowledge_key(server)) as admin:
+        mine = await make_dataset(admin, "Mine")
+        theirs = await make_dataset(admin, "Theirs")
+    async with (
+        server.client(await knowledge_key(server)) as admin,
+        server.client(await knowledge_key(server, ["Mine"])) as scoped,
+    ):
+        outcomes = []
+        for n in range(12):
+            tag = await ok(scoped.post("/datasets/tags", json={"name": f"t{n}"}))
+            own = {"tag_ids": [tag["id"]], "target_id": mine["id"]}
+            await ok(scoped.post("/datasets/tags/binding", json=own), 204)
+            outside = {"tag_ids": [tag["id"]], "target_id": theirs["id"]}
+            deleted, bound = await asyncio.gather(
+                scoped.request("DELETE", "/datasets/tags", json={"tag_id": tag["id"]}),
+                admin.post("/datasets/tags/binding", json=outside),
+            )
+            outcomes.append((deleted.status_code, bound.status_code))
+            tags = {t["id"]: t for t in await ok(admin.get("/datasets/tags"))}
+            if deleted.status_code == 204:
+                assert tag["id"] not in tags
+            else:
+                assert tags[tag["id"]]["binding_count"] == "2"
+    # Either the binding came first and the limited key was refused, or the delete came first and
+    # the binding found no tag: never both done, never a server error.
+    assert set(outcomes) <= {(403, 204), (204, 404)}, outcomes
+
+
 async def test_a_key_limited_to_named_datasets_keeps_to_them(make_server: ServerFactory) -> None:
     server = await make_server(**FAST)
     async with server.client(await knowledge_key(server)) as admin:

@@ -36,16 +36,24 @@ async def list_tags(conn: AsyncConnection, scope: frozenset[str] | None) -> list
     return [TagRecord(str(r.id), r.name, int(r.n)) for r in rows]
 
 
-async def tag(conn: AsyncConnection, tag_id: str) -> TagRecord | None:
-    row = (await conn.execute(sa.select(_tags.id, _tags.name).where(_tags.id == tag_id))).first()
+async def tag(conn: AsyncConnection, tag_id: str, *, lock: bool = False) -> TagRecord | None:
+    """The tag; ``lock``: locked until the transaction ends (a rename or a delete)."""
+    query = sa.select(_tags.id, _tags.name).where(_tags.id == tag_id)
+    if lock:
+        query = query.with_for_update()
+    row = (await conn.execute(query)).first()
     return None if row is None else TagRecord(str(row.id), row.name)
 
 
-async def existing(conn: AsyncConnection, tag_ids: Sequence[str]) -> set[str]:
+async def existing(conn: AsyncConnection, tag_ids: Sequence[str], *, share: bool = False) -> set[str]:
+    """Those of ``tag_ids`` that exist; ``share``: locked against a rename or a delete until the
+    transaction ends (bindings being made), in id order."""
     if not tag_ids:
         return set()
-    rows = await conn.execute(sa.select(_tags.id).where(_tags.id.in_(list(tag_ids))))
-    return {str(r.id) for r in rows}
+    query = sa.select(_tags.id).where(_tags.id.in_(list(tag_ids))).order_by(_tags.id)
+    if share:
+        query = query.with_for_update(read=True)
+    return {str(r.id) for r in await conn.execute(query)}
 
 
 async def name_taken(conn: AsyncConnection, name: str, *, other_than: str | None = None) -> bool:

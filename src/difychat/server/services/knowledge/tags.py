@@ -3,6 +3,11 @@
 Tags are shared by the whole workspace, so a key limited to named datasets sees every tag, but
 counts, binds and unbinds only within its datasets, and may not rename or delete a tag that a
 dataset outside them carries (that would change those datasets).
+
+That check and the change it allows are one transaction that holds the tag (a lock on its row,
+``write_transaction`` on SQLite); a binding holds the tags it binds the same way. So a binding
+made while a limited key renames or deletes a tag either comes first, and the key is refused, or
+comes after, and finds the tag renamed or gone.
 """
 
 from __future__ import annotations
@@ -20,6 +25,7 @@ from difychat.server.services.knowledge.datasets import DatasetService
 from difychat.server.services.knowledge.keys import KnowledgeCaller
 from difychat.server.store import tags as store
 from difychat.server.store.common import new_id, utcnow
+from difychat.server.store.db import write_transaction
 
 NAME_MAX = 50
 TAG_NOT_FOUND = "Tag not found"
@@ -65,7 +71,7 @@ class TagService:
         found_id = _tag_id(tag_id)
         name = check_name(name)
         try:
-            async with self._engine.begin() as conn:
+            async with write_transaction(self._engine) as conn:
                 await self._writable(conn, caller, found_id)
                 if await store.name_taken(conn, name, other_than=found_id):
                     raise InvalidParam(NAME_TAKEN)
@@ -77,15 +83,15 @@ class TagService:
 
     async def delete(self, caller: KnowledgeCaller, tag_id: object) -> None:
         found_id = _tag_id(tag_id)
-        async with self._engine.begin() as conn:
+        async with write_transaction(self._engine) as conn:
             await self._writable(conn, caller, found_id)
             await store.delete_tag(conn, found_id)
 
     async def bind(self, caller: KnowledgeCaller, tag_ids: Sequence[object], target_id: object) -> None:
         dataset_id = await self._target(caller, target_id)
         wanted = list(dict.fromkeys(_tag_id(t) for t in tag_ids))
-        async with self._engine.begin() as conn:
-            if await store.existing(conn, wanted) != set(wanted):
+        async with write_transaction(self._engine) as conn:
+            if await store.existing(conn, wanted, share=True) != set(wanted):
                 raise NotFound(TAG_NOT_FOUND)
             await store.bind(conn, wanted, dataset_id, created_by=OWNER_ID, created_at=utcnow())
 
@@ -110,7 +116,7 @@ class TagService:
 
     @staticmethod
     async def _writable(conn: AsyncConnection, caller: KnowledgeCaller, tag_id: str) -> None:
-        if await store.tag(conn, tag_id) is None:
+        if await store.tag(conn, tag_id, lock=True) is None:
             raise NotFound(TAG_NOT_FOUND)
         if caller.scope is not None and await store.bound_outside(conn, tag_id, caller.scope):
             raise Forbidden(BOUND_ELSEWHERE)
