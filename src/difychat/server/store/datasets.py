@@ -81,7 +81,8 @@ async def dataset(conn: AsyncConnection, dataset_id: str) -> DatasetRecord | Non
 
 
 async def dataset_for_update(conn: AsyncConnection, dataset_id: str) -> DatasetRecord | None:
-    """The dataset, locked until the transaction ends (PostgreSQL; SQLite has one writer anyway)."""
+    """The dataset, locked until the transaction ends (on PostgreSQL; on SQLite the transaction
+    must be a ``db.write_transaction``, whose lock is the whole database's)."""
     row = (
         await conn.execute(sa.select(datasets).where(datasets.c.id == dataset_id).with_for_update())
     ).first()

@@ -39,6 +39,7 @@ from difychat.server.store import indexing_jobs as job_store
 from difychat.server.store import metadata_fields as metadata_store
 from difychat.server.store import segments as segment_store
 from difychat.server.store.common import new_id, utcnow
+from difychat.server.store.db import write_transaction
 from difychat.server.store.schema import document_segments
 
 logger = logging.getLogger("difychat.knowledge")
@@ -168,12 +169,14 @@ class DocumentService:
                 async with self._engine.begin() as conn:
                     await store.update_document(conn, document.id, name=name[:NAME_MAX], updated_at=utcnow())
             return Submitted(await self.view(dataset.id, document.id), document.batch)
+        # The document is read again inside the submission (``target`` None): another update of
+        # it may have replaced its file since ``document`` was read.
         return await self._submit(
             dataset,
             replace(options, original_document_id=document.id),
             upload,
             name,
-            document,
+            None,
             document.doc_form,
         )
 
@@ -192,7 +195,9 @@ class DocumentService:
         now = utcnow()
         batch = new_batch()
         replaced_file: str | None = None
-        async with self._engine.begin() as conn:
+        # One submission of a dataset at a time: the dataset's first technique and model, the
+        # documents' positions, and a replaced document's file are read and written together.
+        async with write_transaction(self._engine) as conn:
             current = await dataset_store.dataset_for_update(conn, dataset.id)
             if current is None:
                 raise NotFound("Dataset not found.")

@@ -1,5 +1,6 @@
-"""Metadata values set while their field is renamed or deleted: each document ends up with its
-values under the names its fields have, and nothing under a name no field has."""
+"""Knowledge changes that race each other: metadata values set while their field is renamed or
+deleted end up under the names the fields have, and a document updated twice at once keeps one
+file, the last one."""
 
 from __future__ import annotations
 
@@ -13,8 +14,16 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from difychat.server.errors import NotFound
 from difychat.server.services.knowledge.metadata import DocumentChange, MetadataService, ValueChange
 from difychat.server.store import db
-from difychat.server.store.schema import dataset_metadata_bindings, dataset_metadata_fields, documents
+from difychat.server.store.schema import (
+    dataset_files,
+    dataset_metadata_bindings,
+    dataset_metadata_fields,
+    documents,
+)
 from tests.integration import knowledge_seed as seed
+from tests.integration.conftest import ServerFactory
+from tests.integration.helpers import database
+from tests.integration.knowledge_helpers import FAST, knowledge_key, make_dataset, wait_for_batch
 
 pytestmark = pytest.mark.anyio
 
@@ -117,3 +126,43 @@ async def test_values_set_while_their_field_is_deleted_are_refused_or_removed(da
             assert values[document_id] in (None, {}, {"kept": "k"})
     finally:
         await engine.dispose()
+
+
+async def test_a_document_updated_twice_at_once_keeps_only_its_last_file(make_server: ServerFactory) -> None:
+    server = await make_server(**FAST)
+    async with server.client(await knowledge_key(server)) as kb:
+        dataset = await make_dataset(kb, "updates")
+        base = f"/datasets/{dataset['id']}"
+        first = {
+            "name": "notes",
+            "text": "v0",
+            "indexing_technique": "economy",
+            "process_rule": {"mode": "automatic"},
+        }
+        created = (await kb.post(f"{base}/document/create-by-text", json=first)).json()
+        await wait_for_batch(kb, dataset["id"], created["batch"])
+        document_id = created["document"]["id"]
+        updates = await asyncio.gather(
+            *(
+                kb.post(
+                    f"{base}/documents/{document_id}/update-by-text", json={"name": "notes", "text": f"v{n}"}
+                )
+                for n in range(1, 5)
+            )
+        )
+        assert [u.status_code for u in updates] == [200] * 4
+        for update in updates:  # the batches the later updates replaced name no document any more
+            batch = update.json()["batch"]
+            if (await kb.get(f"{base}/documents/{batch}/indexing-status")).status_code == 200:
+                await wait_for_batch(kb, dataset["id"], batch)
+    async with database(server) as engine, engine.connect() as conn:
+        files = (
+            await conn.execute(
+                sa.select(dataset_files.c.id).where(dataset_files.c.dataset_id == dataset["id"])
+            )
+        ).all()
+        current = (
+            await conn.execute(sa.select(documents.c.file_id).where(documents.c.id == document_id))
+        ).scalar_one()
+    # Each update replaced the file the one before it left: none is left behind.
+    assert [str(f.id) for f in files] == [str(current)]
