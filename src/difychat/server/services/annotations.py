@@ -20,6 +20,7 @@ from difychat.server.services.annotation_match import best_match, cosine, lexica
 from difychat.server.services.models import ModelCatalog
 from difychat.server.store import annotations as annotation_store
 from difychat.server.store.common import Record, new_id, utcnow
+from difychat.server.store.db import write_transaction
 from difychat.server.store.paging import page_offset
 
 logger = logging.getLogger("difychat.annotations")
@@ -149,7 +150,10 @@ class AnnotationService:
         """``(job_id, job_status)``: a new waiting job, or the app's unfinished one as processing."""
         now = utcnow()
         job_id = new_id()
-        async with self._engine.begin() as conn:
+        # Looked for and started in one transaction that holds the app: an enable and a disable
+        # sent at once start one job, and the other is told it is running.
+        async with write_transaction(self._engine) as conn:
+            await annotation_store.hold_jobs(conn, app.id)
             running = await annotation_store.unfinished_job(conn, app.id)
             if running is not None:
                 return running.id, "processing"

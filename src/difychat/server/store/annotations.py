@@ -10,7 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from difychat.server.domain.records import Annotation, AnnotationJob, ReplySettings
 from difychat.server.store.common import Record
-from difychat.server.store.schema import annotation_jobs, annotation_settings
+from difychat.server.store.schema import annotation_jobs, annotation_settings, apps
 from difychat.server.store.schema import annotations_table as annotations_t
 
 # What the API shows of an annotation.
@@ -215,6 +215,12 @@ async def job(conn: AsyncConnection, app_id: str, action: str, job_id: str) -> A
         )
     ).first()
     return None if row is None else job_of(row)
+
+
+async def hold_jobs(conn: AsyncConnection, app_id: str) -> None:
+    """Lock the app's row until the transaction ends: one job start of the app at a time (on
+    PostgreSQL; on SQLite the transaction is a ``db.write_transaction``)."""
+    await conn.execute(sa.select(apps.c.id).where(apps.c.id == app_id).with_for_update())
 
 
 async def unfinished_job(conn: AsyncConnection, app_id: str) -> AnnotationJob | None:
