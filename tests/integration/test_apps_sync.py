@@ -6,6 +6,7 @@ apps file writes nothing.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
@@ -136,3 +137,18 @@ async def test_the_demo_app_follows_the_live_demo_settings(engine: AsyncEngine) 
     # A listed app of the same name takes the demo app over.
     await sync_apps(engine, [config("Demo", KEY_A)], live_demo=live)
     assert (await state(engine))["apps"]["Demo"][:2] == ("normal", "config")
+
+
+async def test_processes_starting_at_once_sync_one_after_the_other(database_url: str) -> None:
+    engines = [db.create_engine(database_url, pool_size=1) for _ in range(4)]
+    configs = [config("Alpha", KEY_A, KEY_A2), config("Beta", KEY_B)]
+    try:
+        await asyncio.gather(*(sync_apps(e, configs, live_demo=None) for e in engines))
+        async with engines[0].connect() as conn:
+            names = sorted((await conn.execute(sa.select(apps.c.name))).scalars())
+            keys = (await conn.execute(sa.select(api_keys.c.key_hash))).scalars().all()
+    finally:
+        for e in engines:
+            await e.dispose()
+    assert names == ["Alpha", "Beta"]
+    assert len(keys) == len(set(keys)) == 3

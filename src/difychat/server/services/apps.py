@@ -12,6 +12,7 @@ from difychat.server.domain.apps import App, AppConfig, ModelSettings
 from difychat.server.services.keys import generate_key, hash_key, key_hint
 from difychat.server.store import apps as app_store
 from difychat.server.store.common import Record
+from difychat.server.store.db import write_transaction
 
 DEMO_APP_NAME = "Demo"
 
@@ -113,9 +114,11 @@ async def sync_apps(engine: AsyncEngine, configs: list[AppConfig], *, live_demo:
     """Make the database match the apps file. Apps no longer listed stop answering (403).
 
     Apps and keys are read once; only what differs is written, so a start with an unchanged apps
-    file reads two tables and writes nothing.
+    file reads two tables and writes nothing. Processes and hosts starting at once sync one after
+    the other (``hold_sync``): the later ones find the apps made and write nothing.
     """
-    async with engine.begin() as conn:
+    async with write_transaction(engine) as conn:
+        await app_store.hold_sync(conn)
         found = {row.name: row for row in await app_store.apps_with_fingerprints(conn)}
         keys = _Keys(await app_store.key_states(conn))
         listed = {c.name for c in configs}
@@ -135,7 +138,8 @@ async def prepare_demo_app(engine: AsyncEngine, config: AppConfig) -> DemoApp | 
     """With no apps at all, create the demo app. Returns a new key to show whenever no key of the demo
     app was ever shown (a first run, or a demo app made by a start that could not show one); None
     otherwise. The key works once ``save_demo_key`` has stored it, after it was shown."""
-    async with engine.begin() as conn:
+    async with write_transaction(engine) as conn:
+        await app_store.hold_sync(conn)
         rows = await app_store.all_apps(conn)
         demo = next((r for r in rows if r.source == "demo" and r.name == config.name), None)
         if demo is None and rows:

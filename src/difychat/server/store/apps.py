@@ -13,6 +13,16 @@ from difychat.server.domain.records import EndUser
 from difychat.server.store.common import Record, new_id, utcnow
 from difychat.server.store.schema import api_keys, app_configs, apps, end_users
 
+# PostgreSQL advisory lock of the apps file's sync ("difyap"), beside the migrations' "difych".
+SYNC_LOCK = 0x646966796170
+
+
+async def hold_sync(conn: AsyncConnection) -> None:
+    """One sync of the apps at a time, across processes and hosts, until the transaction ends: on
+    PostgreSQL an advisory lock; on SQLite the transaction is a ``db.write_transaction``."""
+    if conn.dialect.name == "postgresql":
+        await conn.execute(sa.text("SELECT pg_advisory_xact_lock(:key)"), {"key": SYNC_LOCK})
+
 
 async def all_apps(conn: AsyncConnection) -> list[Record]:
     rows = await conn.execute(
