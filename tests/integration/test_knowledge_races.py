@@ -166,3 +166,20 @@ async def test_a_document_updated_twice_at_once_keeps_only_its_last_file(make_se
         ).scalar_one()
     # Each update replaced the file the one before it left: none is left behind.
     assert [str(f.id) for f in files] == [str(current)]
+
+
+async def test_datasets_created_at_once_under_one_name_make_one_and_refuse_the_rest(
+    make_server: ServerFactory,
+) -> None:
+    server = await make_server(**FAST)
+    async with server.client(await knowledge_key(server)) as kb:
+        created = await asyncio.gather(*(kb.post("/datasets", json={"name": "same"}) for _ in range(8)))
+        other = await make_dataset(kb, "other")
+        renamed = await asyncio.gather(
+            *(kb.patch(f"/datasets/{other['id']}", json={"name": "same"}) for _ in range(2))
+        )
+        listed = (await kb.get("/datasets", params={"limit": "100"})).json()["data"]
+    assert sorted(r.status_code for r in created) == [200] + [409] * 7
+    assert {r.json()["code"] for r in created if r.status_code == 409} == {"dataset_name_duplicate"}
+    assert [r.status_code for r in renamed] == [409, 409]
+    assert sorted(d["name"] for d in listed) == ["other", "same"]

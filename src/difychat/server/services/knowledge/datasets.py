@@ -8,6 +8,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from difychat.server.domain.knowledge import DatasetRecord, DatasetView, SegmentIndexer
@@ -26,6 +27,7 @@ from difychat.server.services.knowledge import OWNER_ID
 from difychat.server.services.knowledge.keys import KnowledgeCaller
 from difychat.server.store import datasets as store
 from difychat.server.store.common import new_id, utcnow
+from difychat.server.store.db import write_transaction
 from difychat.server.store.schema import dataset_key_scopes
 
 logger = logging.getLogger("difychat.knowledge")
@@ -116,43 +118,48 @@ class DatasetService:
         _choice("provider", new.provider, PROVIDERS)
         now = utcnow()
         dataset_id = new_id()
-        async with self._engine.begin() as conn:
-            if await store.name_taken(conn, name):
-                raise DatasetNameDuplicate()
-            await store.insert_dataset(
-                conn,
-                id=dataset_id,
-                name=name,
-                description=description,
-                provider=new.provider,
-                permission=new.permission,
-                data_source_type=None,
-                indexing_technique=new.indexing_technique,
-                embedding_model=new.embedding_model,
-                embedding_model_provider=new.embedding_model_provider,
-                retrieval_model=new.retrieval_model,
-                summary_index_setting=new.summary_index_setting,
-                doc_form=None,
-                enable_api=True,
-                partial_member_list=[],
-                external_knowledge_id=new.external_knowledge_id,
-                external_knowledge_api_id=new.external_knowledge_api_id,
-                external_retrieval_model=None,
-                process_rule_id=None,
-                built_in_field_enabled=False,
-                created_by=OWNER_ID,
-                updated_by=OWNER_ID,
-                created_at=now,
-                updated_at=now,
-            )
-            # A key limited to named datasets reaches the datasets it creates.
-            if caller is not None and caller.scope is not None:
-                await conn.execute(
-                    dataset_key_scopes.insert().values(key_id=caller.key_id, dataset_id=dataset_id)
+        # The name's check and its use are one write transaction; on PostgreSQL two at once both
+        # pass the check and the unique name refuses the second.
+        try:
+            async with write_transaction(self._engine) as conn:
+                if await store.name_taken(conn, name):
+                    raise DatasetNameDuplicate()
+                await store.insert_dataset(
+                    conn,
+                    id=dataset_id,
+                    name=name,
+                    description=description,
+                    provider=new.provider,
+                    permission=new.permission,
+                    data_source_type=None,
+                    indexing_technique=new.indexing_technique,
+                    embedding_model=new.embedding_model,
+                    embedding_model_provider=new.embedding_model_provider,
+                    retrieval_model=new.retrieval_model,
+                    summary_index_setting=new.summary_index_setting,
+                    doc_form=None,
+                    enable_api=True,
+                    partial_member_list=[],
+                    external_knowledge_id=new.external_knowledge_id,
+                    external_knowledge_api_id=new.external_knowledge_api_id,
+                    external_retrieval_model=None,
+                    process_rule_id=None,
+                    built_in_field_enabled=False,
+                    created_by=OWNER_ID,
+                    updated_by=OWNER_ID,
+                    created_at=now,
+                    updated_at=now,
                 )
-            created = await store.dataset(conn, dataset_id)
-            assert created is not None
-            return (await store.views(conn, [created]))[0]
+                # A key limited to named datasets reaches the datasets it creates.
+                if caller is not None and caller.scope is not None:
+                    await conn.execute(
+                        dataset_key_scopes.insert().values(key_id=caller.key_id, dataset_id=dataset_id)
+                    )
+                created = await store.dataset(conn, dataset_id)
+                assert created is not None
+                return (await store.views(conn, [created]))[0]
+        except IntegrityError:
+            raise DatasetNameDuplicate() from None
 
     async def ensure(self, new: NewDataset) -> bool:
         """Create the dataset unless one of that name exists (datasets declared in the apps file)."""
@@ -226,13 +233,16 @@ class DatasetService:
             elif value is not None and not isinstance(value, str):
                 raise InvalidParam(f"{field} must be a string")
             values[field] = value
-        async with self._engine.begin() as conn:
-            if "name" in values and await store.name_taken(conn, values["name"], other_than=dataset_id):
-                raise DatasetNameDuplicate()
-            if values:
-                await store.update_dataset(
-                    conn, dataset_id, **values, updated_by=OWNER_ID, updated_at=utcnow()
-                )
+        try:
+            async with write_transaction(self._engine) as conn:
+                if "name" in values and await store.name_taken(conn, values["name"], other_than=dataset_id):
+                    raise DatasetNameDuplicate()
+                if values:
+                    await store.update_dataset(
+                        conn, dataset_id, **values, updated_by=OWNER_ID, updated_at=utcnow()
+                    )
+        except IntegrityError:  # the same name taken at the same moment (PostgreSQL)
+            raise DatasetNameDuplicate() from None
         return await self.view(dataset_id)
 
     async def delete(self, caller: KnowledgeCaller, dataset_id: str) -> None:
@@ -241,7 +251,10 @@ class DatasetService:
 
     async def remove(self, dataset_id: str) -> None:
         """Delete the dataset with its documents, segments, files, jobs and index entries."""
-        async with self._engine.begin() as conn:
+        # The dataset is held while its files are listed: a submission adding one waits, then
+        # finds the dataset gone, so no file is left with neither row nor owner.
+        async with write_transaction(self._engine) as conn:
+            await store.dataset_for_update(conn, dataset_id)
             keys = await store.file_keys_of_dataset(conn, dataset_id)
             await store.delete_dataset(conn, dataset_id)
         try:
