@@ -183,3 +183,43 @@ async def test_datasets_created_at_once_under_one_name_make_one_and_refuse_the_r
     assert {r.json()["code"] for r in created if r.status_code == 409} == {"dataset_name_duplicate"}
     assert [r.status_code for r in renamed] == [409, 409]
     assert sorted(d["name"] for d in listed) == ["other", "same"]
+
+
+async def test_a_segment_edited_several_times_at_once_is_found_by_its_last_text_only(
+    make_server: ServerFactory,
+) -> None:
+    server = await make_server(**FAST)
+    words = ["amber", "basalt", "cobalt", "dune", "ember", "fjord"]
+    async with server.client(await knowledge_key(server)) as kb:
+        dataset = await make_dataset(kb, "edits")
+        base = f"/datasets/{dataset['id']}"
+        body = {
+            "name": "n",
+            "text": "granite",
+            "indexing_technique": "economy",
+            "process_rule": {"mode": "automatic"},
+        }
+        created = (await kb.post(f"{base}/document/create-by-text", json=body)).json()
+        await wait_for_batch(kb, dataset["id"], created["batch"])
+        doc = f"{base}/documents/{created['document']['id']}"
+        segment_id = (await kb.get(f"{doc}/segments")).json()["data"][0]["id"]
+        edits = await asyncio.gather(
+            *(kb.post(f"{doc}/segments/{segment_id}", json={"segment": {"content": w}}) for w in words)
+        )
+        assert [e.status_code for e in edits] == [200] * len(words)
+        stored = (await kb.get(f"{doc}/segments/{segment_id}")).json()["data"]["content"]
+        found = {}
+        for word in [*words, "granite"]:
+            model = {
+                "search_method": "keyword_search",
+                "reranking_enable": False,
+                "score_threshold_enabled": False,
+                "top_k": 5,
+            }
+            query = {"query": word, "retrieval_model": model}
+            answer = await kb.post(f"{base}/retrieve", json=query)
+            assert answer.status_code == 200, answer.text
+            records = answer.json()["records"]
+            found[word] = [r["segment"]["content"] for r in records]
+    # The index says what the row says: the last edit's text finds it, no earlier text does.
+    assert found == {w: [stored] if w == stored else [] for w in [*words, "granite"]}

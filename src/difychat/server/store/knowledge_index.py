@@ -34,7 +34,12 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from difychat.server.store.common import insert_ignoring_conflicts
-from difychat.server.store.schema import knowledge_index, knowledge_index_versions, knowledge_terms
+from difychat.server.store.schema import (
+    document_segments,
+    knowledge_index,
+    knowledge_index_versions,
+    knowledge_terms,
+)
 
 FTS_TABLE = "knowledge_fts"
 # Names the schema comparison leaves alone: the full-text structures are made by raw DDL.
@@ -155,6 +160,22 @@ async def version(conn: AsyncConnection, dataset_id: str) -> int:
         )
     )
     return int(found or 0)
+
+
+async def hold_segments(conn: AsyncConnection, segment_ids: Sequence[str]) -> None:
+    """Lock the segments' rows, in id order, until the transaction ends: their entries are
+    rewritten by one transaction at a time (two edits of a segment index it at once). SQLite
+    needs none: its first write takes the database's lock, and the rewrite starts with one."""
+    if conn.dialect.name != "postgresql":
+        return
+    ids = sorted(segment_ids)
+    for start in range(0, len(ids), 500):
+        await conn.execute(
+            sa.select(document_segments.c.id)
+            .where(document_segments.c.id.in_(ids[start : start + 500]))
+            .order_by(document_segments.c.id)
+            .with_for_update()
+        )
 
 
 async def remove(conn: AsyncConnection, dataset_id: str, segment_ids: Sequence[str]) -> tuple[list[int], int]:

@@ -65,15 +65,18 @@ async def segment(conn: AsyncConnection, document_id: str, segment_id: str) -> S
     return None if row is None else segment_of(row)
 
 
-async def by_ids(conn: AsyncConnection, ids: Sequence[str]) -> list[SegmentRecord]:
+async def by_ids(conn: AsyncConnection, ids: Sequence[str], *, lock: bool = False) -> list[SegmentRecord]:
+    """The segments, in position order; ``lock``: locked until the transaction ends."""
     if not ids:
         return []
-    rows = await conn.execute(
+    query = (
         sa.select(document_segments)
         .where(document_segments.c.id.in_(list(ids)))
         .order_by(document_segments.c.position)
     )
-    return [segment_of(row) for row in rows]
+    if lock:
+        query = query.with_for_update()
+    return [segment_of(row) for row in await conn.execute(query)]
 
 
 async def list_segments(
@@ -118,6 +121,17 @@ async def max_position(conn: AsyncConnection, document_id: str) -> int:
 async def update_segment(conn: AsyncConnection, segment_id: str, **values: Any) -> None:
     await conn.execute(
         document_segments.update().where(document_segments.c.id == segment_id).values(**values)
+    )
+
+
+async def undo_segment_edit(
+    conn: AsyncConnection, segment_id: str, edited_at: datetime, **values: Any
+) -> None:
+    """Set ``values`` back, unless the segment was changed again after the edit made at ``edited_at``."""
+    await conn.execute(
+        document_segments.update()
+        .where(document_segments.c.id == segment_id, document_segments.c.updated_at == edited_at)
+        .values(**values)
     )
 
 

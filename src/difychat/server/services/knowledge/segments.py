@@ -32,8 +32,11 @@ from difychat.server.services.knowledge.indexing import segment_row
 from difychat.server.store import documents as document_store
 from difychat.server.store import segments as store
 from difychat.server.store.common import new_id, utcnow
+from difychat.server.store.db import write_transaction
 
 STATUSES = ("waiting", "indexing", "completed", "error", "re_segment")
+# Rounds of indexing an edited segment again after another edit changed it meanwhile.
+MAX_REINDEX = 4
 
 
 @dataclass(frozen=True, slots=True)
@@ -189,19 +192,43 @@ class SegmentService:
             )
         if not values:
             return current
-        async with self._engine.begin() as conn:
+        async with write_transaction(self._engine) as conn:
+            found = await store.by_ids(conn, [current.id], lock=True)  # as this edit finds it
+            if not found:
+                raise NotFound(SEGMENT_NOT_FOUND)
             await store.update_segment(conn, current.id, **values, updated_by=OWNER_ID, updated_at=now)
             updated = (await store.by_ids(conn, [current.id]))[0]
         if reindex:
             try:
-                await self._indexer.index(dataset, [updated])
+                await self._index_as_stored(dataset, updated)
             except BaseException:
-                # The index still holds the old text: so does the row again.
+                # The index still holds the text from before this edit: so does the row again,
+                # unless another edit followed this one. Only what this edit set is set back.
+                before = segment_row(found[0])
+                undo = {k: before[k] for k in values}
                 async with self._engine.begin() as conn:
-                    await store.update_segment(conn, current.id, **_restore(current))
+                    await store.undo_segment_edit(
+                        conn,
+                        current.id,
+                        now,
+                        **undo,
+                        updated_by=before["updated_by"],
+                        updated_at=before["updated_at"],
+                    )
                 raise
         await self._recount(document.id)
         return updated
+
+    async def _index_as_stored(self, dataset: DatasetRecord, segment: SegmentRecord) -> None:
+        """Index ``segment``, and again while another edit changed its text meanwhile: edits of one
+        segment at once may index in any order, and the last index written must be the row's."""
+        for _ in range(MAX_REINDEX):
+            await self._indexer.index(dataset, [segment])
+            async with self._engine.connect() as conn:
+                found = await store.by_ids(conn, [segment.id])
+            if not found or _indexed_text(found[0]) == _indexed_text(segment):
+                return
+            segment = found[0]
 
     async def delete(self, dataset: DatasetRecord, document: DocumentRecord, segment_id: str) -> None:
         current = await self.get(document, segment_id)
@@ -216,7 +243,5 @@ class SegmentService:
             await document_store.update_document(conn, document_id, word_count=chars, tokens=tokens)
 
 
-def _restore(segment: SegmentRecord) -> dict[str, Any]:
-    row = segment_row(segment)
-    row.pop("id")
-    return row
+def _indexed_text(segment: SegmentRecord) -> tuple[str, str | None, list[str]]:
+    return segment.content, segment.answer, segment.keywords

@@ -76,6 +76,7 @@ class SearchIndexer:
         ]
         ids = [s.id for s in segments]
         async with self._engine.begin() as conn:
+            await index_store.hold_segments(conn, ids)
             removed, after_removal = await index_store.remove(conn, dataset.id, ids)
             seqs, version = await index_store.insert(conn, dataset.id, entries)
         added = None if matrix is None else (seqs, ids, matrix)
