@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
+import httpx
 import pytest
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -128,20 +129,25 @@ async def test_values_set_while_their_field_is_deleted_are_refused_or_removed(da
         await engine.dispose()
 
 
+async def indexed_document(kb: httpx.AsyncClient, dataset_name: str, text: str) -> tuple[dict[str, Any], str]:
+    """A new dataset with one document of ``text``, indexed: the dataset and the document's id."""
+    dataset = await make_dataset(kb, dataset_name)
+    body = {
+        "name": "notes",
+        "text": text,
+        "indexing_technique": "economy",
+        "process_rule": {"mode": "automatic"},
+    }
+    created = (await kb.post(f"/datasets/{dataset['id']}/document/create-by-text", json=body)).json()
+    await wait_for_batch(kb, dataset["id"], created["batch"])
+    return dataset, str(created["document"]["id"])
+
+
 async def test_a_document_updated_twice_at_once_keeps_only_its_last_file(make_server: ServerFactory) -> None:
     server = await make_server(**FAST)
     async with server.client(await knowledge_key(server)) as kb:
-        dataset = await make_dataset(kb, "updates")
+        dataset, document_id = await indexed_document(kb, "updates", "v0")
         base = f"/datasets/{dataset['id']}"
-        first = {
-            "name": "notes",
-            "text": "v0",
-            "indexing_technique": "economy",
-            "process_rule": {"mode": "automatic"},
-        }
-        created = (await kb.post(f"{base}/document/create-by-text", json=first)).json()
-        await wait_for_batch(kb, dataset["id"], created["batch"])
-        document_id = created["document"]["id"]
         updates = await asyncio.gather(
             *(
                 kb.post(
@@ -191,17 +197,9 @@ async def test_a_segment_edited_several_times_at_once_is_found_by_its_last_text_
     server = await make_server(**FAST)
     words = ["amber", "basalt", "cobalt", "dune", "ember", "fjord"]
     async with server.client(await knowledge_key(server)) as kb:
-        dataset = await make_dataset(kb, "edits")
+        dataset, document_id = await indexed_document(kb, "edits", "granite")
         base = f"/datasets/{dataset['id']}"
-        body = {
-            "name": "n",
-            "text": "granite",
-            "indexing_technique": "economy",
-            "process_rule": {"mode": "automatic"},
-        }
-        created = (await kb.post(f"{base}/document/create-by-text", json=body)).json()
-        await wait_for_batch(kb, dataset["id"], created["batch"])
-        doc = f"{base}/documents/{created['document']['id']}"
+        doc = f"{base}/documents/{document_id}"
         segment_id = (await kb.get(f"{doc}/segments")).json()["data"][0]["id"]
         edits = await asyncio.gather(
             *(kb.post(f"{doc}/segments/{segment_id}", json={"segment": {"content": w}}) for w in words)

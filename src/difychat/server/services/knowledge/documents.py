@@ -3,6 +3,7 @@ switched on and off, deleted."""
 
 from __future__ import annotations
 
+import functools
 import logging
 import secrets
 from collections.abc import Awaitable, Callable, Sequence
@@ -238,6 +239,14 @@ class DocumentService:
                 changes["data_source_type"] = "upload_file"
             if changes:
                 await dataset_store.update_dataset(conn, current.id, **changes, updated_at=now)
+            enqueue = functools.partial(
+                job_store.enqueue,
+                conn,
+                dataset_id=current.id,
+                batch=batch,
+                max_attempts=self._max_attempts,
+                now=now,
+            )
             if target is None:
                 document_id = new_id()
                 await store.insert_document(
@@ -250,10 +259,14 @@ class DocumentService:
                     doc_form=form,
                     doc_language=options.doc_language or "English",
                 )
+                await enqueue(document_id=document_id)
             else:
                 document_id = target.id
                 if upload is not None and target.file_id != upload.id:
                     replaced_file = target.file_id
+                # The job before the document: the order an indexing worker holds them in (its
+                # lease first), or the two transactions would wait on each other (PostgreSQL).
+                await enqueue(document_id=document_id)
                 await store.update_document(
                     conn,
                     document_id,
@@ -270,14 +283,6 @@ class DocumentService:
                     .where(document_segments.c.document_id == document_id)
                     .values(status="re_segment")
                 )
-            await job_store.enqueue(
-                conn,
-                document_id=document_id,
-                dataset_id=current.id,
-                batch=batch,
-                max_attempts=self._max_attempts,
-                now=now,
-            )
         # The document as submitted (waiting), read before the worker is told to take it.
         submitted = await self.view(dataset.id, document_id)
         self._wake()
