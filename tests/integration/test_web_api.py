@@ -3,6 +3,7 @@ own end user, the sites an app may switch off, pins, and the pages and assets th
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import json
 import time
@@ -269,6 +270,26 @@ async def test_pins_split_the_list_and_deleting_removes_a_conversation(web: Runn
         assert await ids(pinned="true") == []
         assert_error(await page.delete(f"/api/conversations/{second}"), 404, "not_found")
         assert_error(await page.patch(f"/api/conversations/{random_id()}/pin"), 404, "not_found")
+
+
+async def test_a_conversation_pinned_while_it_is_deleted_is_gone_or_pinned_never_a_failure(
+    web: RunningServer,
+) -> None:
+    async with browser(web) as page:
+        await passport(page)
+        outcomes = []
+        for n in range(6):
+            conversation_id = (await stream_turn(page, f"turn {n}"))[0]["conversation_id"]
+            pinned, deleted = await asyncio.gather(
+                page.patch(f"/api/conversations/{conversation_id}/pin"),
+                page.delete(f"/api/conversations/{conversation_id}"),
+            )
+            outcomes.append((pinned.status_code, deleted.status_code))
+            if pinned.status_code == 404:
+                assert pinned.json()["code"] == "not_found"
+        listed = (await page.get("/api/conversations", params={"pinned": "true"})).json()["data"]
+    assert set(outcomes) <= {(200, 204), (404, 204)}, outcomes
+    assert listed == []
 
 
 async def test_an_app_may_require_signed_user_ids(web: RunningServer) -> None:

@@ -5,14 +5,16 @@ Renaming and deleting are ``ConversationService``'s, shared with the service API
 
 from __future__ import annotations
 
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from difychat.server.domain.paging import Page
 from difychat.server.domain.records import Conversation
-from difychat.server.errors import LAST_CONVERSATION_NOT_EXISTS
+from difychat.server.errors import CONVERSATION_NOT_EXISTS, LAST_CONVERSATION_NOT_EXISTS, NotFound
 from difychat.server.services.ownership import owned_conversation
 from difychat.server.store import pins as pin_store
 from difychat.server.store.conversations import SortField, cursor_of
+from difychat.server.store.db import write_transaction
 
 
 class WebConversationService:
@@ -43,9 +45,12 @@ class WebConversationService:
             )
 
     async def pin(self, end_user_id: str, conversation_id: str) -> None:
-        async with self._engine.begin() as conn:
-            await owned_conversation(conn, end_user_id, conversation_id)
-            await pin_store.pin(conn, conversation_id, end_user_id)
+        try:
+            async with write_transaction(self._engine) as conn:
+                await owned_conversation(conn, end_user_id, conversation_id)
+                await pin_store.pin(conn, conversation_id, end_user_id)
+        except IntegrityError:  # deleted between the check and the pin (PostgreSQL)
+            raise NotFound(CONVERSATION_NOT_EXISTS) from None
 
     async def unpin(self, end_user_id: str, conversation_id: str) -> None:
         async with self._engine.begin() as conn:
