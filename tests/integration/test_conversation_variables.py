@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 from typing import Any
 
@@ -296,3 +297,27 @@ async def test_variables_go_with_their_conversation(server: RunningServer) -> No
         assert deleted.status_code == 204
         response = await client.get(f"/conversations/{conversation_id}/variables", params={"user": "u1"})
     assert_error(response, 404, "not_found", "Conversation Not Exists.")
+
+
+async def test_a_variable_set_while_its_conversation_is_deleted_is_set_or_not_found(
+    server: RunningServer,
+) -> None:
+    outcomes = []
+    async with server.client(VARS_KEY) as client:
+        for n in range(6):
+            conversation_id = await new_conversation(client, "u1")
+            items = {i["name"]: i for i in (await list_variables(client, conversation_id))["data"]}
+            path = f"/conversations/{conversation_id}/variables/{items['customer_name']['id']}"
+            updated, deleted = await asyncio.gather(
+                client.put(path, json={"value": f"Jane {n}", "user": "u1"}),
+                client.request("DELETE", f"/conversations/{conversation_id}", json={"user": "u1"}),
+            )
+            outcomes.append((updated.status_code, deleted.status_code))
+        for _ in range(6):  # listed for the first time (its rows made) while it is deleted
+            conversation_id = await new_conversation(client, "u1")
+            listed, deleted = await asyncio.gather(
+                client.get(f"/conversations/{conversation_id}/variables", params={"user": "u1"}),
+                client.request("DELETE", f"/conversations/{conversation_id}", json={"user": "u1"}),
+            )
+            outcomes.append((listed.status_code, deleted.status_code))
+    assert set(outcomes) <= {(200, 204), (404, 204)}, outcomes

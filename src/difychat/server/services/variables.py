@@ -10,6 +10,7 @@ from collections.abc import Sequence
 from datetime import timedelta
 from typing import Any
 
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from difychat.server.domain import variables
@@ -17,11 +18,18 @@ from difychat.server.domain.apps import App
 from difychat.server.domain.features import ConversationVariableSpec
 from difychat.server.domain.paging import Page
 from difychat.server.domain.records import Conversation, ConversationVariable
-from difychat.server.errors import VARIABLE_NOT_EXISTS, BadRequest, InvalidParam, NotFound
+from difychat.server.errors import (
+    CONVERSATION_NOT_EXISTS,
+    VARIABLE_NOT_EXISTS,
+    BadRequest,
+    InvalidParam,
+    NotFound,
+)
 from difychat.server.services.models import ModelCatalog
 from difychat.server.services.ownership import owned_conversation
 from difychat.server.store import variables as variable_store
 from difychat.server.store.common import new_id, utcnow
+from difychat.server.store.db import write_transaction
 from difychat.server.store.paging import Cursor
 
 _FORBIDDEN_IN_NAMES = ("'", '"', ";", "--", "/*", "*/", "xp_", "sp_")
@@ -74,7 +82,7 @@ class ConversationVariableService:
     ) -> ConversationVariable:
         conversation = await self._owned(end_user_id, conversation_id)
         await self._ensure_rows(app, conversation)
-        async with self._engine.begin() as conn:
+        async with write_transaction(self._engine) as conn:
             row = await variable_store.in_conversation(conn, variable_id, conversation_id)
             if row is None:
                 raise NotFound(VARIABLE_NOT_EXISTS)
@@ -82,7 +90,8 @@ class ConversationVariableService:
                 raise BadRequest(variables.mismatch_message(row.name, row.value_type, value))
             await variable_store.set_value(conn, variable_id, value, utcnow())
             updated = await variable_store.in_conversation(conn, variable_id, conversation_id)
-        assert updated is not None
+        if updated is None:  # its conversation was deleted meanwhile (PostgreSQL)
+            raise NotFound(VARIABLE_NOT_EXISTS)
         return updated
 
     async def _owned(self, end_user_id: str | None, conversation_id: str) -> Conversation:
@@ -95,10 +104,13 @@ class ConversationVariableService:
         if not specs:
             return
         conversation_id = conversation.id
-        async with self._engine.begin() as conn:
-            if await variable_store.count(conn, conversation_id) >= len(specs):
-                return
-            await self._insert(conn, conversation_id, specs)
+        try:
+            async with self._engine.begin() as conn:
+                if await variable_store.count(conn, conversation_id) >= len(specs):
+                    return
+                await self._insert(conn, conversation_id, specs)
+        except IntegrityError:  # the conversation was deleted meanwhile
+            raise NotFound(CONVERSATION_NOT_EXISTS) from None
 
     @staticmethod
     async def _insert(
