@@ -221,3 +221,22 @@ async def test_a_segment_edited_several_times_at_once_is_found_by_its_last_text_
             found[word] = [r["segment"]["content"] for r in records]
     # The index says what the row says: the last edit's text finds it, no earlier text does.
     assert found == {w: [stored] if w == stored else [] for w in [*words, "granite"]}
+
+
+async def test_a_tag_bound_to_a_dataset_being_deleted_is_bound_or_not_found(
+    make_server: ServerFactory,
+) -> None:
+    server = await make_server(**FAST)
+    outcomes = []
+    async with server.client(await knowledge_key(server)) as kb:
+        tag = (await kb.post("/datasets/tags", json={"name": "t"})).json()
+        for n in range(6):
+            dataset = await make_dataset(kb, f"doomed {n}")
+            bind = {"tag_ids": [tag["id"]], "target_id": dataset["id"]}
+            bound, deleted = await asyncio.gather(
+                kb.post("/datasets/tags/binding", json=bind), kb.delete(f"/datasets/{dataset['id']}")
+            )
+            outcomes.append((bound.status_code, deleted.status_code))
+        listed = {t["id"]: t for t in (await kb.get("/datasets/tags")).json()}
+    assert set(outcomes) <= {(204, 204), (404, 204)}, outcomes
+    assert listed[tag["id"]]["binding_count"] == "0"

@@ -90,10 +90,13 @@ class TagService:
     async def bind(self, caller: KnowledgeCaller, tag_ids: Sequence[object], target_id: object) -> None:
         dataset_id = await self._target(caller, target_id)
         wanted = list(dict.fromkeys(_tag_id(t) for t in tag_ids))
-        async with write_transaction(self._engine) as conn:
-            if await store.existing(conn, wanted, share=True) != set(wanted):
-                raise NotFound(TAG_NOT_FOUND)
-            await store.bind(conn, wanted, dataset_id, created_by=OWNER_ID, created_at=utcnow())
+        try:
+            async with write_transaction(self._engine) as conn:
+                if await store.existing(conn, wanted, share=True) != set(wanted):
+                    raise NotFound(TAG_NOT_FOUND)
+                await store.bind(conn, wanted, dataset_id, created_by=OWNER_ID, created_at=utcnow())
+        except IntegrityError:  # the dataset was deleted meanwhile
+            raise NotFound(DATASET_NOT_FOUND) from None
 
     async def unbind(self, caller: KnowledgeCaller, tag_ids: Sequence[object], target_id: object) -> None:
         dataset_id = await self._target(caller, target_id)
