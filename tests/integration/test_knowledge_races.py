@@ -19,7 +19,9 @@ from difychat.server.store.schema import (
     dataset_files,
     dataset_metadata_bindings,
     dataset_metadata_fields,
+    document_segments,
     documents,
+    knowledge_index,
 )
 from tests.integration import knowledge_seed as seed
 from tests.integration.conftest import ServerFactory
@@ -240,3 +242,31 @@ async def test_a_tag_bound_to_a_dataset_being_deleted_is_bound_or_not_found(
         listed = {t["id"]: t for t in (await kb.get("/datasets/tags")).json()}
     assert set(outcomes) <= {(204, 204), (404, 204)}, outcomes
     assert listed[tag["id"]]["binding_count"] == "0"
+
+
+async def test_segments_added_while_their_document_is_deleted_leave_no_index_entry(
+    make_server: ServerFactory,
+) -> None:
+    server = await make_server(**FAST)
+    outcomes = []
+    async with server.client(await knowledge_key(server)) as kb:
+        for n in range(5):
+            dataset, document_id = await indexed_document(kb, f"removal {n}", "granite")
+            doc = f"/datasets/{dataset['id']}/documents/{document_id}"
+            added, deleted = await asyncio.gather(
+                kb.post(
+                    f"{doc}/segments", json={"segments": [{"content": f"quartz {i}"} for i in range(20)]}
+                ),
+                kb.delete(doc),
+            )
+            outcomes.append((added.status_code, deleted.status_code))
+    async with database(server) as engine, engine.connect() as conn:
+        orphans = (
+            await conn.execute(
+                sa.select(sa.func.count())
+                .select_from(knowledge_index)
+                .where(knowledge_index.c.segment_id.not_in(sa.select(document_segments.c.id)))
+            )
+        ).scalar_one()
+    assert orphans == 0
+    assert set(outcomes) <= {(200, 204), (404, 204)}, outcomes

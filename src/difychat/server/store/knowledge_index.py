@@ -162,20 +162,22 @@ async def version(conn: AsyncConnection, dataset_id: str) -> int:
     return int(found or 0)
 
 
-async def hold_segments(conn: AsyncConnection, segment_ids: Sequence[str]) -> None:
-    """Lock the segments' rows, in id order, until the transaction ends: their entries are
-    rewritten by one transaction at a time (two edits of a segment index it at once). SQLite
-    needs none: its first write takes the database's lock, and the rewrite starts with one."""
-    if conn.dialect.name != "postgresql":
-        return
+async def hold_segments(conn: AsyncConnection, segment_ids: Sequence[str]) -> set[str]:
+    """Those of the segments still there, locked (PostgreSQL, in id order) until the transaction
+    ends: their entries are rewritten by one transaction at a time (two edits of a segment index
+    it at once). On SQLite the transaction is a ``db.write_transaction``."""
     ids = sorted(segment_ids)
+    present: set[str] = set()
     for start in range(0, len(ids), 500):
-        await conn.execute(
+        query = (
             sa.select(document_segments.c.id)
             .where(document_segments.c.id.in_(ids[start : start + 500]))
             .order_by(document_segments.c.id)
-            .with_for_update()
         )
+        if conn.dialect.name == "postgresql":
+            query = query.with_for_update()
+        present.update(str(r.id) for r in await conn.execute(query))
+    return present
 
 
 async def remove(conn: AsyncConnection, dataset_id: str, segment_ids: Sequence[str]) -> tuple[list[int], int]:
@@ -227,14 +229,13 @@ async def _delete_fts(conn: AsyncConnection, seqs: Sequence[int]) -> None:
 
 
 async def drop_dataset(conn: AsyncConnection, dataset_id: str) -> None:
-    seqs = [
-        int(s)
-        for s in await conn.scalars(
-            sa.select(knowledge_index.c.seq).where(knowledge_index.c.dataset_id == dataset_id)
-        )
-    ]
-    await _delete_fts(conn, seqs)
-    await conn.execute(sa.delete(knowledge_index).where(knowledge_index.c.dataset_id == dataset_id))
+    # The full-text rows of exactly the entries deleted, however many were written meanwhile.
+    deleted = await conn.execute(
+        sa.delete(knowledge_index)
+        .where(knowledge_index.c.dataset_id == dataset_id)
+        .returning(knowledge_index.c.seq)
+    )
+    await _delete_fts(conn, [int(r.seq) for r in deleted])
     await conn.execute(sa.delete(knowledge_terms).where(knowledge_terms.c.dataset_id == dataset_id))
     await conn.execute(
         sa.delete(knowledge_index_versions).where(knowledge_index_versions.c.dataset_id == dataset_id)

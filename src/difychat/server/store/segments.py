@@ -100,6 +100,16 @@ async def list_segments(
     return [segment_of(row) for row in rows], total
 
 
+async def delete_of_document(conn: AsyncConnection, document_id: str) -> list[str]:
+    """Delete the document's segments: the ids of exactly those deleted."""
+    rows = await conn.execute(
+        document_segments.delete()
+        .where(document_segments.c.document_id == document_id)
+        .returning(document_segments.c.id)
+    )
+    return [str(r.id) for r in rows]
+
+
 async def ids_of_document(conn: AsyncConnection, document_id: str) -> list[str]:
     rows = await conn.execute(
         sa.select(document_segments.c.id).where(document_segments.c.document_id == document_id)
@@ -148,10 +158,6 @@ async def delete_segments(conn: AsyncConnection, ids: Sequence[str]) -> None:
     for start in range(0, len(ids), INSERT_BATCH):
         chunk = list(ids[start : start + INSERT_BATCH])
         await conn.execute(document_segments.delete().where(document_segments.c.id.in_(chunk)))
-
-
-async def delete_of_document(conn: AsyncConnection, document_id: str) -> None:
-    await conn.execute(document_segments.delete().where(document_segments.c.document_id == document_id))
 
 
 async def document_sums(conn: AsyncConnection, document_id: str) -> tuple[int, int]:

@@ -429,7 +429,9 @@ class DocumentService:
         """Delete the document, its segments and index entries; its job goes with it, and a worker
         running it stops at its next step."""
         async with self._engine.begin() as conn:
-            ids = await segment_store.ids_of_document(conn, document.id)
+            # The ids of the segments deleted, not of those read before: a segment added
+            # meanwhile is deleted and its entries removed too (or finds no row to index).
+            ids = await segment_store.delete_of_document(conn, document.id)
             await store.delete_document(conn, document.id)
         if ids:
             try:

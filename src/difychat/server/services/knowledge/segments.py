@@ -8,6 +8,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from difychat.server.documents.chunking import count_tokens
@@ -126,7 +127,10 @@ class SegmentService:
                         "updated_at": now,
                     }
                 )
-            await store.insert_segments(conn, rows)
+            try:
+                await store.insert_segments(conn, rows)
+            except IntegrityError:  # the document was deleted meanwhile
+                raise NotFound(DOCUMENT_NOT_FOUND) from None
             created = await store.by_ids(conn, [str(r["id"]) for r in rows])
         try:
             await self._indexer.index(dataset, created)

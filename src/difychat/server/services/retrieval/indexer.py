@@ -17,6 +17,7 @@ from difychat.server.providers.embeddings import EmbeddingModel
 from difychat.server.services.retrieval.terms import terms
 from difychat.server.services.retrieval.vectors import VectorCache
 from difychat.server.store import knowledge_index as index_store
+from difychat.server.store.db import write_transaction
 
 if TYPE_CHECKING:
     from difychat.server.services.retrieval.matrices import Matrix
@@ -75,14 +76,18 @@ class SearchIndexer:
             for i, s in enumerate(segments)
         ]
         ids = [s.id for s in segments]
-        async with self._engine.begin() as conn:
-            await index_store.hold_segments(conn, ids)
+        async with write_transaction(self._engine) as conn:
+            # Only segments still there get entries: one deleted since it was read (its document
+            # removed meanwhile) would leave an entry no removal will ever find.
+            present = await index_store.hold_segments(conn, ids)
+            kept = [i for i, segment_id in enumerate(ids) if segment_id in present]
             removed, after_removal = await index_store.remove(conn, dataset.id, ids)
-            seqs, version = await index_store.insert(conn, dataset.id, entries)
-        added = None if matrix is None else (seqs, ids, matrix)
+            seqs, version = await index_store.insert(conn, dataset.id, [entries[i] for i in kept])
         if removed:
             await self._vectors.written(dataset.id, after_removal, removed=removed)
-        await self._vectors.written(dataset.id, version, added=added)
+        if kept:
+            added = None if matrix is None else (seqs, [ids[i] for i in kept], matrix[kept])
+            await self._vectors.written(dataset.id, version, added=added)
 
     async def remove(self, dataset_id: str, segment_ids: Sequence[str]) -> None:
         for start in range(0, len(segment_ids), WRITE_BATCH):
