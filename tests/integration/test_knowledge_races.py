@@ -270,3 +270,19 @@ async def test_segments_added_while_their_document_is_deleted_leave_no_index_ent
         ).scalar_one()
     assert orphans == 0
     assert set(outcomes) <= {(200, 204), (404, 204)}, outcomes
+
+
+async def test_segments_added_at_once_take_positions_one_after_the_other(make_server: ServerFactory) -> None:
+    server = await make_server(**FAST)
+    async with server.client(await knowledge_key(server)) as kb:
+        dataset, document_id = await indexed_document(kb, "positions", "granite")
+        doc = f"/datasets/{dataset['id']}/documents/{document_id}"
+        added = await asyncio.gather(
+            *(
+                kb.post(f"{doc}/segments", json={"segments": [{"content": f"q{n} {i}"} for i in range(5)]})
+                for n in range(4)
+            )
+        )
+        assert [a.status_code for a in added] == [200] * 4
+        listed = (await kb.get(f"{doc}/segments", params={"limit": "100"})).json()["data"]
+    assert sorted(s["position"] for s in listed) == list(range(1, 22))

@@ -81,6 +81,14 @@ async def insert_document(conn: AsyncConnection, **values: Any) -> None:
     await conn.execute(documents.insert().values(**values))
 
 
+async def hold(conn: AsyncConnection, document_id: str) -> bool:
+    """Whether the document is there, locked until the transaction ends (PostgreSQL; on SQLite
+    the transaction is a ``db.write_transaction``): its segments are added, or it is deleted, by
+    one transaction at a time."""
+    query = sa.select(documents.c.id).where(documents.c.id == document_id).with_for_update()
+    return (await conn.execute(query)).first() is not None
+
+
 async def document(conn: AsyncConnection, dataset_id: str, document_id: str) -> DocumentRecord | None:
     row = (
         await conn.execute(

@@ -36,11 +36,17 @@ class Claim:
     last_error: str | None
 
 
+async def drop(conn: AsyncConnection, document_id: str) -> None:
+    """Delete the document's job (its holder stops at its next step). A transaction that changes a
+    document drops or replaces its job first: the order a worker holds them in, its lease first."""
+    await conn.execute(indexing_jobs.delete().where(indexing_jobs.c.document_id == document_id))
+
+
 async def enqueue(
     conn: AsyncConnection, *, document_id: str, dataset_id: str, batch: str, max_attempts: int, now: datetime
 ) -> str:
     """A fresh job for the document, replacing any earlier one (whose holder then stops)."""
-    await conn.execute(indexing_jobs.delete().where(indexing_jobs.c.document_id == document_id))
+    await drop(conn, document_id)
     job_id = new_id()
     await conn.execute(
         indexing_jobs.insert().values(

@@ -428,9 +428,11 @@ class DocumentService:
     async def remove(self, document: DocumentRecord) -> None:
         """Delete the document, its segments and index entries; its job goes with it, and a worker
         running it stops at its next step."""
-        async with self._engine.begin() as conn:
-            # The ids of the segments deleted, not of those read before: a segment added
-            # meanwhile is deleted and its entries removed too (or finds no row to index).
+        async with write_transaction(self._engine) as conn:
+            # The job, then the document (held like an add of segments holds it): the order a
+            # worker takes them in. The ids are of the segments deleted.
+            await job_store.drop(conn, document.id)
+            await store.hold(conn, document.id)
             ids = await segment_store.delete_of_document(conn, document.id)
             await store.delete_document(conn, document.id)
         if ids:

@@ -8,7 +8,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from difychat.server.documents.chunking import count_tokens
@@ -94,7 +93,11 @@ class SegmentService:
             if document.doc_form == "qa_model" and not (item.answer or "").strip():
                 raise InvalidParam("Answer is required")
         now = utcnow()
-        async with self._engine.begin() as conn:
+        # Held document: adds at once take positions one after the other, and a removal
+        # either comes first (the add finds no document) or after (and deletes what it added).
+        async with write_transaction(self._engine) as conn:
+            if not await document_store.hold(conn, document.id):
+                raise NotFound(DOCUMENT_NOT_FOUND)
             position = await store.max_position(conn, document.id)
             rows: list[dict[str, Any]] = []
             for offset, item in enumerate(items, start=1):
@@ -127,10 +130,7 @@ class SegmentService:
                         "updated_at": now,
                     }
                 )
-            try:
-                await store.insert_segments(conn, rows)
-            except IntegrityError:  # the document was deleted meanwhile
-                raise NotFound(DOCUMENT_NOT_FOUND) from None
+            await store.insert_segments(conn, rows)
             created = await store.by_ids(conn, [str(r["id"]) for r in rows])
         try:
             await self._indexer.index(dataset, created)
