@@ -272,7 +272,9 @@ async def test_segments_added_while_their_document_is_deleted_leave_no_index_ent
     assert set(outcomes) <= {(200, 204), (404, 204)}, outcomes
 
 
-async def test_segments_added_at_once_take_positions_one_after_the_other(make_server: ServerFactory) -> None:
+async def test_segments_added_at_once_take_positions_one_after_the_other_and_are_all_counted(
+    make_server: ServerFactory,
+) -> None:
     server = await make_server(**FAST)
     async with server.client(await knowledge_key(server)) as kb:
         dataset, document_id = await indexed_document(kb, "positions", "granite")
@@ -285,4 +287,6 @@ async def test_segments_added_at_once_take_positions_one_after_the_other(make_se
         )
         assert [a.status_code for a in added] == [200] * 4
         listed = (await kb.get(f"{doc}/segments", params={"limit": "100"})).json()["data"]
+        counted = (await kb.get(f"/datasets/{dataset['id']}/documents")).json()["data"][0]["word_count"]
     assert sorted(s["position"] for s in listed) == list(range(1, 22))
+    assert counted == sum(s["word_count"] for s in listed)  # the last count is of every segment

@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from difychat.server.domain.knowledge import SegmentRecord
 from difychat.server.store.common import Record
-from difychat.server.store.schema import document_segments
+from difychat.server.store.schema import document_segments, documents
 
 # Rows written per statement: keeps a statement under SQLite's bound-parameter limit.
 INSERT_BATCH = 200
@@ -160,14 +160,20 @@ async def delete_segments(conn: AsyncConnection, ids: Sequence[str]) -> None:
         await conn.execute(document_segments.delete().where(document_segments.c.id.in_(chunk)))
 
 
-async def document_sums(conn: AsyncConnection, document_id: str) -> tuple[int, int]:
-    """(characters, tokens) over the document's segments."""
-    row = (
-        await conn.execute(
-            sa.select(
-                sa.func.coalesce(sa.func.sum(document_segments.c.word_count), 0),
-                sa.func.coalesce(sa.func.sum(document_segments.c.tokens), 0),
-            ).where(document_segments.c.document_id == document_id)
+async def recount_document(conn: AsyncConnection, document_id: str) -> None:
+    """Set the document's character and token totals to its segments' sums, in one statement (a
+    count read, then written, could overwrite a later count with an older one)."""
+    seg = document_segments.c
+
+    def total(column: sa.ColumnElement[Any]) -> sa.ScalarSelect[Any]:
+        return (
+            sa.select(sa.func.coalesce(sa.func.sum(column), 0))
+            .where(seg.document_id == document_id)
+            .scalar_subquery()
         )
-    ).one()
-    return int(row[0]), int(row[1])
+
+    await conn.execute(
+        documents.update()
+        .where(documents.c.id == document_id)
+        .values(word_count=total(seg.word_count), tokens=total(seg.tokens))
+    )

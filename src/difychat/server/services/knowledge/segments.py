@@ -243,8 +243,7 @@ class SegmentService:
 
     async def _recount(self, document_id: str) -> None:
         async with self._engine.begin() as conn:
-            chars, tokens = await store.document_sums(conn, document_id)
-            await document_store.update_document(conn, document_id, word_count=chars, tokens=tokens)
+            await store.recount_document(conn, document_id)
 
 
 def _indexed_text(segment: SegmentRecord) -> tuple[str, str | None, list[str]]:
