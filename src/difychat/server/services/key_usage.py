@@ -47,7 +47,8 @@ class KeyUsage:
         self._task = asyncio.get_running_loop().create_task(self._every_interval(), name="key-usage")
 
     async def close(self) -> None:
-        """Write what is left. A flush under way finishes rather than being cut off mid-write."""
+        """Write what is left. A flush under way finishes rather than being cancelled mid-write
+        (unless the whole takes longer than the shutdown allows)."""
         self._closing = True
         self._wake.set()
         # Best effort: a shutdown never waits long on a busy database for a last-used time.

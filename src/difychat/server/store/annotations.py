@@ -220,7 +220,8 @@ async def job(conn: AsyncConnection, app_id: str, action: str, job_id: str) -> A
 async def hold_jobs(conn: AsyncConnection, app_id: str) -> None:
     """Lock the app's row until the transaction ends: one job start of the app at a time (on
     PostgreSQL; on SQLite the transaction is a ``db.write_transaction``)."""
-    await conn.execute(sa.select(apps.c.id).where(apps.c.id == app_id).with_for_update())
+    # FOR NO KEY UPDATE: the app's chat rows still pass their foreign-key checks meanwhile.
+    await conn.execute(sa.select(apps.c.id).where(apps.c.id == app_id).with_for_update(key_share=True))
 
 
 async def unfinished_job(conn: AsyncConnection, app_id: str) -> AnnotationJob | None:

@@ -81,10 +81,15 @@ async def dataset(conn: AsyncConnection, dataset_id: str) -> DatasetRecord | Non
 
 
 async def dataset_for_update(conn: AsyncConnection, dataset_id: str) -> DatasetRecord | None:
-    """The dataset, locked until the transaction ends (on PostgreSQL; on SQLite the transaction
-    must be a ``db.write_transaction``, whose lock is the whole database's)."""
+    """The dataset, locked until the transaction ends against another such lock (on PostgreSQL;
+    on SQLite the transaction must be a ``db.write_transaction``, whose lock is the whole
+    database's). ``FOR NO KEY UPDATE``: rows that refer to the dataset may still be written
+    meanwhile (their foreign-key checks would otherwise wait on it, and an indexing worker
+    writing segments while it holds its job would deadlock with a submission)."""
     row = (
-        await conn.execute(sa.select(datasets).where(datasets.c.id == dataset_id).with_for_update())
+        await conn.execute(
+            sa.select(datasets).where(datasets.c.id == dataset_id).with_for_update(key_share=True)
+        )
     ).first()
     return None if row is None else dataset_of(row)
 

@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import uuid
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
 import sqlalchemy as sa
@@ -36,6 +36,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from difychat.server.store.common import insert_ignoring_conflicts
 from difychat.server.store.schema import (
     document_segments,
+    documents,
     knowledge_index,
     knowledge_index_versions,
     knowledge_terms,
@@ -162,20 +163,30 @@ async def version(conn: AsyncConnection, dataset_id: str) -> int:
     return int(found or 0)
 
 
-async def hold_segments(conn: AsyncConnection, segment_ids: Sequence[str]) -> set[str]:
-    """Those of the segments still there, locked (PostgreSQL, in id order) until the transaction
-    ends: their entries are rewritten by one transaction at a time (two edits of a segment index
-    it at once). On SQLite the transaction is a ``db.write_transaction``."""
-    ids = sorted(segment_ids)
-    present: set[str] = set()
+async def hold_documents(conn: AsyncConnection, document_ids: Iterable[str]) -> None:
+    """Lock the documents, in id order, until the transaction ends (PostgreSQL): the entries of
+    their segments are rewritten by one transaction at a time (two edits of a segment index it at
+    once), and not while a document is removed. A document before its segments, as everywhere.
+    ``FOR NO KEY UPDATE`` lets rows that refer to the documents be written meanwhile. On SQLite
+    the transaction is a ``db.write_transaction``."""
+    if conn.dialect.name != "postgresql":
+        return
+    ids = sorted(set(document_ids))
     for start in range(0, len(ids), 500):
-        query = (
-            sa.select(document_segments.c.id)
-            .where(document_segments.c.id.in_(ids[start : start + 500]))
-            .order_by(document_segments.c.id)
+        await conn.execute(
+            sa.select(documents.c.id)
+            .where(documents.c.id.in_(ids[start : start + 500]))
+            .order_by(documents.c.id)
+            .with_for_update(key_share=True)
         )
-        if conn.dialect.name == "postgresql":
-            query = query.with_for_update()
+
+
+async def present_segments(conn: AsyncConnection, segment_ids: Sequence[str]) -> set[str]:
+    """Those of the segments still there."""
+    present: set[str] = set()
+    for start in range(0, len(segment_ids), 500):
+        chunk = list(segment_ids[start : start + 500])
+        query = sa.select(document_segments.c.id).where(document_segments.c.id.in_(chunk))
         present.update(str(r.id) for r in await conn.execute(query))
     return present
 

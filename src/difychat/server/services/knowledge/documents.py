@@ -266,6 +266,10 @@ class DocumentService:
                     replaced_file = target.file_id
                 # The job before the document: the order an indexing worker holds them in (its
                 # lease first), or the two transactions would wait on each other (PostgreSQL).
+                # A document deleted meanwhile is not found (its new job would refer to nothing).
+                await job_store.drop(conn, document_id)
+                if not await store.hold(conn, document_id):
+                    raise NotFound(DOCUMENT_NOT_FOUND)
                 await enqueue(document_id=document_id)
                 await store.update_document(
                     conn,

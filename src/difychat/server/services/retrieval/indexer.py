@@ -79,7 +79,8 @@ class SearchIndexer:
         async with write_transaction(self._engine) as conn:
             # Only segments still there get entries: one deleted since it was read (its document
             # removed meanwhile) would leave an entry no removal will ever find.
-            present = await index_store.hold_segments(conn, ids)
+            await index_store.hold_documents(conn, (s.document_id for s in segments))
+            present = await index_store.present_segments(conn, ids)
             kept = [i for i, segment_id in enumerate(ids) if segment_id in present]
             removed, after_removal = await index_store.remove(conn, dataset.id, ids)
             seqs, version = await index_store.insert(conn, dataset.id, [entries[i] for i in kept])
