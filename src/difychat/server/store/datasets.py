@@ -18,7 +18,14 @@ from difychat.server.domain.knowledge import (
 )
 from difychat.server.store import metadata_fields, tags
 from difychat.server.store.common import Record
-from difychat.server.store.schema import dataset_files, dataset_process_rules, datasets, documents
+from difychat.server.store.schema import (
+    dataset_files,
+    dataset_metadata_fields,
+    dataset_process_rules,
+    datasets,
+    documents,
+    indexing_jobs,
+)
 
 
 def _str(value: Any) -> str | None:
@@ -190,6 +197,13 @@ async def update_dataset(conn: AsyncConnection, dataset_id: str, **values: Any) 
 
 
 async def delete_dataset(conn: AsyncConnection, dataset_id: str) -> None:
+    """Delete the dataset and all it holds. Its indexing jobs go first, then its metadata fields,
+    then the dataset (its documents and the rest by cascade): the order a worker (job, then
+    document) and a change of values (fields, then documents) take their locks in."""
+    await conn.execute(indexing_jobs.delete().where(indexing_jobs.c.dataset_id == dataset_id))
+    await conn.execute(
+        dataset_metadata_fields.delete().where(dataset_metadata_fields.c.dataset_id == dataset_id)
+    )
     await conn.execute(datasets.delete().where(datasets.c.id == dataset_id))
 
 
