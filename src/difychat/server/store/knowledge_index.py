@@ -163,6 +163,23 @@ async def version(conn: AsyncConnection, dataset_id: str) -> int:
     return int(found or 0)
 
 
+# PostgreSQL advisory lock namespace of a dataset's index writes ("dcix"); the key is the
+# dataset id's hash.
+INDEX_LOCK = 0x64636978
+
+
+async def hold_index(conn: AsyncConnection, dataset_id: str) -> None:
+    """The dataset's index is written by one transaction at a time (PostgreSQL; on SQLite the
+    first write takes the database's lock). Taken first: a rewrite updates the term counts and
+    the version row twice (removal, then insertion), and two writes of one dataset taking them
+    in different orders deadlocked."""
+    if conn.dialect.name == "postgresql":
+        await conn.execute(
+            sa.text("SELECT pg_advisory_xact_lock(:space, hashtext(:dataset))"),
+            {"space": INDEX_LOCK, "dataset": dataset_id},
+        )
+
+
 async def hold_documents(conn: AsyncConnection, document_ids: Iterable[str]) -> None:
     """Lock the documents, in id order, until the transaction ends (PostgreSQL): the entries of
     their segments are rewritten by one transaction at a time (two edits of a segment index it at

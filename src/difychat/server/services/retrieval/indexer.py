@@ -79,6 +79,7 @@ class SearchIndexer:
         async with write_transaction(self._engine) as conn:
             # Only segments still there get entries: one deleted since it was read (its document
             # removed meanwhile) would leave an entry no removal will ever find.
+            await index_store.hold_index(conn, dataset.id)
             await index_store.hold_documents(conn, (s.document_id for s in segments))
             present = await index_store.present_segments(conn, ids)
             kept = [i for i, segment_id in enumerate(ids) if segment_id in present]
@@ -93,6 +94,7 @@ class SearchIndexer:
     async def remove(self, dataset_id: str, segment_ids: Sequence[str]) -> None:
         for start in range(0, len(segment_ids), WRITE_BATCH):
             async with self._engine.begin() as conn:
+                await index_store.hold_index(conn, dataset_id)
                 removed, version = await index_store.remove(
                     conn, dataset_id, segment_ids[start : start + WRITE_BATCH]
                 )
@@ -101,5 +103,6 @@ class SearchIndexer:
 
     async def drop_dataset(self, dataset_id: str) -> None:
         async with self._engine.begin() as conn:
+            await index_store.hold_index(conn, dataset_id)
             await index_store.drop_dataset(conn, dataset_id)
         self._vectors.forget(dataset_id)
