@@ -290,3 +290,23 @@ async def test_segments_added_at_once_take_positions_one_after_the_other_and_are
         counted = (await kb.get(f"/datasets/{dataset['id']}/documents")).json()["data"][0]["word_count"]
     assert sorted(s["position"] for s in listed) == list(range(1, 22))
     assert counted == sum(s["word_count"] for s in listed)  # the last count is of every segment
+
+
+async def test_a_segments_text_and_answer_edited_at_once_are_counted_together(
+    make_server: ServerFactory,
+) -> None:
+    server = await make_server(**FAST)
+    async with server.client(await knowledge_key(server)) as kb:
+        dataset, document_id = await indexed_document(kb, "counts", "granite")
+        doc = f"/datasets/{dataset['id']}/documents/{document_id}"
+        segment = f"{doc}/segments/" + (await kb.get(f"{doc}/segments")).json()["data"][0]["id"]
+        for n in range(4):
+            text, answer = "t" * (10 + n), "a" * (20 + n)
+            edits = await asyncio.gather(
+                kb.post(segment, json={"segment": {"content": text}}),
+                kb.post(segment, json={"segment": {"answer": answer}}),
+            )
+            assert [e.status_code for e in edits] == [200, 200]
+            stored = (await kb.get(segment)).json()["data"]
+            assert (stored["content"], stored["answer"]) == (text, answer)
+            assert stored["word_count"] == len(text) + len(answer)

@@ -188,18 +188,20 @@ class SegmentService:
                     disabled_at=None if enabled else now,
                     disabled_by=None if enabled else OWNER_ID,
                 )
-        if "content" in values or "answer" in values:
-            content = values.get("content", current.content)
-            answer = values.get("answer", current.answer)
-            values.update(
-                word_count=len(content) + len(answer or ""), tokens=count_tokens(content + (answer or ""))
-            )
         if not values:
             return current
         async with write_transaction(self._engine) as conn:
             found = await store.by_ids(conn, [current.id], lock=True)  # as this edit finds it
             if not found:
                 raise NotFound(SEGMENT_NOT_FOUND)
+            if "content" in values or "answer" in values:
+                # Counted over the text as it will be: the part this edit leaves is the row's now
+                # (another edit may have changed it since ``current`` was read).
+                content = values.get("content", found[0].content)
+                answer = values.get("answer", found[0].answer)
+                values.update(
+                    word_count=len(content) + len(answer or ""), tokens=count_tokens(content + (answer or ""))
+                )
             await store.update_segment(conn, current.id, **values, updated_by=OWNER_ID, updated_at=now)
             updated = (await store.by_ids(conn, [current.id]))[0]
         if reindex:
