@@ -58,6 +58,7 @@ class Behaviour:
     transcript: str = "Hello from the fake transcriber."
     speech_gap: float = 0.0  # seconds between the two halves of a speech answer
     embedding_delay: float = 0.0  # seconds before an embeddings answer
+    embedding_gate: threading.Event | None = None  # when set: embeddings answer once it is set
 
 
 def fake_embedding(text: str, dimensions: int = 64) -> list[float]:
@@ -144,6 +145,8 @@ class FakeUpstream:
         if (error := self._aux_error()) is not None:
             return error
         await asyncio.sleep(self.behaviour.embedding_delay)
+        if (gate := self.behaviour.embedding_gate) is not None:
+            await asyncio.get_running_loop().run_in_executor(None, gate.wait, 30)
         texts = body["input"] if isinstance(body["input"], list) else [body["input"]]
         data = [
             {"object": "embedding", "index": i, "embedding": fake_embedding(t)} for i, t in enumerate(texts)

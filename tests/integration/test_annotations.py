@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import threading
 from typing import Any
 
 import httpx
@@ -336,11 +337,14 @@ async def test_an_annotation_edited_while_it_is_embedded_keeps_no_vector_of_its_
 async def test_jobs_asked_for_at_once_start_one_job(server: RunningServer) -> None:
     async with server.client(EMBEDDED_KEY) as client:
         await create(client, "refund policy for damaged goods", "Full refund within 30 days.")
-        server.upstream.behaviour.embedding_delay = 0.5  # the job stays unfinished meanwhile
+        gate = server.upstream.behaviour.embedding_gate = threading.Event()  # the job stays unfinished
         body = {**REPLY_BODY, "score_threshold": 0.85}
-        started = await asyncio.gather(
-            *(client.post(f"/apps/annotation-reply/{a}", json=body) for a in ["enable", "disable"] * 8)
-        )
+        try:
+            started = await asyncio.gather(
+                *(client.post(f"/apps/annotation-reply/{a}", json=body) for a in ["enable", "disable"] * 8)
+            )
+        finally:
+            gate.set()
     assert [r.status_code for r in started] == [200] * 16
     jobs = [r.json() for r in started]
     assert len({j["job_id"] for j in jobs}) == 1, jobs
