@@ -14,6 +14,12 @@ import pytest
 if TYPE_CHECKING:  # the fake needs aiohttp, a server dependency; client-only runs never load it
     from tests.fakes.upstream import FakeUpstream
 
+# The test PostgreSQL is local, without TLS: no SSL request before each connection. (With asyncpg's
+# default, "prefer", a connection closed during that request, as dropping a test's database closes
+# any left to it, leaves an exception in a future nobody awaits, which fails whichever test is
+# running when it is collected.) Test processes and the servers they start inherit it.
+os.environ.setdefault("PGSSLMODE", "disable")
+
 # CI sets this so that a missing PostgreSQL (or Redis, Node) fails the run instead of skipping tests.
 REQUIRE_SERVICES = os.environ.get("DIFYCHAT_TEST_REQUIRE_SERVICES", "").lower() in ("1", "true", "yes")
 
