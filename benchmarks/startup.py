@@ -97,8 +97,27 @@ def _cpu_with_reaped(pid: int) -> float:
     return total + (int(fields[13]) + int(fields[14])) / os.sysconf("SC_CLK_TCK")
 
 
+# A port found free may be taken by another process before the server binds it (another test's
+# server, say): that start is made again on another port, this many times at most.
+PORT_ATTEMPTS = 3
+
+
+class PortTaken(RuntimeError):
+    pass
+
+
 def start_once(work: Path, tag: str, database_url: str | None, idle: float, timeout: float) -> Run:
     """One start of ``difychat serve``: time to the first answered request, then idle memory."""
+    for attempt in range(1, PORT_ATTEMPTS + 1):
+        try:
+            return _start(work, f"{tag}-port{attempt}" if attempt > 1 else tag, database_url, idle, timeout)
+        except PortTaken:
+            if attempt == PORT_ATTEMPTS:
+                raise
+    raise AssertionError("unreachable")
+
+
+def _start(work: Path, tag: str, database_url: str | None, idle: float, timeout: float) -> Run:
     # No request reaches the upstream: the apps file only needs an address for it.
     svc = services.difychat_service(work, tag, services.free_port(), database_url=database_url)
     env = {**os.environ, **svc.env}
@@ -123,7 +142,9 @@ def start_once(work: Path, tag: str, database_url: str | None, idle: float, time
             if status == 200:
                 break
             if svc.proc.poll() is not None:
-                raise RuntimeError(f"difychat exited with {svc.proc.returncode}:\n{svc.tail()}")
+                tail = svc.tail()
+                error = PortTaken if "address already in use" in tail else RuntimeError
+                raise error(f"difychat exited with {svc.proc.returncode}:\n{tail}")
             if status is not None and status != 503:
                 raise RuntimeError(f"GET {PROBE_PATH} answered {status}:\n{svc.tail()}")
             if time.perf_counter() > deadline:
