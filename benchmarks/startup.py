@@ -108,13 +108,10 @@ class PortTaken(RuntimeError):
 
 def start_once(work: Path, tag: str, database_url: str | None, idle: float, timeout: float) -> Run:
     """One start of ``difychat serve``: time to the first answered request, then idle memory."""
-    for attempt in range(1, PORT_ATTEMPTS + 1):
-        try:
+    for attempt in range(1, PORT_ATTEMPTS):
+        with contextlib.suppress(PortTaken):
             return _start(work, f"{tag}-port{attempt}" if attempt > 1 else tag, database_url, idle, timeout)
-        except PortTaken:
-            if attempt == PORT_ATTEMPTS:
-                raise
-    raise AssertionError("unreachable")
+    return _start(work, f"{tag}-port{PORT_ATTEMPTS}", database_url, idle, timeout)
 
 
 def _start(work: Path, tag: str, database_url: str | None, idle: float, timeout: float) -> Run:
