@@ -112,12 +112,14 @@ async def claim(conn: AsyncConnection, worker_id: str, now: datetime, lease: tim
     )
 
 
-async def renew(conn: AsyncConnection, job_id: str, worker_id: str, now: datetime) -> bool:
-    """Extend the lease; False when the job is no longer this worker's (replaced, deleted, taken)."""
+async def renew(conn: AsyncConnection, job_id: str, worker_id: str, attempt: int, now: datetime) -> bool:
+    """Extend the lease of this claim (the worker's, counted as ``attempt``); False when the job is no
+    longer held by it: replaced, deleted, taken over, or claimed again after its lease ran out, by
+    another worker or by the same one while this attempt still ran."""
     j = indexing_jobs.c
     result = await conn.execute(
         indexing_jobs.update()
-        .where(j.id == job_id, j.worker_id == worker_id, j.state == RUNNING)
+        .where(j.id == job_id, j.worker_id == worker_id, j.attempts == attempt, j.state == RUNNING)
         .values(heartbeat_at=now)
     )
     return bool(result.rowcount)

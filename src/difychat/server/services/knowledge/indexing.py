@@ -6,7 +6,9 @@ Jobs and leases
     claims a ``waiting`` job that is due, or a ``running`` job whose lease (heartbeat) ran out
     because its worker died. While it runs a job it renews the lease every ``heartbeat`` seconds,
     and each of its writes starts by renewing it: when the job was replaced (a new upload of the
-    document), deleted (the document was) or taken over, the run stops without writing.
+    document), deleted (the document was) or taken over, the run stops without writing. A lease is
+    held by one attempt, not by its worker: a worker whose writes stalled past its lease may claim
+    its own job again, and the attempt still running then stops like any other.
 
 Attempts
     Each claim counts an attempt. A file that cannot be read fails at once (it would fail again);
@@ -206,8 +208,13 @@ class _Run:
         self._handed: list[str] = []
         self._dataset_id = claim.dataset_id
 
+    async def _renew(self, conn: AsyncConnection) -> bool:
+        """Extend this attempt's lease; False once the job is no longer this attempt's."""
+        claim = self._claim
+        return await job_store.renew(conn, claim.id, self._worker.worker_id, claim.attempts, utcnow())
+
     async def _owned(self, conn: AsyncConnection) -> None:
-        if not await job_store.renew(conn, self._claim.id, self._worker.worker_id, utcnow()):
+        if not await self._renew(conn):
             raise _Superseded()
 
     async def _write(self, **values: Any) -> None:
@@ -246,7 +253,7 @@ class _Run:
             await asyncio.sleep(self._settings.heartbeat_seconds)
             try:
                 async with self._engine.begin() as conn:
-                    mine = await job_store.renew(conn, self._claim.id, self._worker.worker_id, utcnow())
+                    mine = await self._renew(conn)
             except Exception:
                 logger.warning("renewing an indexing lease failed; retrying", exc_info=True)
                 continue
