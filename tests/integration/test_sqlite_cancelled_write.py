@@ -103,3 +103,21 @@ def test_closing_a_connection_mid_transaction_rolls_it_back(tmp_path: Path) -> N
         del cursor
     finally:
         engine.dispose()
+
+
+def test_a_connection_closed_twice_closes_quietly(tmp_path: Path) -> None:
+    """A pool that invalidated a connection, then its driver's own shutdown, both close it: the
+    second close is a no-op, as on any ``sqlite3`` connection, not an error in the driver's thread."""
+    connection = sqlite3.connect(tmp_path / "twice.db", factory=db.SqliteConnection)
+    connection.execute("CREATE TABLE t (id INTEGER PRIMARY KEY)")
+    connection.execute("INSERT INTO t VALUES (1)")
+    assert connection.in_transaction
+    connection.close()
+    connection.close()
+    with pytest.raises(sqlite3.ProgrammingError):
+        connection.execute("SELECT 1")
+    reopened = sqlite3.connect(tmp_path / "twice.db")
+    try:
+        assert reopened.execute("SELECT count(*) FROM t").fetchone() == (0,)  # rolled back
+    finally:
+        reopened.close()

@@ -80,8 +80,10 @@ class SqliteConnection(sqlite3.Connection):
     """
 
     def close(self) -> None:
-        if self.in_transaction:
-            with contextlib.suppress(sqlite3.Error):
+        # Closing twice is allowed, as on any ``sqlite3`` connection (a pool that gave up on a
+        # connection, then its driver's own shutdown): a closed one has no transaction to ask about.
+        with contextlib.suppress(sqlite3.Error):
+            if self.in_transaction:
                 self.rollback()
         super().close()
 
