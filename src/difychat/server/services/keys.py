@@ -12,6 +12,7 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from difychat.server.store import apps as app_store
+from difychat.server.store.db import write_transaction
 
 _ALPHABET = string.ascii_letters + string.digits
 MAX_KEYS_PER_APP = 10
@@ -87,10 +88,13 @@ async def create_key(
     unlimited; ``expires_at`` naive UTC."""
     if label is not None and len(label) > LABEL_MAX:
         raise KeyCommandError(f"a label has at most {LABEL_MAX} characters")
-    async with engine.begin() as conn:
+    # The count and the insert are one write transaction: two creations at once (two commands)
+    # cannot both see room for one more key.
+    async with write_transaction(engine) as conn:
         row = await app_store.app_by_name(conn, app_name)
         if row is None:
             raise KeyCommandError(f"no app named {app_name!r}")
+        await app_store.hold_app(conn, str(row.id))
         if await app_store.count_active_keys(conn, str(row.id)) >= MAX_KEYS_PER_APP:
             raise KeyCommandError(f"app {app_name!r} already has {MAX_KEYS_PER_APP} keys; revoke one first")
         key = generate_key()

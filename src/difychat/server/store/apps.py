@@ -24,6 +24,12 @@ async def hold_sync(conn: AsyncConnection) -> None:
         await conn.execute(sa.text("SELECT pg_advisory_xact_lock(:key)"), {"key": SYNC_LOCK})
 
 
+async def hold_app(conn: AsyncConnection, app_id: str) -> None:
+    """Hold the app's row until the transaction ends (its keys counted, then one added), without
+    blocking its chats' inserts; on SQLite the transaction is a ``db.write_transaction``."""
+    await conn.execute(sa.select(apps.c.id).where(apps.c.id == app_id).with_for_update(key_share=True))
+
+
 async def all_apps(conn: AsyncConnection) -> list[Record]:
     rows = await conn.execute(
         sa.select(apps, app_configs.c.config).join(app_configs, app_configs.c.id == apps.c.config_id)

@@ -100,6 +100,18 @@ async def list_keys(conn: AsyncConnection) -> list[DatasetKeyRow]:
     return [_row(r, scopes[str(r.id)]) for r in rows]
 
 
+# PostgreSQL advisory lock of the knowledge keys' creation ("dskeys").
+KEYS_LOCK = 0x64736B657973
+
+
+async def hold_keys(conn: AsyncConnection) -> None:
+    """One creation of a key at a time until the transaction ends, so that the count of active keys
+    is the one the new key is added to: on PostgreSQL an advisory lock; on SQLite the transaction
+    is a ``db.write_transaction``."""
+    if conn.dialect.name == "postgresql":
+        await conn.execute(sa.text("SELECT pg_advisory_xact_lock(:key)"), {"key": KEYS_LOCK})
+
+
 async def count_active(conn: AsyncConnection) -> int:
     found = await conn.execute(
         sa.select(sa.func.count()).select_from(dataset_keys).where(dataset_keys.c.revoked_at.is_(None))

@@ -101,8 +101,13 @@ async def dataset_for_update(conn: AsyncConnection, dataset_id: str) -> DatasetR
     return None if row is None else dataset_of(row)
 
 
-async def dataset_by_name(conn: AsyncConnection, name: str) -> DatasetRecord | None:
-    row = (await conn.execute(sa.select(datasets).where(datasets.c.name == name))).first()
+async def dataset_by_name(conn: AsyncConnection, name: str, *, hold: bool = False) -> DatasetRecord | None:
+    """``hold``: keep the dataset from being deleted until the transaction ends (PostgreSQL's
+    ``FOR KEY SHARE``; a SQLite ``db.write_transaction`` holds every row)."""
+    query = sa.select(datasets).where(datasets.c.name == name)
+    if hold:
+        query = query.with_for_update(read=True, key_share=True)
+    row = (await conn.execute(query)).first()
     return None if row is None else dataset_of(row)
 
 

@@ -18,6 +18,7 @@ from difychat.server.store import dataset_keys as key_store
 from difychat.server.store import datasets as dataset_store
 from difychat.server.store.common import new_id, utcnow
 from difychat.server.store.dataset_keys import DatasetKeyRow
+from difychat.server.store.db import write_transaction
 
 PREFIX = "dataset-"
 MAX_KEYS = 10
@@ -44,14 +45,17 @@ async def create_dataset_key(
     None or empty for every dataset."""
     if label is not None and len(label) > LABEL_MAX:
         raise KeyCommandError(f"a label has at most {LABEL_MAX} characters")
-    async with engine.begin() as conn:
+    # The count and the insert are one write transaction: two creations at once (two commands)
+    # cannot both see room for one more key; the datasets it is limited to are held meanwhile.
+    async with write_transaction(engine) as conn:
+        await key_store.hold_keys(conn)
         if await key_store.count_active(conn) >= MAX_KEYS:
             raise KeyCommandError(f"there are already {MAX_KEYS} knowledge keys; revoke one first")
         scope: list[str] | None = None
         if datasets:
             scope = []
             for name in datasets:
-                found = await dataset_store.dataset_by_name(conn, name)
+                found = await dataset_store.dataset_by_name(conn, name, hold=True)
                 if found is None:
                     raise KeyCommandError(f"no dataset named {name!r}")
                 if found.id not in scope:
