@@ -5,8 +5,9 @@ from __future__ import annotations
 import contextlib
 import queue
 import shlex
+import signal
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import datetime
 from typing import Any
 
@@ -48,6 +49,36 @@ Ctrl-C while an answer streams stops it."""
 
 def _when(value: datetime | None) -> str:
     return value.astimezone().strftime("%Y-%m-%d %H:%M") if value is not None else ""
+
+
+# What Ctrl-C puts in an answer's queue while the answer is read.
+CTRL_C = "ctrl-c"
+
+
+@contextlib.contextmanager
+def _on_ctrl_c(handler: Callable[[int, Any], Any]) -> Iterator[None]:
+    """While the block runs, Ctrl-C (SIGINT) calls ``handler``. Outside the main thread (a session
+    run by another program) no signal arrives, and nothing changes."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGINT, handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+def _ctrl_c_queued(feed: queue.SimpleQueue[tuple[str, Any]]) -> contextlib.AbstractContextManager[None]:
+    """Ctrl-C queues ``CTRL_C`` in ``feed`` instead of raising KeyboardInterrupt wherever the main
+    thread is (perhaps between taking an event from ``feed`` and showing it, which would lose that
+    event). ``SimpleQueue.put`` may be called from a signal handler."""
+    return _on_ctrl_c(lambda _signum, _frame: feed.put((CTRL_C, None)))
+
+
+def _ctrl_c_raises() -> contextlib.AbstractContextManager[None]:
+    """Inside ``_ctrl_c_queued``: Ctrl-C raises KeyboardInterrupt again."""
+    return _on_ctrl_c(signal.default_int_handler)
 
 
 class _Turn:
@@ -265,9 +296,12 @@ class ChatSession:
         moment, even before the first word: the stop is then sent as soon as the answer's
         task id is known, and what the server still sends up to the end of the stopped answer
         is shown (it is what the server keeps). A second Ctrl-C stops waiting for it.
+
+        Ctrl-C is queued behind what the reader already handed over (``_ctrl_c_queued``), so an
+        event taken from the queue is always shown whole, whenever the key is pressed.
         """
         files = self.pending_files or None
-        feed: queue.Queue[tuple[str, Any]] = queue.Queue()
+        feed: queue.SimpleQueue[tuple[str, Any]] = queue.SimpleQueue()
         turn = _Turn(self.agent_steps())
 
         def read() -> None:
@@ -289,29 +323,29 @@ class ChatSession:
             except BaseException as exc:  # noqa: BLE001 - handed over to the reading loop
                 feed.put(("error", exc))
 
-        try:
+        with _ctrl_c_queued(feed):
             threading.Thread(target=read, name="difychat-answer", daemon=True).start()
-        except KeyboardInterrupt:  # Ctrl-C while the reader was starting: stop once it has a task id
-            turn.stop_wanted = True
-            turn.note = "stopped"
-        while not turn.finished:
-            try:
-                self._handle(turn, *feed.get())
-                if turn.stop_wanted and not turn.stop_sent and turn.task_id:
-                    turn.stop_sent = True
-                    self.client.stop_stream(turn.task_id, user=self.user)
-            except KeyboardInterrupt:
-                if turn.stop_wanted:
-                    turn.note = "stopped; not waiting for the rest"
+            while True:
+                try:
+                    # Before waiting for more: a stop wanted is sent as soon as the task id is
+                    # known, not when the next event comes (a silent model may send none), and
+                    # also when the stream broke off (the answer may still run on the server).
+                    if turn.stop_wanted and not turn.stop_sent and turn.task_id:
+                        turn.stop_sent = True
+                        with _ctrl_c_raises():  # a second Ctrl-C gives up on a slow stop request
+                            self.client.stop_stream(turn.task_id, user=self.user)
+                    if turn.finished:
+                        break
+                    kind, value = feed.get()
+                    if kind == CTRL_C:
+                        self._interrupted(turn)
+                    else:
+                        self._handle(turn, kind, value)
+                except KeyboardInterrupt:
+                    self._interrupted(turn)
+                except DifyError as exc:  # the stop request failed
+                    turn.note = f"stopped locally; stop request failed: {exc}"
                     turn.abandon()
-                else:
-                    turn.stop_wanted = True
-                    turn.note = "stopped"
-                    if turn.stream is None:
-                        self.out.info("[stopping as soon as the answer starts]")
-            except DifyError as exc:  # the stop request failed
-                turn.note = f"stopped locally; stop request failed: {exc}"
-                turn.abandon()
         stream = turn.stream
         if stream is None:
             if turn.note:
@@ -322,6 +356,17 @@ class ChatSession:
         self.conversation_id = stream.conversation_id or self.conversation_id
         if turn.note is None and stream.message_id:
             self.after_answer(stream.message_id)
+
+    def _interrupted(self, turn: _Turn) -> None:
+        """Ctrl-C during an answer: the first stops it on the server, a second stops waiting."""
+        if turn.stop_wanted:
+            turn.note = "stopped; not waiting for the rest"
+            turn.abandon()
+        else:
+            turn.stop_wanted = True
+            turn.note = "stopped"
+            if turn.stream is None:
+                self.out.info("[stopping as soon as the answer starts]")
 
     def _handle(self, turn: _Turn, kind: str, value: Any) -> None:
         """One item from the reading thread."""

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import io
 import json
+import os
+import signal
+import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -150,6 +153,73 @@ def test_ctrl_c_during_an_answer_stops_it_on_the_server(app: App) -> None:
     assert "never shown" not in output
     assert app.streams[0].closed
     assert "bot> after" in output  # the session goes on
+
+
+class CtrlCOn(PlainOutput):
+    """Plain output where the user presses Ctrl-C (a real SIGINT) just as ``text`` is shown."""
+
+    def __init__(self, out: io.StringIO, text: str) -> None:
+        super().__init__(out)
+        self._text = text
+
+    def delta(self, text: str) -> None:
+        if text == self._text:
+            os.kill(os.getpid(), signal.SIGINT)
+        super().delta(text)
+
+
+class HeldAnswer(httpx.SyncByteStream):
+    """An answer streamed up to ``held``, then, once a stop was asked for, the rest."""
+
+    def __init__(
+        self, held: list[bytes | BaseException], rest: list[bytes | BaseException], stop: threading.Event
+    ):
+        self._held, self._rest, self._stop = held, rest, stop
+
+    def __iter__(self) -> Iterator[bytes]:
+        for frame in self._held:
+            assert isinstance(frame, bytes)
+            yield frame
+        assert self._stop.wait(10), "no stop request came"
+        for frame in self._rest:
+            assert isinstance(frame, bytes)
+            yield frame
+
+
+class StoppableApp(App):
+    """The fake app, whose chat answer waits after its first words until it is stopped."""
+
+    def __init__(self, frames: list[bytes | BaseException], held: int) -> None:
+        super().__init__()
+        self._frames, self._held = frames, held
+        self.stop = threading.Event()
+
+    def __call__(self, request: httpx.Request) -> httpx.Response:
+        if request.url.path.endswith("/stop"):
+            self.stop.set()
+        if (request.method, request.url.path) == ("POST", "/v1/chat-messages"):
+            request.read()
+            self.requests.append(request)
+            body = HeldAnswer(self._frames[: self._held], self._frames[self._held :], self.stop)
+            return httpx.Response(200, headers={"content-type": "text/event-stream"}, stream=body)
+        return super().__call__(request)
+
+
+def test_ctrl_c_pressed_while_a_word_is_shown_loses_no_word() -> None:
+    # The key arrives between taking an event from the reader and printing it: that event is
+    # still printed, then the stop is sent, then what the server sends until the end is shown.
+    app = StoppableApp(answer("one", " two", " three"), held=2)
+    out = io.StringIO()
+    http = httpx.Client(transport=httpx.MockTransport(app))
+    client = DifyChat("app-cli", base_url="http://app.test/v1", http_client=http)
+    session = ChatSession(client, CtrlCOn(out, " two"), user="carol", read_line=lines("Ann", "long story"))
+    session.start()
+    assert session.run() == 0
+    assert "bot> one two three [stopped]" in out.getvalue()
+    assert [r.url.path for r in app.requests if r.url.path.endswith("/stop")] == [
+        "/v1/chat-messages/task-1/stop"
+    ]
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # given back after the answer
 
 
 def test_list_and_resume_a_conversation(app: App) -> None:
