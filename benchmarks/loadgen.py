@@ -443,6 +443,7 @@ class LoadGen:
         per_pid = bool(self.spec.get("per_pid")) and "sut" in watch
         pg_db = self.spec.get("watch_pg_db")
         cpu0 = {k: procstat.cpu_seconds(pid) for k, pid in watch.items()}
+        loop0 = procstat.main_thread_cpu_seconds(watch["sut"]) if "sut" in watch else None
         backends0 = _pg_backends_cpu(pg_db) if pg_db else {}
         pids0 = _cpu_by_pid(watch["sut"]) if per_pid else {}
         busy0 = _machine_ticks()
@@ -452,6 +453,9 @@ class LoadGen:
         elapsed = time.perf_counter() - self.t_begin
         ru1 = resource.getrusage(resource.RUSAGE_SELF)
         cpu = {k: procstat.cpu_seconds(pid) - cpu0[k] for k, pid in watch.items()}
+        if loop0 is not None:
+            # The side's main threads (its event loops) apart from its other threads.
+            cpu["sut_loop"] = procstat.main_thread_cpu_seconds(watch["sut"]) - loop0
         if pg_db:
             # Backends that left meanwhile take their time with them (a slight undercount); those
             # that came count from their start.

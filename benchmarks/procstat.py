@@ -71,6 +71,20 @@ def cpu_seconds(pid: int) -> float:
     return total / _TICKS
 
 
+def main_thread_cpu_seconds(pid: int) -> float:
+    """utime + stime of the main thread of ``pid`` and of each live descendant, in seconds: for a
+    server, the threads that run its event loops, without its other threads (a database writer's,
+    say)."""
+    total = 0
+    for p in tree(pid):
+        raw = _read(f"/proc/{p}/task/{p}/stat")
+        if raw is None:
+            continue
+        rest = raw[raw.rfind(")") + 2 :].split()
+        total += int(rest[11]) + int(rest[12])
+    return total / _TICKS
+
+
 def _rss_pss_one(pid: int) -> tuple[int, int]:
     rss = pss = 0
     raw = _read(f"/proc/{pid}/smaps_rollup")

@@ -24,6 +24,7 @@ S1_COLS = [
     ("added_ttft_p50_vs_floor", "+TTFT ÷ floor's"),
     ("rps", "req/s"),
     ("cpu_ms_per_req", "CPU ms/req"),
+    ("loop_cpu_ms_per_req", "of it, event loop"),
     ("cpu_vs_floor", "CPU ÷ floor's"),
 ]
 S2_COLS = [
@@ -36,6 +37,7 @@ S2_COLS = [
     ("total_p50_ms", "p50 ms"),
     ("total_p99_ms", "p99 ms"),
     ("cpu_ms_per_req", "CPU ms/req"),
+    ("loop_cpu_ms_per_req", "of it, event loop"),
     ("sut_cpu_pct", "side CPU %"),
 ]
 S3_COLS = [
@@ -156,13 +158,17 @@ TITLES = {
         "1. Added latency (streaming)",
         S1_COLS,
         "Milliseconds. `+` columns are what the side adds over going straight to the upstream "
-        "(its percentile minus the direct percentile, same run, same concurrency).",
+        "(its percentile minus the direct percentile, same run, same concurrency). `of it, event "
+        "loop` is the CPU of the side's main thread; the rest is its other threads' (difychat on "
+        "SQLite: the thread that commits the turns).",
     ),
     "throughput": (
         "2. Throughput (blocking, instant upstream)",
         S2_COLS,
         "Blocking chat requests per second at fixed concurrency; `÷ floor's` is the ratio to the "
-        "pass-through proxy measured in the same run.",
+        "pass-through proxy measured in the same run. `of it, event loop` is the CPU of the side's "
+        "main thread (its event loop), the rest being its other threads' (difychat on SQLite: the "
+        "thread that commits the turns).",
     ),
     "open_streams": (
         "3. Open streams",

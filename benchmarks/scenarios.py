@@ -267,6 +267,8 @@ def run_load(
     }
     if "sut" in cpu and recs:
         s["cpu_ms_per_req"] = round(1000 * cpu["sut"] / len(recs), 3)
+        if "sut_loop" in cpu:
+            s["loop_cpu_ms_per_req"] = round(1000 * cpu["sut_loop"] / len(recs), 3)
         s["sut_cpu_pct"] = round(100 * cpu["sut"] / elapsed, 1) if elapsed > 0 else None
     if sampler and mem0 is not None:
         s["rss_idle_mb"] = round(mem0.rss / 2**20, 1)
