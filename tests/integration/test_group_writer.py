@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import sqlite3
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -11,9 +13,9 @@ import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from difychat.server.store import writer
+from difychat.server.store import db, writer
 from difychat.server.store.common import new_id, utcnow
-from difychat.server.store.schema import conversations, messages
+from difychat.server.store.schema import app_configs, apps, conversations, messages
 from difychat.server.store.writer import GroupWriter
 from tests.integration.conftest import RunningServer
 from tests.integration.helpers import chat, database
@@ -157,3 +159,90 @@ async def config_id(engine: AsyncEngine, conversation_id: str) -> str:
                 )
             ).scalar_one()
         )
+
+
+def test_sqlite_commits_store_what_sqlalchemy_stores(tmp_path: Path) -> None:
+    """The writer's plain-sqlite3 commits (statements compiled once, values converted by the
+    columns' types) leave every row byte for byte as SQLAlchemy's own execution does."""
+    now = utcnow()
+    app_id, config_id, user_id, other_user = new_id(), new_id(), new_id(), new_id()
+    conversation_id, message_id, second_id = new_id(), new_id(), new_id()
+    base = [
+        [
+            writer.new_end_user(
+                id=user_id, app_id=app_id, session_id="s1", is_anonymous=False, created_at=now
+            ),
+            writer.new_end_user(
+                id=other_user, app_id=app_id, session_id="s2", is_anonymous=True, created_at=now
+            ),
+            writer.new_conversation(
+                id=conversation_id, app_id=app_id, app_config_id=config_id, end_user_id=user_id,
+                mode="chat", name="New conversation", inputs={"city": "Zürich", "n": 2},
+                introduction="", status="normal", created_at=now, updated_at=now,
+            ),
+        ],
+        [message({"app_id": app_id, "conversation_id": conversation_id, "end_user_id": user_id}, "q1",
+                 id=message_id, inputs={"k": [1, 2.5, None]})],
+        [message({"app_id": app_id, "conversation_id": conversation_id, "end_user_id": user_id}, "q2",
+                 id=second_id, created_at=now.replace(microsecond=0))],
+        # the same end user again: left as it is
+        [writer.new_end_user(id=new_id(), app_id=app_id, session_id="s1", is_anonymous=True, created_at=now)],
+        [writer.touch_conversation(conversation_id, now)],
+        [writer.cite_message(message_id, [{"position": 1, "content": "a \"quoted\" passage"}])],
+        [writer.checkpoint_message(second_id, "partial answer", now)],
+        [writer.finish_message(message_id, answer="done ✓", status="normal", error=None, prompt_tokens=3,
+                               completion_tokens=4, usage={"total_price": "0.0001"}, updated_at=now)],
+        [writer.finish_message(second_id, status="error", error="the model failed", updated_at=now)],
+        [writer.name_conversation(conversation_id, "A title", now)],
+    ]  # fmt: skip
+    tables = ["end_users", "conversations", "messages"]
+    stored: list[dict[str, list[tuple[Any, ...]]]] = []
+    for name, commit in (("through.db", "sqlalchemy"), ("plain.db", "plain")):
+        path = tmp_path / name
+        db.upgrade(f"sqlite+aiosqlite:///{path}")
+        engine = db.create_sync_engine(f"sqlite:///{path}")
+        try:
+            with engine.begin() as conn:
+                conn.execute(
+                    apps.insert().values(
+                        id=app_id, name="A", mode="chat", source="config", status="normal",
+                        enable_api=True, config_id=config_id, created_at=now, updated_at=now,
+                    )
+                )  # fmt: skip
+                conn.execute(
+                    app_configs.insert().values(
+                        id=config_id, app_id=app_id, fingerprint="0" * 64, config={}, created_at=now
+                    )
+                )
+            plain = writer.SqliteCommits(engine)
+            for writes in base:  # a commit each
+                if commit == "plain":
+                    plain.commit([writes])
+                else:
+                    with engine.begin() as conn:
+                        writer._apply(conn, [writes])
+        finally:
+            engine.dispose()
+        with sqlite3.connect(path) as raw:
+            stored.append(
+                {t: raw.execute(f"SELECT * FROM {t} ORDER BY created_at, id").fetchall() for t in tables}
+            )
+    through, plain_rows = stored
+    assert [len(through[t]) for t in tables] == [2, 1, 2]
+    for table in tables:
+        for expected, found in zip(through[table], plain_rows[table], strict=True):
+            assert found == expected, [(a, b) for a, b in zip(expected, found, strict=True) if a != b]
+
+
+def test_a_failed_plain_sqlite_commit_raises_as_sqlalchemy_does(tmp_path: Path) -> None:
+    path = tmp_path / "failed.db"
+    db.upgrade(f"sqlite+aiosqlite:///{path}")
+    engine = db.create_sync_engine(f"sqlite:///{path}")
+    try:
+        orphan = message({"app_id": new_id(), "conversation_id": new_id(), "end_user_id": new_id()}, "q")
+        with pytest.raises(IntegrityError):
+            writer.SqliteCommits(engine).commit([[orphan]])
+        with sqlite3.connect(path) as raw:
+            assert raw.execute("SELECT count(*) FROM messages").fetchone() == (0,)
+    finally:
+        engine.dispose()
