@@ -14,6 +14,7 @@ from difychat.server.providers.anthropic import AnthropicModel, build_anthropic
 from difychat.server.providers.base import ModelChunk, ModelRequest, TokenUsage
 from difychat.server.providers.prompt import ImagePart, PromptMessage, TextPart
 from tests.fakes.anthropic import FakeAnthropic
+from tests.integration.helpers import poll
 
 pytestmark = pytest.mark.anyio
 
@@ -68,7 +69,13 @@ async def test_streams_text_and_reports_usage(session: aiohttp.ClientSession, fa
     # Prompt tokens count what was read from the cache as well.
     assert usage == TokenUsage(113, 6)
     sent = fake.last()
-    assert sent.finished
+
+    async def sent_to_the_end() -> bool:
+        # The fake marks its stream finished once its handler resumes, which may be a moment after
+        # the client has read the last event.
+        return sent.finished
+
+    assert await poll(sent_to_the_end)
     assert sent.headers["x-api-key"] == "sk-ant-test"
     assert sent.headers["anthropic-version"] == "2023-06-01"
     assert sent.headers["Content-Type"] == "application/json"
