@@ -23,8 +23,9 @@ def _read(path: str) -> str | None:
         return None
 
 
-def _stat_fields(pid: int) -> list[str] | None:
-    raw = _read(f"/proc/{pid}/stat")
+def _stat_fields(pid: int, thread: int | None = None) -> list[str] | None:
+    """The fields of ``pid``'s ``stat`` file (or of its thread ``thread``'s) after the name."""
+    raw = _read(f"/proc/{pid}/stat" if thread is None else f"/proc/{pid}/task/{thread}/stat")
     if raw is None:
         return None
     # The command name is in parentheses and may contain spaces.
@@ -77,11 +78,9 @@ def main_thread_cpu_seconds(pid: int) -> float:
     say)."""
     total = 0
     for p in tree(pid):
-        raw = _read(f"/proc/{p}/task/{p}/stat")
-        if raw is None:
-            continue
-        rest = raw[raw.rfind(")") + 2 :].split()
-        total += int(rest[11]) + int(rest[12])
+        f = _stat_fields(p, thread=p)
+        if f is not None:
+            total += int(f[11]) + int(f[12])
     return total / _TICKS
 
 
