@@ -34,7 +34,8 @@ async def extract_in_child(
         stderr=asyncio.subprocess.DEVNULL,
     )
     try:
-        out, _ = await asyncio.wait_for(proc.communicate(header.encode() + b"\n" + data), timeout)
+        async with asyncio.timeout(timeout):
+            out, _ = await proc.communicate(header.encode() + b"\n" + data)
     except TimeoutError:
         raise DocumentError(f"reading the document took longer than {timeout:g} seconds") from None
     finally:
@@ -44,7 +45,8 @@ async def extract_in_child(
             # Killed, it exits at once; the bound keeps a lost exit notice from holding up a
             # shutdown (the kernel reaps it with this process).
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(proc.wait(), CHILD_EXIT_SECONDS)
+                async with asyncio.timeout(CHILD_EXIT_SECONDS):
+                    await proc.wait()
     try:
         answer = json.loads(out)
     except ValueError:

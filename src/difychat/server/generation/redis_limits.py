@@ -316,7 +316,8 @@ class RedisLimiter:
     async def _heartbeat(self) -> None:
         while True:
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._closing.wait(), self._heartbeat_seconds)
+                async with asyncio.timeout(self._heartbeat_seconds):
+                    await self._closing.wait()
             if self._closing.is_set():
                 return
             held = [(s, slot_id) for slot_id, sets in self._held.items() for s in sets]

@@ -263,4 +263,5 @@ class GenerationRegistry:
         pending = [g.task for g in self._running.values() if g.task is not None] + list(self._background)
         if pending:
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(asyncio.gather(*pending, return_exceptions=True), timeout)
+                async with asyncio.timeout(timeout):
+                    await asyncio.gather(*pending, return_exceptions=True)

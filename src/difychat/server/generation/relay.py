@@ -114,7 +114,8 @@ class RedisStopRelay:
 
     async def start(self) -> None:
         self._task = asyncio.get_running_loop().create_task(self._listen(), name="stop-relay")
-        await asyncio.wait_for(self._ready.wait(), 10)
+        async with asyncio.timeout(10):
+            await self._ready.wait()
 
     async def _listen(self) -> None:
         pubsub = self._redis.pubsub()

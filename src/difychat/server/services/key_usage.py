@@ -80,7 +80,8 @@ class KeyUsage:
     async def _every_interval(self) -> None:
         while not self._closing:
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), self._interval)
+                async with asyncio.timeout(self._interval):
+                    await self._wake.wait()
             self._wake.clear()
             await self.flush()
         await self.flush()  # what was noted while the last round wrote

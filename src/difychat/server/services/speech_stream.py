@@ -114,7 +114,8 @@ class SentenceSpeaker:
         if self._worker is not None:
             self._sentences.put_nowait(None)
             try:
-                await asyncio.wait_for(asyncio.shield(self._worker), self._tail)
+                async with asyncio.timeout(self._tail):
+                    await asyncio.shield(self._worker)
             except TimeoutError:
                 self.cancel()
         self._emit(SpeechEnded())

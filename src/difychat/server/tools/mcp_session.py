@@ -203,7 +203,8 @@ class McpSession:
         ready: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self._task = asyncio.create_task(self._own(ready), name=f"mcp-{self.endpoint.identifier}")
         try:
-            await asyncio.wait_for(asyncio.shield(ready), self.endpoint.timeout)
+            async with asyncio.timeout(self.endpoint.timeout):
+                await asyncio.shield(ready)
         except TimeoutError:
             await self.close()
             raise McpConnectError(

@@ -148,7 +148,8 @@ class IndexingWorker:
                 self._slots.release()
                 self._wake.clear()
                 with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._wake.wait(), self._settings.poll_seconds)
+                    async with asyncio.timeout(self._settings.poll_seconds):
+                        await self._wake.wait()
                 continue
             task = asyncio.get_running_loop().create_task(
                 self._guarded(claim), name=f"indexing-{claim.document_id}"
