@@ -150,6 +150,63 @@ async def test_close_commits_what_is_queued(server: RunningServer) -> None:
         ]
 
 
+async def conversation_name(engine: AsyncEngine, conversation_id: str) -> str:
+    async with engine.connect() as conn:
+        return str(
+            (
+                await conn.execute(
+                    sa.select(conversations.c.name).where(conversations.c.id == conversation_id)
+                )
+            ).scalar_one()
+        )
+
+
+async def test_a_write_submitted_soon_joins_the_next_commit(server: RunningServer) -> None:
+    async with database(server) as engine:
+        ids = await owner(server, engine)
+        group = GroupWriter(engine)
+        try:
+            group.submit_soon(writer.name_conversation(ids["conversation_id"], "Rider", utcnow()), within=600)
+            await asyncio.sleep(0.05)
+            assert await conversation_name(engine, ids["conversation_id"]) != "Rider"  # no commit of its own
+            assert group.queued == 1
+            # The next write made for anything else (the turn's answer, say) takes it along.
+            await group.write(message(ids, "answered"))
+            assert await conversation_name(engine, ids["conversation_id"]) == "Rider"
+            assert group.queued == 0
+        finally:
+            await group.close()
+
+
+async def test_a_write_submitted_soon_is_committed_alone_after_its_delay(server: RunningServer) -> None:
+    async with database(server) as engine:
+        ids = await owner(server, engine)
+        group = GroupWriter(engine)
+        try:
+            group.submit_soon(
+                writer.name_conversation(ids["conversation_id"], "Alone", utcnow()), within=0.05
+            )
+            for _ in range(500):  # no other write comes: the delay alone commits it
+                if await conversation_name(engine, ids["conversation_id"]) == "Alone":
+                    break
+                await asyncio.sleep(0.01)
+            assert await conversation_name(engine, ids["conversation_id"]) == "Alone"
+        finally:
+            await group.close()
+
+
+async def test_close_commits_the_writes_submitted_soon(server: RunningServer) -> None:
+    async with database(server) as engine:
+        ids = await owner(server, engine)
+        group = GroupWriter(engine)
+        group.submit_soon(writer.name_conversation(ids["conversation_id"], "At close", utcnow()), within=600)
+        await group.close()
+        assert await conversation_name(engine, ids["conversation_id"]) == "At close"
+        group.submit_soon(writer.name_conversation(ids["conversation_id"], "Too late", utcnow()), within=0)
+        await asyncio.sleep(0.05)
+        assert await conversation_name(engine, ids["conversation_id"]) == "At close"
+
+
 async def config_id(engine: AsyncEngine, conversation_id: str) -> str:
     async with engine.connect() as conn:
         return str(

@@ -25,6 +25,8 @@ MAX_WAITING = 10_000
 # The background job name of a title call; its kind (for metrics) is what comes before the "-".
 JOB_NAME = "title-calls"
 WAITING_NAME = "title-waiting"
+# A title joins the next commit (its own turn's answer, usually); alone, it waits at most this long.
+TITLE_WRITE_DELAY = 0.25
 
 
 class TitleQueue:
@@ -76,7 +78,9 @@ class TitleQueue:
                 conversation_id, model, query = self._waiting.popleft()
                 try:
                     title = await naming.generate_title(model, query)
-                    await self._writer.write(writer.name_conversation(conversation_id, title, utcnow()))
+                    self._writer.submit_soon(
+                        writer.name_conversation(conversation_id, title, utcnow()), within=TITLE_WRITE_DELAY
+                    )
                 except Exception:
                     logger.exception("naming conversation %s failed", conversation_id)
         finally:

@@ -12,6 +12,12 @@ message before its answer), which is the order any one turn writes them in. A ba
 that fails is retried one caller at a time, so one bad write (a message whose
 conversation was deleted meanwhile, say) fails only its own caller.
 
+A write that nobody waits for and that may land a moment late (a conversation's title) can
+ride along instead (``submit_soon``): it joins the next commit made for any other write, and
+is committed on its own only if none comes within its delay. A turn whose title is known
+before its answer ends then commits twice, not three times, and its title is on disk when its
+``message_end`` is sent.
+
 On SQLite the batch runs in one worker thread on a plain ``sqlite3`` connection (one
 thread hop per batch instead of several per statement), each statement compiled once per
 set of columns and its values converted by the columns' own types, without SQLAlchemy's
@@ -296,6 +302,10 @@ class GroupWriter:
         self._engine = engine
         self._max_batch = max_batch
         self._queue: list[_Pending] = []
+        # Writes waiting to join the next commit (``submit_soon``), and the timer that commits
+        # them alone if no other write comes first.
+        self._riders: list[_Pending] = []
+        self._riders_due: asyncio.TimerHandle | None = None
         self._wakeup = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._closed = False
@@ -311,7 +321,7 @@ class GroupWriter:
     @property
     def queued(self) -> int:
         """Writes waiting for a commit to take them (the writer's backlog)."""
-        return len(self._queue)
+        return len(self._queue) + len(self._riders)
 
     async def write(self, *writes: Write) -> None:
         """Queue ``writes`` (applied in one transaction, in kind order) and wait for their commit."""
@@ -329,11 +339,43 @@ class GroupWriter:
             return
         self._enqueue(writes).add_done_callback(_log_failure)
 
+    def submit_soon(self, *writes: Write, within: float) -> None:
+        """Queue ``writes`` without waiting and without a commit of their own: they join the next
+        commit made for other writes, or are committed ``within`` seconds from now if none comes
+        first (see the module docstring). A failure is logged; a closed writer drops them."""
+        if self._closed:
+            return
+        loop = asyncio.get_running_loop()
+        done: asyncio.Future[None] = loop.create_future()
+        done.add_done_callback(_log_failure)
+        self._riders.append(_Pending(writes, done))
+        if len(self._riders) >= self._max_batch:
+            self._board_riders()
+        elif self._riders_due is None:
+            self._riders_due = loop.call_later(within, self._board_riders)
+
+    def _board_riders(self) -> None:
+        """Commit the waiting riders now, with whatever else is queued."""
+        self._take_riders()  # they go first into the queue
+        self._wakeup.set()
+        self._start()
+
+    def _take_riders(self) -> None:
+        if self._riders_due is not None:
+            self._riders_due.cancel()
+            self._riders_due = None
+        if self._riders:
+            self._queue[:0] = self._riders
+            self._riders = []
+
+    def _start(self) -> None:
+        if self._task is None or self._task.done():
+            self._task = asyncio.get_running_loop().create_task(self._run(), name="difychat-writer")
+
     def _enqueue(self, writes: Sequence[Write]) -> asyncio.Future[None]:
         if self._closed:
             raise RuntimeError("the writer is closed")
-        if self._task is None or self._task.done():
-            self._task = asyncio.get_running_loop().create_task(self._run(), name="difychat-writer")
+        self._start()
         done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self._queue.append(_Pending(writes, done))
         self._wakeup.set()
@@ -342,6 +384,8 @@ class GroupWriter:
     async def close(self) -> None:
         """Commit what is queued, then stop; later writes are refused."""
         self._closed = True
+        if self._riders:
+            self._board_riders()
         if self._task is not None:
             self._wakeup.set()
             await self._task
@@ -360,6 +404,7 @@ class GroupWriter:
                 return
 
     async def _flush(self) -> None:
+        self._take_riders()
         batch, self._queue = self._queue[: self._max_batch], self._queue[self._max_batch :]
         try:
             await self._commit([p.writes for p in batch])
