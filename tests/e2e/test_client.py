@@ -560,14 +560,20 @@ def test_an_upstream_failure_mid_stream_raises_from_iteration(client: Any, upstr
     assert (saved.status, saved.answer) == ("error", "Hello from")
 
 
-def test_an_upstream_failure_before_the_answer_raises_from_stream_message(
+def test_an_upstream_failure_before_the_answer_raises_from_iteration(
     client: Any, upstream: FakeUpstream
 ) -> None:
     upstream.behaviour.status = 500
-    with pytest.raises(CompletionRequestError) as caught:
-        client.stream_message("This fails at once")
-    assert caught.value.in_stream is False and caught.value.status_code == 400
+    # The stream has started (as Dify's would): the model's failure is its first event.
+    with (
+        client.stream_message("This fails at once") as stream,
+        pytest.raises(CompletionRequestError) as caught,
+    ):
+        stream.collect()
+    assert caught.value.in_stream is True and caught.value.status_code == 400
     assert "upstream exploded" in caught.value.message
+    saved = client.messages(stream.conversation_id).data[0]
+    assert (saved.status, saved.answer) == ("error", "")
 
 
 def test_a_per_call_api_key_reaches_another_app(client: Any) -> None:

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from tests.e2e.conftest import Database, Launcher, write_apps
-from tests.e2e.helpers import blocking_chat, chat_body, messages, streaming_chat
+from tests.e2e.helpers import blocking_chat, messages, streaming_chat
 from tests.fakes.anthropic import FakeAnthropic
 from tests.fakes.upstream import FakeUpstream
 
@@ -61,8 +61,9 @@ def test_serve_answers_with_claude(
         assert frames[-1].data is not None and frames[-1].data["metadata"]["usage"]["completion_tokens"] == 6
 
         fake_anthropic.behaviour.status = 529
-        overloaded = client.post("/chat-messages", json=chat_body(mode="streaming", auto_generate_name=False))
-        assert overloaded.status_code == 400 and overloaded.json()["code"] == "completion_request_error"
+        overloaded = streaming_chat(client, "Once more", auto_generate_name=False)
+        assert [f.event for f in overloaded] == ["error"]
+        assert overloaded[0].data is not None and overloaded[0].data["code"] == "completion_request_error"
 
         saved = messages(client, first["conversation_id"])
         assert [(m["query"], m["answer"]) for m in saved] == [

@@ -242,23 +242,43 @@ async def test_a_conversation_keeps_the_memory_window_of_the_config_it_began_wit
     assert [m["content"] for m in sent[-1] if m["role"] == "user"] == ["fresh 0", "fresh 1"]
 
 
-async def test_upstream_unreachable_is_a_json_error_before_any_stream(server: RunningServer) -> None:
+async def test_upstream_unreachable_is_a_json_error_when_blocking_and_an_error_event_when_streaming(
+    server: RunningServer,
+) -> None:
     async with server.client(DOWN_KEY) as client:
         blocking = await client.post("/chat-messages", json=chat_body())
-        streaming = await client.post("/chat-messages", json=chat_body(mode="streaming"))
+        streaming, frames = await stream_frames(client, chat_body(mode="streaming"))
         history = await client.get("/conversations", params={"user": "u1"})
-    for response in (blocking, streaming):
-        assert response.status_code == 400
-        assert response.headers["content-type"].startswith("application/json")
-        assert response.json()["code"] == "completion_request_error"
-        assert "Connection error" in response.json()["message"]
-    # The turn is kept, marked as failed, as Dify keeps it.
-    conversation_id = history.json()["data"][0]["id"]
+    assert blocking.status_code == 400
+    assert blocking.headers["content-type"].startswith("application/json")
+    assert blocking.json()["code"] == "completion_request_error"
+    assert "Connection error" in blocking.json()["message"]
+    # A stream has started once the turn has: as Dify's, it answers 200 and the model's failure
+    # is its one event.
+    assert streaming.status_code == 200
+    assert streaming.headers["content-type"] == "text/event-stream; charset=utf-8"
+    assert [f.event for f in frames] == ["error"]
+    error = frames[0].data
+    assert error is not None
+    assert list(error) == [
+        "event",
+        "conversation_id",
+        "message_id",
+        "created_at",
+        "code",
+        "status",
+        "message",
+    ]
+    assert (error["code"], error["status"]) == ("completion_request_error", 400)
+    assert error["message"] == blocking.json()["message"]
+    # Both turns are kept, marked as failed, as Dify keeps them.
+    assert len(history.json()["data"]) == 2
     async with server.client(DOWN_KEY) as client:
-        messages = (
-            await client.get("/messages", params={"user": "u1", "conversation_id": conversation_id})
-        ).json()
-    assert messages["data"][0]["status"] == "error" and messages["data"][0]["error"]
+        for conversation in history.json()["data"]:
+            messages = (
+                await client.get("/messages", params={"user": "u1", "conversation_id": conversation["id"]})
+            ).json()
+            assert messages["data"][0]["status"] == "error" and messages["data"][0]["error"]
 
 
 @pytest.mark.parametrize(
@@ -333,20 +353,27 @@ async def test_a_stream_line_longer_than_aiohttps_buffer_is_read_whole(server: R
 
 
 @pytest.mark.parametrize("mode", ["blocking", "streaming"])
-async def test_a_stream_line_over_the_cap_before_the_first_token_is_a_json_error(
+async def test_a_stream_line_over_the_cap_before_the_first_token_fails_the_turn(
     server: RunningServer, mode: str
 ) -> None:
     server.upstream.behaviour.chunks = ["x" * MAX_LINE_BYTES]  # the line's framing takes it over
+    message = "[openai] Error: the model's stream sent a line longer than 16 MiB."
     async with server.client() as client:
-        response = await client.post("/chat-messages", json=chat_body(mode=mode))
-        assert response.status_code == 400, response.text[:300]
-        assert response.headers["content-type"].startswith("application/json")
-        error = response.json()
-        assert list(error) == ["code", "message", "status"]
-        assert error["code"] == "completion_request_error"
-        assert error["message"] == "[openai] Error: the model's stream sent a line longer than 16 MiB."
+        if mode == "blocking":
+            response = await client.post("/chat-messages", json=chat_body(mode=mode))
+            assert response.status_code == 400, response.text[:300]
+            assert response.headers["content-type"].startswith("application/json")
+            error = response.json()
+            assert list(error) == ["code", "message", "status"]
+        else:
+            response, frames = await stream_frames(client, chat_body(mode=mode))
+            assert response.status_code == 200
+            assert [f.event for f in frames] == ["error"]
+            assert frames[0].data is not None
+            error = frames[0].data
+        assert (error["code"], error["message"]) == ("completion_request_error", message)
         saved = await last_saved_message(client)
-    assert saved["status"] == "error" and saved["error"] == error["message"] and saved["answer"] == ""
+    assert saved["status"] == "error" and saved["error"] == message and saved["answer"] == ""
 
 
 async def test_a_stream_line_over_the_cap_after_the_first_token_is_an_error_event(

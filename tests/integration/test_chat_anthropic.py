@@ -243,18 +243,25 @@ async def test_an_uploaded_image_reaches_claude_as_a_base64_source(claude: Claud
         (529, "completion_request_error", "[anthropic] Error code: 529 - something went wrong"),
     ],
 )
-async def test_errors_before_the_first_token_are_json_errors_and_the_turn_is_saved_as_failed(
+async def test_errors_before_the_first_token_fail_the_turn_and_it_is_saved_as_failed(
     claude: ClaudeServer, status: int, code: str, message: str
 ) -> None:
     claude.fake.behaviour.status = status
     async with claude.client() as client:
         blocking = await client.post("/chat-messages", json=body())
-        streaming = await client.post("/chat-messages", json=body(mode="streaming"))
-        for response in (blocking, streaming):
-            assert_error(response, 400, code, message)
+        assert_error(blocking, 400, code, message)
+        frames = await stream(client, body(mode="streaming"))  # a started stream: 200, then the error
+        assert [f.event for f in frames] == ["error"]
+        assert (frames[0].data["code"], frames[0].data["status"], frames[0].data["message"]) == (
+            code,
+            400,
+            message,
+        )
         conversations = (await client.get("/conversations", params={"user": "u1"})).json()["data"]
-        failed = await saved(client, conversations[0]["id"])
-    assert failed["status"] == "error" and failed["error"] == message
+        assert len(conversations) == 2
+        for conversation in conversations:
+            failed = await saved(client, conversation["id"])
+            assert failed["status"] == "error" and failed["error"] == message
 
 
 async def test_an_error_event_mid_stream_becomes_an_error_event_and_a_failed_message(
@@ -280,13 +287,15 @@ async def test_long_stream_lines_are_read_whole_up_to_the_cap(claude: ClaudeServ
         assert response.status_code == 200, response.text[:300]
         assert response.json()["answer"] == "Hi " + long_text
         claude.fake.behaviour.chunks = ["y" * MAX_LINE_BYTES]  # with its framing, over the cap
-        too_long = await client.post("/chat-messages", json=body(mode="streaming"))
+        too_long = await client.post("/chat-messages", json=body())
         error = assert_error(
             too_long,
             400,
             "completion_request_error",
             "[anthropic] Error: the model's stream sent a line longer than 16 MiB.",
         )
+        frames = await stream(client, body(mode="streaming"))
+        assert [f.event for f in frames] == ["error"] and frames[0].data["message"] == error["message"]
         claude.fake.behaviour.chunks = ["Hi", "y" * MAX_LINE_BYTES]
         frames = await stream(client, body(mode="streaming"))
         assert [f.event for f in frames] == ["message", "error"]
@@ -295,12 +304,18 @@ async def test_long_stream_lines_are_read_whole_up_to_the_cap(claude: ClaudeServ
     assert message["status"] == "error" and message["answer"] == "Hi"
 
 
-async def test_an_unreachable_endpoint_is_a_json_error(claude: ClaudeServer) -> None:
+async def test_an_unreachable_endpoint_fails_the_turn(claude: ClaudeServer) -> None:
     async with claude.client(DOWN_KEY) as client:
-        response = await client.post("/chat-messages", json=body(mode="streaming"))
+        response = await client.post("/chat-messages", json=body())
+        frames = await stream(client, body(mode="streaming"))
     error = assert_error(response, 400, "completion_request_error")
     assert error["message"].startswith(
         "[anthropic] Error: Connection error: cannot connect to http://127.0.0.1:"
+    )
+    assert [f.event for f in frames] == ["error"]
+    assert (frames[0].data["code"], frames[0].data["message"]) == (
+        "completion_request_error",
+        error["message"],
     )
 
 

@@ -121,7 +121,9 @@ async def test_a_failing_upstream_counts_errors_by_code_and_logs_them_with_the_r
     upstream.behaviour.status = 404
     async with server.client(PLAIN_KEY) as client:
         missing_model = await client.post("/chat-messages", json=chat_body())
-    assert [r.status_code for r in (blocking, streaming, missing_model)] == [400, 400, 400]
+    # A started stream answers 200; its model's failure is its error event.
+    assert [r.status_code for r in (blocking, streaming, missing_model)] == [400, 200, 400]
+    assert streaming.text.startswith('data: {"event":"error"')
     assert missing_model.json()["code"] == "model_currently_not_support"
 
     found = await scrape_when(server, lambda s: s.total("difychat_upstream_errors_total") == 3)
@@ -132,7 +134,7 @@ async def test_a_failing_upstream_counts_errors_by_code_and_logs_them_with_the_r
     assert found.value("difychat_chat_turns_total", app="Plain", mode="blocking", status="error") == 1
     assert (
         found.value("difychat_http_requests_total", method="POST", route="/v1/chat-messages", status="400")
-        == 3
+        == 2
     )
 
     # Each failure's log line is one JSON object naming the request it belongs to.

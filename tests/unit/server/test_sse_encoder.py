@@ -136,12 +136,10 @@ def test_events_waiting_together_go_out_in_one_write_with_the_same_bytes() -> No
         live.queue = EventQueue()
         encoder = EventEncoder(live, 1735689600, "chat")
         events = [TextDelta(f"part {i} ") for i in range(5)]
-        live.emit(events[0])
-        first = await sse.next_event(live, 10)
-        for event in events[1:]:  # queued while the first one is being written
+        for event in events:  # queued while the response head was being written
             live.emit(event)
         writes: list[bytes] = []
-        stream = sse.event_stream(live, encoder, first, 10)
+        stream = sse.event_stream(live, encoder, 10)
         writes.append(await anext(stream))
         end = MessageEnded("".join(e.text for e in events), Usage())
         live.emit(end)

@@ -19,18 +19,17 @@ from difychat.server.services.turn_launch import StartedTurn
 async def respond(
     svc: Services, started: StartedTurn, response_mode: Literal["blocking", "streaming"]
 ) -> Response:
-    """The SSE stream, or the blocking body once the answer ends; a failure before the first
-    event (or of a blocking answer) is a JSON error."""
+    """The SSE stream, or the blocking body once the answer ends.
+
+    A started stream answers 200 at once, as Dify's does: what fails while the answer is made (the
+    model unreachable, say) is its ``error`` event; a blocking answer's failure is a JSON error.
+    The response head is then on the wire while the model is asked, not on the first token's path.
+    """
     generation = started.generation
     if response_mode == "streaming":
         encoder = sse.EventEncoder(generation, seconds(generation.created_at), started.mode)
-        # Wait briefly for the first event, so an upstream that fails at once is a JSON error.
-        first = await sse.next_event(generation, svc.ping_interval)
-        if isinstance(first, GenerationFailed):
-            generation.detach()
-            return _failure(first)
         return sse.EventStreamResponse(
-            sse.event_stream(generation, encoder, first, svc.ping_interval),
+            sse.event_stream(generation, encoder, svc.ping_interval),
             send_timeout=svc.stream_send_timeout,
         )
 

@@ -135,15 +135,12 @@ async def next_event(generation: Generation, timeout: float) -> GenerationEvent 
 
 
 async def event_stream(
-    generation: Generation,
-    encoder: EventEncoder,
-    first: GenerationEvent | Silence | None,
-    ping_interval: float,
+    generation: Generation, encoder: EventEncoder, ping_interval: float
 ) -> AsyncIterator[bytes]:
     """The SSE body, until the generation's stream ends. A client that leaves only detaches:
     the generation goes on and is saved."""
     try:
-        event = first
+        event = await next_event(generation, ping_interval)
         while event is not None:  # END_OF_STREAM
             if isinstance(event, Silence):
                 yield PING
