@@ -26,6 +26,9 @@ from tests.sse import parse_frames
 
 pytestmark = pytest.mark.anyio
 
+# An `error` event's keys, in order (no task_id, no id).
+ERROR_EVENT_KEYS = ["event", "conversation_id", "message_id", "created_at", "code", "status", "message"]
+
 REDIS_URL = "redis://127.0.0.1:6379/0"
 SUPPORT_INPUTS = {"name": "Ada", "company": "Acme"}
 USAGE_KEYS = [
@@ -260,15 +263,7 @@ async def test_upstream_unreachable_is_a_json_error_when_blocking_and_an_error_e
     assert [f.event for f in frames] == ["error"]
     error = frames[0].data
     assert error is not None
-    assert list(error) == [
-        "event",
-        "conversation_id",
-        "message_id",
-        "created_at",
-        "code",
-        "status",
-        "message",
-    ]
+    assert list(error) == ERROR_EVENT_KEYS
     assert (error["code"], error["status"]) == ("completion_request_error", 400)
     assert error["message"] == blocking.json()["message"]
     # Both turns are kept, marked as failed, as Dify keeps them.
@@ -315,15 +310,7 @@ async def test_a_stream_that_breaks_midway_ends_with_an_error_event(
         assert frames[-1].event == "error"
         error = frames[-1].data
         assert error is not None
-        assert list(error) == [
-            "event",
-            "conversation_id",
-            "message_id",
-            "created_at",
-            "code",
-            "status",
-            "message",
-        ]
+        assert list(error) == ERROR_EVENT_KEYS
         assert error["code"] == "completion_request_error" and error["status"] == 400
         assert "message_end" not in [f.event for f in frames]
         history = await client.get(

@@ -121,13 +121,7 @@ async def test_one_callers_writes_apply_in_order_and_are_readable_when_write_ret
             assert (row.answer, row.status, row.conversation_id) == ("done", "normal", conversation_id)
 
             await group.write(writer.name_conversation(conversation_id, "A title", utcnow()))
-            async with engine.connect() as conn:
-                name = (
-                    await conn.execute(
-                        sa.select(conversations.c.name).where(conversations.c.id == conversation_id)
-                    )
-                ).scalar_one()
-            assert name == "A title"
+            assert await conversation_name(engine, conversation_id) == "A title"
         finally:
             await group.close()
 
@@ -150,15 +144,23 @@ async def test_close_commits_what_is_queued(server: RunningServer) -> None:
         ]
 
 
-async def conversation_name(engine: AsyncEngine, conversation_id: str) -> str:
+async def conversation_column(engine: AsyncEngine, conversation_id: str, column: str) -> str:
     async with engine.connect() as conn:
         return str(
             (
                 await conn.execute(
-                    sa.select(conversations.c.name).where(conversations.c.id == conversation_id)
+                    sa.select(conversations.c[column]).where(conversations.c.id == conversation_id)
                 )
             ).scalar_one()
         )
+
+
+async def conversation_name(engine: AsyncEngine, conversation_id: str) -> str:
+    return await conversation_column(engine, conversation_id, "name")
+
+
+async def config_id(engine: AsyncEngine, conversation_id: str) -> str:
+    return await conversation_column(engine, conversation_id, "app_config_id")
 
 
 async def test_a_write_submitted_soon_joins_the_next_commit(server: RunningServer) -> None:
@@ -205,17 +207,6 @@ async def test_close_commits_the_writes_submitted_soon(server: RunningServer) ->
         group.submit_soon(writer.name_conversation(ids["conversation_id"], "Too late", utcnow()), within=0)
         await asyncio.sleep(0.05)
         assert await conversation_name(engine, ids["conversation_id"]) == "At close"
-
-
-async def config_id(engine: AsyncEngine, conversation_id: str) -> str:
-    async with engine.connect() as conn:
-        return str(
-            (
-                await conn.execute(
-                    sa.select(conversations.c.app_config_id).where(conversations.c.id == conversation_id)
-                )
-            ).scalar_one()
-        )
 
 
 def test_sqlite_commits_store_what_sqlalchemy_stores(tmp_path: Path) -> None:
