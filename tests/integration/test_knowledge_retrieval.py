@@ -382,7 +382,7 @@ async def test_an_agent_searches_its_datasets_as_tools_and_cites_them(
         )
         assert streamed.status_code == 200, streamed.text
         events = _events(streamed.text)
-        offered = upstream.chat_requests()[0].body["tools"]
+        offered = upstream.chat_requests(stream=True)[0].body["tools"]  # not the title call
         (function,) = [t["function"] for t in offered if t["function"]["name"] == tool]
         assert function["description"] == "useful for when you want to answer queries about the Manual"
         assert function["parameters"]["required"] == ["query"]

@@ -485,7 +485,8 @@ async def test_an_agent_calls_the_tools_of_its_mcp_server(
         assert answer.status_code == 200, answer.text
         assert answer.json()["answer"] == "Done."
         # The model was offered the MCP tools with their schemas.
-        offered = {t["function"]["name"]: t["function"] for t in upstream.chat_requests()[0].body["tools"]}
+        asked = upstream.chat_requests(stream=True)[0]  # the answer, not the title call
+        offered = {t["function"]["name"]: t["function"] for t in asked.body["tools"]}
         assert offered["echo"]["parameters"]["properties"]["text"]["type"] == "string"
         assert offered["echo"]["parameters"]["required"] == ["text"]
         messages = await api.get(
