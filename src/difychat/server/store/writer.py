@@ -220,22 +220,28 @@ class _SqliteStatements:
         return found
 
 
-def _apply_plain(connection: Any, statements: _SqliteStatements, groups: Sequence[Sequence[Write]]) -> None:
-    """``_apply`` on a DB-API ``sqlite3`` connection (its transaction begun by the first write)."""
-    by_shape: dict[tuple[Kind, tuple[str, ...]], list[dict[str, Any]]] = {}
+def _by_shape(groups: Sequence[Sequence[Write]]) -> list[tuple[Kind, tuple[str, ...], list[dict[str, Any]]]]:
+    """A batch's values, one list per statement to run: by kind, in kind order, and within a kind
+    by the columns set (an ``executemany`` needs one shape; two finishes may set different ones)."""
+    shapes: dict[tuple[Kind, tuple[str, ...]], list[dict[str, Any]]] = {}
     for writes in groups:
         for write in writes:
-            by_shape.setdefault((write.kind, tuple(write.params)), []).append(write.params)
+            shapes.setdefault((write.kind, tuple(write.params)), []).append(write.params)
+    return sorted(((kind, keys, rows) for (kind, keys), rows in shapes.items()), key=lambda shape: shape[0])
+
+
+def _apply_plain(connection: Any, statements: _SqliteStatements, groups: Sequence[Sequence[Write]]) -> None:
+    """``_apply`` on a DB-API ``sqlite3`` connection (its transaction begun by the first write)."""
     cursor = connection.cursor()
     try:
-        for kind, keys in sorted(by_shape, key=lambda shape: shape[0]):
+        for kind, keys, values in _by_shape(groups):
             sql, parameters = statements.of(kind, keys)
             rows = [
                 tuple(
                     fixed if name is None else row[name] if convert is None else convert(row[name])
                     for name, convert, fixed in parameters
                 )
-                for row in by_shape[(kind, keys)]
+                for row in values
             ]
             try:
                 cursor.executemany(sql, rows)
@@ -276,23 +282,9 @@ class _Pending:
 
 
 def _apply(conn: Connection, groups: Sequence[Sequence[Write]]) -> None:
-    by_kind: dict[Kind, list[dict[str, Any]]] = {}
-    for writes in groups:
-        for write in writes:
-            by_kind.setdefault(write.kind, []).append(write.params)
     dialect = conn.dialect.name
-    for kind in sorted(by_kind):
-        rows = by_kind[kind]
-        statement = _statement(kind, dialect)
-        if kind is Kind.FINISH_MESSAGE:
-            # executemany needs one shape: split finishes by the columns they set.
-            shapes: dict[tuple[str, ...], list[dict[str, Any]]] = {}
-            for row in rows:
-                shapes.setdefault(tuple(row), []).append(row)
-            for same in shapes.values():
-                conn.execute(statement, same)
-        else:
-            conn.execute(statement, rows)
+    for kind, _keys, rows in _by_shape(groups):
+        conn.execute(_statement(kind, dialect), rows)
 
 
 class GroupWriter:
